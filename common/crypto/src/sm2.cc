@@ -53,6 +53,11 @@ absl::Status RequireSm2(EVP_PKEY* pkey, std::string_view what) {
   return absl::OkStatus();
 }
 
+// A pem_password_cb that supplies no pass phrase. Passing nullptr instead
+// makes OpenSSL prompt on the controlling terminal for encrypted keys, which
+// would hang a server and surprise a CLI user.
+int NoPassphrase(char* buf, int size, int rwflag, void* userdata) { return -1; }
+
 PkeyPtr UpRef(EVP_PKEY* p) {
   EVP_PKEY_up_ref(p);
   return PkeyPtr(p);
@@ -176,11 +181,12 @@ absl::StatusOr<Sm2PrivateKey> Sm2PrivateKey::Generate() {
 
 absl::StatusOr<Sm2PrivateKey> Sm2PrivateKey::FromPem(std::string_view pem) {
   BioPtr bio = MemBio(pem);
-  PkeyPtr p(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  PkeyPtr p(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
   if (!p) {
     DrainOpenSslErrors();
     return absl::InvalidArgumentError(
-        "not an unencrypted PEM private key (expected -----BEGIN PRIVATE KEY-----)");
+        "not an unencrypted PEM private key (expected -----BEGIN PRIVATE KEY-----; decrypt an "
+        "encrypted key with `openssl pkey -in KEY -out PLAIN`)");
   }
   if (absl::Status s = RequireSm2(p.get(), "private key"); !s.ok()) return s;
   return Sm2PrivateKey(std::move(p));
@@ -258,21 +264,18 @@ absl::StatusOr<Bytes> Sm2KeyShare::Derive(ByteView peer_point) const {
         absl::StrCat("key share must be a 65-byte uncompressed point, got ", peer_point.size(),
                      " bytes"));
   }
-  char group[] = "SM2";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                        const_cast<uint8_t*>(peer_point.data()),
-                                        peer_point.size()),
-      OSSL_PARAM_construct_end()};
-  PkeyCtxPtr from(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* raw_peer = nullptr;
-  if (!from || EVP_PKEY_fromdata_init(from.get()) != 1 ||
-      EVP_PKEY_fromdata(from.get(), &raw_peer, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+  // The peer key is built the way libssl builds ECDHE peers: our own domain
+  // parameters plus the encoded point. EVP_PKEY_fromdata cannot be used: the
+  // "EC" key manager of OpenSSL 3.0 refuses to import anything on the SM2
+  // curve, and an "SM2" key cannot be the peer of an "EC" derive.
+  PkeyPtr peer(EVP_PKEY_new());
+  if (!peer || EVP_PKEY_copy_parameters(peer.get(), pkey_.get()) != 1) {
+    return OpenSslError("SM2-curve peer key setup failed");
+  }
+  if (EVP_PKEY_set1_encoded_public_key(peer.get(), peer_point.data(), peer_point.size()) != 1) {
     DrainOpenSslErrors();
     return absl::InvalidArgumentError("key share is not a point on the SM2 curve");
   }
-  PkeyPtr peer(raw_peer);
   PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, peer.get(), nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) {
     DrainOpenSslErrors();

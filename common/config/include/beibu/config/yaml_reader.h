@@ -1,0 +1,47 @@
+// Reads typed settings from a YAML file with errors that name the file, the
+// line and the key, and refuses keys it does not know (a typo in a config
+// file must not pass silently).
+//
+//   auto r = YamlReader::Load("hub.yaml");
+//   std::string listen = r->String("listen", "127.0.0.1:7400");
+//   if (absl::Status s = r->Finish(); !s.ok()) ...   // unknown keys, bad types
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace beibu::config {
+
+class YamlReader {
+ public:
+  static absl::StatusOr<YamlReader> Load(const std::string& path);
+  static absl::StatusOr<YamlReader> Parse(const std::string& text, const std::string& name);
+
+  // Each getter records the first problem; Finish() reports it.
+  std::string String(const std::string& key, const std::string& fallback);
+  std::string RequiredString(const std::string& key);
+  int64_t Int(const std::string& key, int64_t fallback, int64_t min, int64_t max);
+  bool Bool(const std::string& key, bool fallback);
+  std::vector<std::string> StringList(const std::string& key);
+
+  // INVALID_ARGUMENT "<file>:<line>: <problem>" for the first problem seen,
+  // including keys the program never asked for.
+  absl::Status Finish() const;
+
+ private:
+  YamlReader(YAML::Node root, std::string name) : root_(std::move(root)), name_(std::move(name)) {}
+  YAML::Node Lookup(const std::string& key);
+  void Fail(const YAML::Node& at, const std::string& problem);
+
+  YAML::Node root_;
+  std::string name_;
+  std::set<std::string> used_;
+  absl::Status first_error_;
+};
+
+}  // namespace beibu::config

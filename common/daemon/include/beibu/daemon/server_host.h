@@ -1,0 +1,52 @@
+// Hosts a daemon's gRPC servers: typed services on an in-process server that
+// only the tunnel reaches, and the network-facing server with the Tunnel and
+// the standard grpc.health.v1.Health service.
+#pragma once
+
+#include <grpcpp/server.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "beibu/rpc/tunnel_server.h"
+
+namespace beibu::daemon {
+
+struct ServerHostOptions {
+  std::string listen_address;  // "127.0.0.1:0" picks a free port
+  std::function<channel::HandshakeConfig()> handshake;
+  std::vector<grpc::Service*> services;  // reached through the tunnel only
+  // Transport credentials under the channel; insecure when null.
+  std::shared_ptr<grpc::ServerCredentials> transport;
+};
+
+class ServerHost {
+ public:
+  // UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ServerHost>> Start(ServerHostOptions options);
+  ~ServerHost();
+
+  int port() const { return port_; }
+  rpc::TunnelService& tunnel() { return *tunnel_; }
+  // Health reported to grpc.health.v1 for "" and "beibu.v1.Tunnel".
+  void SetServing(bool serving);
+  // Stops accepting, cancels live sessions after `grace`, waits for handlers.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+
+ private:
+  ServerHost() = default;
+  std::unique_ptr<grpc::Server> inner_;
+  std::unique_ptr<rpc::TunnelService> tunnel_;
+  std::unique_ptr<grpc::Server> outer_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// Blocks until SIGINT or SIGTERM arrives (they must be blocked in all threads
+// first: call BlockShutdownSignals() at the top of main). Returns the signal.
+void BlockShutdownSignals();
+int WaitForShutdownSignal();
+
+}  // namespace beibu::daemon

@@ -1,0 +1,59 @@
+// The server end of the secure channel: the `beibu.v1.Tunnel` gRPC service.
+// Each Connect stream runs one handshake, then carries multiplexed calls that
+// are forwarded to typed services on an in-process gRPC server, with the
+// authenticated peer identity in the call metadata (see peer.h).
+//
+//   grpc::ServerBuilder inner;             // typed services, no listening port
+//   inner.RegisterService(&registry);
+//   auto inner_server = inner.BuildAndStart();
+//   TunnelService tunnel({.handshake = ..., .inner = inner_server.get()});
+//   grpc::ServerBuilder outer;             // the network-facing server
+//   outer.AddListeningPort(addr, creds); outer.RegisterService(&tunnel);
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "beibu/channel/handshake.h"
+#include "beibu/v1/tunnel.grpc.pb.h"
+
+namespace beibu::rpc {
+
+struct TunnelServiceOptions {
+  // Called once per connection, so trust-bundle and CRL updates apply to new
+  // sessions at once.
+  std::function<channel::HandshakeConfig()> handshake;
+  grpc::Server* inner = nullptr;
+  // Most calls one session may have open at once.
+  size_t max_calls_per_session = 256;
+};
+
+class TunnelService final : public v1::Tunnel::Service {
+ public:
+  explicit TunnelService(TunnelServiceOptions options);
+  ~TunnelService() override;
+
+  grpc::Status Connect(grpc::ServerContext* ctx,
+                       grpc::ServerReaderWriter<v1::TunnelFrame, v1::TunnelFrame>* stream) override;
+
+  // Ends every live session whose authenticated peer matches (for example a
+  // certificate that was just revoked). Returns how many were ended.
+  int CloseSessions(const std::function<bool(const pki::Identity&)>& match);
+  size_t active_sessions() const;
+
+ private:
+  struct Live {
+    grpc::ServerContext* ctx;
+    std::optional<pki::Identity> peer;
+  };
+  TunnelServiceOptions options_;
+  std::shared_ptr<grpc::Channel> inner_channel_;
+  mutable std::mutex mu_;
+  std::set<Live*> live_;
+};
+
+}  // namespace beibu::rpc

@@ -1,0 +1,116 @@
+#include "inner_call.h"
+
+#include "beibu/rpc/peer.h"
+
+namespace beibu::rpc::internal {
+namespace {
+
+std::string Flatten(const grpc::ByteBuffer& buf) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buf.Dump(&slices).ok()) return out;
+  out.reserve(buf.Length());
+  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+}  // namespace
+
+void InnerCall::Start(grpc::GenericStub* stub, const v1::CallStart& start,
+                      const std::optional<pki::Identity>& peer, const std::string& session_id) {
+  if (peer) {
+    ctx_.AddMetadata(kPeerIdKey, peer->id);
+    ctx_.AddMetadata(kPeerRoleKey, std::string(pki::RoleName(peer->role)));
+    ctx_.AddMetadata(kPeerCountryKey, peer->country);
+    ctx_.AddMetadata(kPeerOrgKey, peer->organization);
+    ctx_.AddMetadata(kPeerSerialKey, peer->serial_hex);
+  } else {
+    ctx_.AddMetadata(kPeerRoleKey, kAnonymousRole);
+  }
+  ctx_.AddMetadata(kSessionKey, session_id);
+  if (start.timeout_ms() > 0) {
+    ctx_.set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(start.timeout_ms()));
+  }
+  stub->PrepareBidiStreamingCall(&ctx_, start.method(), grpc::StubOptions(), this);
+  StartRead(&read_buf_);
+  StartCall();
+}
+
+void InnerCall::Deliver(const std::string& message) {
+  grpc::Slice slice(message);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (half_close_requested_) return;  // the client broke protocol; drop it
+    pending_.emplace_back(&slice, 1);
+  }
+  PumpWrites();
+}
+
+void InnerCall::HalfClose() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    half_close_requested_ = true;
+  }
+  PumpWrites();
+}
+
+// Starts the next write, or the half-close once every write is done. The
+// decision is made under the lock; StartWrite is called outside it because a
+// reaction may run inline.
+void InnerCall::PumpWrites() {
+  enum { kNothing, kWrite, kWritesDone } action = kNothing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (writing_) return;
+    if (!pending_.empty()) {
+      write_buf_ = std::move(pending_.front());
+      pending_.pop_front();
+      writing_ = true;
+      action = kWrite;
+    } else if (half_close_requested_ && !writes_done_sent_) {
+      writes_done_sent_ = true;
+      action = kWritesDone;
+    }
+  }
+  if (action == kWrite) StartWrite(&write_buf_);
+  if (action == kWritesDone) StartWritesDone();
+}
+
+void InnerCall::OnWriteDone(bool ok) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      pending_.clear();  // the call is over; OnDone will report why
+      return;
+    }
+  }
+  PumpWrites();
+}
+
+void InnerCall::OnReadDone(bool ok) {
+  if (!ok) return;
+  v1::CallFrame frame;
+  frame.set_call_id(id_);
+  frame.set_message(Flatten(read_buf_));
+  if (!io_->Send(frame).ok()) {
+    ctx_.TryCancel();
+    return;
+  }
+  StartRead(&read_buf_);
+}
+
+void InnerCall::OnDone(const grpc::Status& status) {
+  v1::CallFrame frame;
+  frame.set_call_id(id_);
+  frame.mutable_status()->set_code(status.error_code());
+  frame.mutable_status()->set_message(status.error_message());
+  (void)io_->Send(frame);  // the client may be gone; nothing else to do then
+  // Leave the session's table first, so nobody can find this call once it is
+  // being deleted.
+  on_done_(id_);
+  delete this;
+}
+
+}  // namespace beibu::rpc::internal

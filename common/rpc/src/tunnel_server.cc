@@ -1,0 +1,213 @@
+#include "beibu/rpc/tunnel_server.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "beibu/rpc/status.h"
+#include "inner_call.h"
+#include "session_io.h"
+
+namespace beibu::rpc {
+namespace {
+
+using Stream = grpc::ServerReaderWriter<v1::TunnelFrame, v1::TunnelFrame>;
+
+std::string PeerName(const std::optional<pki::Identity>& peer) {
+  return peer ? pki::Describe(*peer) : std::string("anonymous client");
+}
+
+// The calls of one session. Connect() may only return once every call has
+// finished, since each call writes to the session's stream. The lock is
+// recursive because gRPC may run a call's OnDone inline from TryCancel, on
+// the thread that holds it; a call is removed (under the lock) before it is
+// deleted, so a call found under the lock stays alive while the lock is held.
+class CallTable {
+ public:
+  bool Add(uint64_t id, internal::InnerCall* call, size_t limit) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (calls_.size() >= limit || calls_.count(id)) return false;
+    calls_[id] = call;
+    return true;
+  }
+  template <typename F>
+  void With(uint64_t id, F f) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    auto it = calls_.find(id);
+    if (it != calls_.end()) f(it->second);
+  }
+  void Remove(uint64_t id) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    calls_.erase(id);
+    if (calls_.empty()) empty_.notify_all();
+  }
+  void CancelAllAndWait() {
+    std::vector<uint64_t> ids;
+    {
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      for (auto& [id, call] : calls_) ids.push_back(id);
+    }
+    for (uint64_t id : ids) With(id, [](internal::InnerCall* c) { c->Cancel(); });
+    std::unique_lock<std::recursive_mutex> lock(mu_);
+    empty_.wait(lock, [&] { return calls_.empty(); });
+  }
+
+ private:
+  std::recursive_mutex mu_;
+  std::condition_variable_any empty_;
+  std::map<uint64_t, internal::InnerCall*> calls_;
+};
+
+}  // namespace
+
+TunnelService::TunnelService(TunnelServiceOptions options) : options_(std::move(options)) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  inner_channel_ = options_.inner->InProcessChannel(args);
+}
+
+TunnelService::~TunnelService() = default;
+
+size_t TunnelService::active_sessions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_.size();
+}
+
+int TunnelService::CloseSessions(const std::function<bool(const pki::Identity&)>& match) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (Live* l : live_) {
+    if (l->peer && match(*l->peer)) {
+      l->ctx->TryCancel();
+      ++n;
+    }
+  }
+  return n;
+}
+
+grpc::Status TunnelService::Connect(grpc::ServerContext* ctx, Stream* stream) {
+  const std::string addr = ctx->peer();
+  v1::TunnelFrame frame;
+  if (!stream->Read(&frame)) return grpc::Status::CANCELLED;
+  if (frame.frame_case() != v1::TunnelFrame::kClientHello) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "secure channel must start with a ClientHello");
+  }
+  absl::StatusOr<channel::ServerHandshake> hs =
+      channel::ServerHandshake::Accept(options_.handshake(), AsBytes(frame.client_hello()));
+  if (!hs.ok()) {
+    spdlog::warn("tunnel: refused handshake from {}: {}", addr, hs.status().ToString());
+    return ToGrpc(hs.status());
+  }
+  v1::TunnelFrame reply;
+  *reply.mutable_server_flight() = hs->server_flight();
+  if (!stream->Write(reply)) return grpc::Status::CANCELLED;
+  if (!stream->Read(&frame)) return grpc::Status::CANCELLED;
+  if (frame.frame_case() == v1::TunnelFrame::kAlert) {
+    spdlog::warn("tunnel: {} ({}) refused our handshake: {}", PeerName(hs->claimed_peer()), addr,
+                 frame.alert().message());
+    return grpc::Status::CANCELLED;
+  }
+  if (frame.frame_case() != v1::TunnelFrame::kClientAuth) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected the client's HandshakeAuth");
+  }
+  absl::StatusOr<channel::Session> session = hs->Finish(frame.client_auth());
+  if (!session.ok()) {
+    spdlog::warn("tunnel: refused {} ({}): {}", PeerName(hs->claimed_peer()), addr,
+                 session.status().ToString());
+    return ToGrpc(session.status());
+  }
+  const std::optional<pki::Identity> peer = session->peer;
+  const std::string session_id = session->id_hex;
+  const std::string suite = channel::SuiteName(session->suite);
+  internal::SessionIo io(std::move(*session),
+                         [stream](const v1::TunnelFrame& f) { return stream->Write(f); });
+  // Tell the client its authentication was accepted (call 0, status OK), so
+  // that every refusal surfaces while it connects rather than on a later call.
+  v1::CallFrame accepted;
+  accepted.mutable_status()->set_code(0);
+  if (!io.Send(accepted).ok()) return grpc::Status::CANCELLED;
+
+  Live live{ctx, peer};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_.insert(&live);
+  }
+  spdlog::info("tunnel: session {} up with {} from {} ({})", session_id, PeerName(peer), addr,
+               suite);
+  grpc::GenericStub stub(inner_channel_);
+  CallTable calls;
+  absl::Status end = absl::OkStatus();
+  bool clean_close = false;
+  while (stream->Read(&frame)) {
+    absl::StatusOr<internal::SessionIo::Received> rec = io.Open(frame);
+    if (!rec.ok()) {
+      end = rec.status();
+      break;
+    }
+    if (rec->kind == internal::SessionIo::Kind::kKeyUpdate) continue;
+    if (rec->kind == internal::SessionIo::Kind::kClose) {
+      clean_close = true;
+      break;
+    }
+    const v1::CallFrame& cf = rec->call;
+    switch (cf.kind_case()) {
+      case v1::CallFrame::kStart: {
+        auto* call = new internal::InnerCall(cf.call_id(), &io,
+                                             [&calls](uint64_t id) { calls.Remove(id); });
+        if (!calls.Add(cf.call_id(), call, options_.max_calls_per_session)) {
+          delete call;
+          v1::CallFrame refused;
+          refused.set_call_id(cf.call_id());
+          refused.mutable_status()->set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
+          refused.mutable_status()->set_message(absl::StrCat(
+              "call id in use or more than ", options_.max_calls_per_session,
+              " calls open on this session"));
+          (void)io.Send(refused);
+          break;
+        }
+        call->Start(&stub, cf.start(), peer, session_id);
+        break;
+      }
+      case v1::CallFrame::kMessage:
+        calls.With(cf.call_id(), [&](internal::InnerCall* c) { c->Deliver(cf.message()); });
+        break;
+      case v1::CallFrame::kHalfClose:
+        calls.With(cf.call_id(), [](internal::InnerCall* c) { c->HalfClose(); });
+        break;
+      case v1::CallFrame::kCancel:
+        calls.With(cf.call_id(), [](internal::InnerCall* c) { c->Cancel(); });
+        break;
+      default:
+        end = absl::InvalidArgumentError("client sent a call frame of an unknown kind");
+        break;
+    }
+    if (!end.ok()) break;
+  }
+  if (end.ok() && !clean_close && !ctx->IsCancelled()) {
+    end = absl::DataLossError("secure channel truncated: stream ended without a close record");
+  }
+  calls.CancelAllAndWait();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_.erase(&live);
+  }
+  if (ctx->IsCancelled()) {
+    spdlog::info("tunnel: session {} with {} ended (cancelled)", session_id, PeerName(peer));
+    return grpc::Status::CANCELLED;
+  }
+  if (!end.ok()) {
+    spdlog::warn("tunnel: session {} with {} ended: {}", session_id, PeerName(peer),
+                 end.ToString());
+    return ToGrpc(end);
+  }
+  (void)io.SendClose();
+  spdlog::info("tunnel: session {} with {} closed", session_id, PeerName(peer));
+  return grpc::Status::OK;
+}
+
+}  // namespace beibu::rpc

@@ -1,0 +1,154 @@
+#include "hub_link.h"
+
+#include <grpcpp/security/credentials.h>
+#include <spdlog/spdlog.h>
+
+#include "beibu/daemon/logging.h"
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "beibu/config/files.h"
+#include "beibu/daemon/node_info_service.h"
+#include "beibu/rpc/tunnel_client.h"
+#include "beibu/v1/registry.pb.h"
+
+namespace beibu::edge {
+namespace {
+
+v1::NodeLoad CurrentLoad(uint32_t sessions) {
+  v1::NodeLoad load;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  load.set_cpu_seconds(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+                       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+  std::ifstream statm("/proc/self/statm");
+  uint64_t pages = 0, resident = 0;
+  if (statm >> pages >> resident) load.set_rss_bytes(resident * sysconf(_SC_PAGESIZE));
+  load.set_active_sessions(sessions);
+  return load;
+}
+
+}  // namespace
+
+HubLink::HubLink(const EdgeConfig& config, EdgeIdentity* identity,
+                 std::function<uint32_t()> sessions)
+    : config_(config), identity_(identity), sessions_(std::move(sessions)) {}
+
+HubLink::~HubLink() { Stop(); }
+
+void HubLink::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void HubLink::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+    if (cancel_current_) cancel_current_();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool HubLink::SleepUnlessStopped(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, d, [&] { return stop_; });
+}
+
+void HubLink::Run() {
+  std::chrono::milliseconds backoff(200);
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    auto started = std::chrono::steady_clock::now();
+    absl::Status why = RunSession();
+    connected_ = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) {
+      backoff = std::chrono::milliseconds(200);  // it was up for a while: retry soon
+    }
+    if (absl::IsPermissionDenied(why)) {
+      spdlog::error("event=hub_refused error=\"{}\" action=\"if this edge was revoked, re-enrol "
+                    "it with a new join token\"",
+                    why.message());
+    } else {
+      spdlog::warn("event=hub_link_down error=\"{}\" retry_in_ms={}", why.message(), backoff.count());
+    }
+    if (!SleepUnlessStopped(backoff)) return;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+  }
+}
+
+absl::Status HubLink::RunSession() {
+  channel::HandshakeConfig hs;
+  hs.credentials = identity_->credentials();
+  hs.trust = identity_->trust();
+  hs.allowed_peer_roles = {pki::Role::kHub};
+  std::shared_ptr<grpc::ChannelCredentials> transport;
+  if (!config_.hub_tls_ca.empty()) {
+    absl::StatusOr<std::string> ca = config::ReadFile(config_.hub_tls_ca);
+    if (!ca.ok()) return ca.status();
+    transport = grpc::SslCredentials(grpc::SslCredentialsOptions{.pem_root_certs = *ca});
+  }
+  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = rpc::TunnelClient::Connect(
+      {.address = config_.hub, .handshake = std::move(hs), .transport = transport});
+  if (!client.ok()) return client.status();
+  std::unique_ptr<rpc::TunnelCall> call = (*client)->StartCall("/beibu.v1.Registry/Heartbeat");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return absl::CancelledError("stopping");
+    rpc::TunnelCall* raw = call.get();
+    cancel_current_ = [raw] { raw->Cancel(); };
+  }
+  connected_ = true;
+  spdlog::info("event=hub_connected hub={} suite={}", (*client)->server().id,
+               channel::SuiteName((*client)->suite()));
+
+  std::thread reader([&] {
+    v1::HubPush push;
+    while (call->Read(&push)) {
+      if (push.trust_bundle_pem().empty()) continue;
+      if (absl::Status s = identity_->ReplaceTrust(push.trust_bundle_pem()); !s.ok()) {
+        spdlog::error("event=bundle_rejected error=\"{}\"", s.message());
+      } else {
+        spdlog::info("event=bundle_installed digest={} crl_number={}",
+                     identity_->trust_digest().substr(0, 16), identity_->crl_number());
+      }
+    }
+  });
+  absl::Status end;
+  while (true) {
+    v1::EdgeStatus status;
+    status.set_software_version(daemon::kSoftwareVersion);
+    status.set_trust_bundle_digest(identity_->trust_digest());
+    status.set_crl_number(identity_->crl_number());
+    status.set_listen_address(config_.listen);
+    status.set_state("serving");
+    *status.mutable_load() = CurrentLoad(sessions_());
+    if (absl::Status s = call->Write(status); !s.ok()) {
+      end = s;
+      break;
+    }
+    if (!SleepUnlessStopped(std::chrono::milliseconds(config_.heartbeat_interval_ms))) {
+      call->Cancel();
+      end = absl::CancelledError("stopping");
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel_current_ = nullptr;
+  }
+  call->Cancel();
+  reader.join();
+  absl::Status session = (*client)->status();
+  return session.ok() ? end : session;
+}
+
+}  // namespace beibu::edge

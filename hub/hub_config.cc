@@ -1,0 +1,25 @@
+#include "hub_config.h"
+
+#include "beibu/config/yaml_reader.h"
+
+namespace beibu::hub {
+
+absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
+  absl::StatusOr<config::YamlReader> r = config::YamlReader::Load(path);
+  if (!r.ok()) return r.status();
+  HubConfig c;
+  c.listen = r->String("listen", c.listen);
+  c.data_dir = r->RequiredString("data_dir");
+  c.pki_dir = r->RequiredString("pki_dir");
+  c.extra_roots = r->StringList("extra_roots");
+  c.heartbeat_timeout_ms = r->Int("heartbeat_timeout_ms", c.heartbeat_timeout_ms, 100, 600000);
+  c.cert_validity_days = r->Int("cert_validity_days", c.cert_validity_days, 1, 3650);
+  c.tls_cert = r->String("tls.cert", "");
+  c.tls_key = r->String("tls.key", "");
+  c.log_level = r->String("log.level", c.log_level);
+  c.log_file = r->String("log.file", "");
+  if (absl::Status s = r->Finish(); !s.ok()) return s;
+  return c;
+}
+
+}  // namespace beibu::hub

@@ -1,0 +1,74 @@
+// Everything the hub knows and decides, independent of RPC: the CA, join
+// tokens, revocations and the CRL, the trust bundle it distributes, and the
+// registry of enrolled parties. Persistent state lives in RocksDB; the CA key
+// in the PKI directory.
+//
+// Thread safety: all methods may be called concurrently.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "absl/status/statusor.h"
+#include "beibu/channel/handshake.h"
+#include "beibu/pki/authority.h"
+#include "beibu/storage/db.h"
+#include "beibu/v1/registry.pb.h"
+#include "hub_config.h"
+
+namespace beibu::hub {
+
+class HubState {
+ public:
+  // Opens the database and the CA. FAILED_PRECONDITION naming the file when
+  // the PKI directory is incomplete (run `beibu pki init`).
+  static absl::StatusOr<std::unique_ptr<HubState>> Open(const HubConfig& config);
+
+  const pki::Identity& self() const { return self_; }
+  const channel::Credentials& credentials() const { return *credentials_; }
+
+  // The current bundle (roots + CRL) and a counter that grows on each change.
+  std::shared_ptr<const pki::TrustBundle> bundle() const;
+  uint64_t bundle_version() const;
+  // Blocks until the version differs from `seen` or `timeout` passes.
+  uint64_t WaitForBundleChange(uint64_t seen, std::chrono::milliseconds timeout) const;
+
+  absl::StatusOr<v1::CreateJoinTokenResponse> CreateJoinToken(const v1::CreateJoinTokenRequest& req,
+                                                              const std::string& operator_id);
+  // Single use, atomically: a token enrols exactly one party.
+  absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& req);
+  absl::StatusOr<v1::RevokeResponse> Revoke(const v1::RevokeRequest& req);
+  bool IsRevoked(const std::string& serial_hex) const;
+
+  void RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status);
+  void SetConnected(const std::string& node_id, bool connected);
+  v1::ListNodesResponse ListNodes() const;
+
+ private:
+  HubState() = default;
+  absl::Status LoadRevocations();
+  // Re-issues the CRL and rebuilds the bundle; caller holds mu_.
+  absl::Status RebuildBundleLocked();
+  absl::StatusOr<v1::NodeRecord> LoadNode(const std::string& node_id) const;
+
+  HubConfig config_;
+  pki::Identity self_;
+  std::optional<channel::Credentials> credentials_;  // set by the factory
+  std::optional<pki::CertificateAuthority> ca_;
+  std::vector<pki::Certificate> extra_roots_;
+  std::unique_ptr<storage::Db> db_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable bundle_cv_;
+  std::shared_ptr<const pki::TrustBundle> bundle_;
+  uint64_t bundle_version_ = 1;
+  uint64_t crl_number_ = 0;
+  std::map<std::string, pki::RevokedEntry> revoked_;  // serial → entry
+  std::map<std::string, int> connected_;               // node id → live heartbeat streams
+  std::mutex enroll_mu_;                                // serialises token use
+};
+
+}  // namespace beibu::hub

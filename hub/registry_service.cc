@@ -1,0 +1,115 @@
+#include "registry_service.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <thread>
+
+#include "beibu/rpc/peer.h"
+#include "beibu/rpc/status.h"
+
+namespace beibu::hub {
+namespace {
+
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> result, T* out) {
+  if (!result.ok()) return rpc::ToGrpc(result.status());
+  *out = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status RegistryService::Enroll(grpc::ServerContext* ctx, const v1::EnrollRequest* req,
+                                     v1::EnrollResponse* resp) {
+  if (rpc::PeerOf(*ctx)) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "already enrolled: enrol a new identity from an anonymous connection");
+  }
+  return Reply(state_->Enroll(*req), resp);
+}
+
+grpc::Status RegistryService::Heartbeat(
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::HubPush, v1::EdgeStatus>* stream) {
+  pki::Identity edge;
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kEdge}, &edge); !s.ok()) return s;
+  state_->SetConnected(edge.id, true);
+  spdlog::info("event=edge_connected node={} country={}", edge.id, edge.country);
+
+  // The reader records statuses and remembers which bundle the edge has; this
+  // thread pushes whenever the edge's bundle differs from the hub's.
+  std::atomic<bool> reading{true};
+  std::mutex mu;
+  std::string edge_digest;
+  bool first_status = false;
+  std::condition_variable cv;
+  std::thread reader([&] {
+    v1::EdgeStatus status;
+    while (stream->Read(&status)) {
+      state_->RecordHeartbeat(edge.id, status);
+      std::lock_guard<std::mutex> lock(mu);
+      edge_digest = status.trust_bundle_digest();
+      first_status = true;
+      cv.notify_all();
+    }
+    reading = false;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return first_status || !reading; });
+  }
+  uint64_t seen_version = 0;
+  std::string pushed_digest;
+  while (reading && !ctx->IsCancelled()) {
+    std::shared_ptr<const pki::TrustBundle> bundle = state_->bundle();
+    std::string digest = bundle->DigestHex();
+    std::string reported;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      reported = edge_digest;
+    }
+    if (digest != reported && digest != pushed_digest) {
+      v1::HubPush push;
+      push.set_trust_bundle_pem(bundle->ToPem());
+      push.set_bundle_digest(digest);
+      *push.mutable_hub_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+      if (!stream->Write(push)) break;
+      pushed_digest = digest;
+      spdlog::info("event=bundle_pushed node={} digest={}", edge.id, digest.substr(0, 16));
+    }
+    seen_version = state_->WaitForBundleChange(seen_version, std::chrono::milliseconds(500));
+  }
+  ctx->TryCancel();  // unblocks the reader if we left first
+  reader.join();
+  state_->SetConnected(edge.id, false);
+  spdlog::info("event=edge_disconnected node={}", edge.id);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::CreateJoinToken(grpc::ServerContext* ctx,
+                                           const v1::CreateJoinTokenRequest* req,
+                                           v1::CreateJoinTokenResponse* resp) {
+  pki::Identity op;
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, &op); !s.ok()) return s;
+  return Reply(state_->CreateJoinToken(*req, op.id), resp);
+}
+
+grpc::Status AdminService::Revoke(grpc::ServerContext* ctx, const v1::RevokeRequest* req,
+                                  v1::RevokeResponse* resp) {
+  pki::Identity op;
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, &op); !s.ok()) return s;
+  absl::StatusOr<v1::RevokeResponse> result = state_->Revoke(*req);
+  if (result.ok()) on_revoked_(result->serial_hex());
+  return Reply(std::move(result), resp);
+}
+
+grpc::Status AdminService::ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest*,
+                                     v1::ListNodesResponse* resp) {
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, nullptr); !s.ok()) return s;
+  *resp = state_->ListNodes();
+  return grpc::Status::OK;
+}
+
+}  // namespace beibu::hub
