@@ -158,6 +158,7 @@ class DirLock {
 absl::Status MakeDirectory(const fs::path& dir) {
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return absl::OkStatus();
+  ec.clear();  // is_directory() reports ENOENT for a directory still to be made
   if (dir.has_parent_path()) fs::create_directories(dir.parent_path(), ec);
   if (ec) {
     return absl::InternalError(

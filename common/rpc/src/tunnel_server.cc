@@ -100,7 +100,7 @@ grpc::Status TunnelService::Connect(grpc::ServerContext* ctx, Stream* stream) {
   absl::StatusOr<channel::ServerHandshake> hs =
       channel::ServerHandshake::Accept(options_.handshake(), AsBytes(frame.client_hello()));
   if (!hs.ok()) {
-    spdlog::warn("tunnel: refused handshake from {}: {}", addr, hs.status().ToString());
+    spdlog::warn("event=handshake_refused from={} error=\"{}\"", addr, hs.status().ToString());
     return ToGrpc(hs.status());
   }
   v1::TunnelFrame reply;
@@ -108,7 +108,7 @@ grpc::Status TunnelService::Connect(grpc::ServerContext* ctx, Stream* stream) {
   if (!stream->Write(reply)) return grpc::Status::CANCELLED;
   if (!stream->Read(&frame)) return grpc::Status::CANCELLED;
   if (frame.frame_case() == v1::TunnelFrame::kAlert) {
-    spdlog::warn("tunnel: {} ({}) refused our handshake: {}", PeerName(hs->claimed_peer()), addr,
+    spdlog::warn("event=handshake_refused_by_client peer=\"{}\" from={} error=\"{}\"", PeerName(hs->claimed_peer()), addr,
                  frame.alert().message());
     return grpc::Status::CANCELLED;
   }
@@ -117,7 +117,7 @@ grpc::Status TunnelService::Connect(grpc::ServerContext* ctx, Stream* stream) {
   }
   absl::StatusOr<channel::Session> session = hs->Finish(frame.client_auth());
   if (!session.ok()) {
-    spdlog::warn("tunnel: refused {} ({}): {}", PeerName(hs->claimed_peer()), addr,
+    spdlog::warn("event=handshake_refused peer=\"{}\" from={} error=\"{}\"", PeerName(hs->claimed_peer()), addr,
                  session.status().ToString());
     return ToGrpc(session.status());
   }
@@ -137,7 +137,7 @@ grpc::Status TunnelService::Connect(grpc::ServerContext* ctx, Stream* stream) {
     std::lock_guard<std::mutex> lock(mu_);
     live_.insert(&live);
   }
-  spdlog::info("tunnel: session {} up with {} from {} ({})", session_id, PeerName(peer), addr,
+  spdlog::info("event=session_up session={} peer=\"{}\" from={} suite={}", session_id, PeerName(peer), addr,
                suite);
   grpc::GenericStub stub(inner_channel_);
   CallTable calls;
@@ -197,16 +197,16 @@ grpc::Status TunnelService::Connect(grpc::ServerContext* ctx, Stream* stream) {
     live_.erase(&live);
   }
   if (ctx->IsCancelled()) {
-    spdlog::info("tunnel: session {} with {} ended (cancelled)", session_id, PeerName(peer));
+    spdlog::info("event=session_cancelled session={} peer=\"{}\"", session_id, PeerName(peer));
     return grpc::Status::CANCELLED;
   }
   if (!end.ok()) {
-    spdlog::warn("tunnel: session {} with {} ended: {}", session_id, PeerName(peer),
+    spdlog::warn("event=session_failed session={} peer=\"{}\" error=\"{}\"", session_id, PeerName(peer),
                  end.ToString());
     return ToGrpc(end);
   }
   (void)io.SendClose();
-  spdlog::info("tunnel: session {} with {} closed", session_id, PeerName(peer));
+  spdlog::info("event=session_closed session={} peer=\"{}\"", session_id, PeerName(peer));
   return grpc::Status::OK;
 }
 

@@ -1,6 +1,8 @@
 #include "beibu/storage/db.h"
 
 #include <rocksdb/db.h>
+
+#include <filesystem>
 #include <rocksdb/write_batch.h>
 
 #include "absl/strings/str_cat.h"
@@ -36,6 +38,9 @@ Db::Db(std::unique_ptr<rocksdb::DB> db, std::string path, DbOptions options)
 Db::~Db() = default;
 
 absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, DbOptions options) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", path, ": ", ec.message()));
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.paranoid_checks = true;
