@@ -33,6 +33,9 @@ void InnerCall::Start(grpc::GenericStub* stub, const v1::CallStart& start,
                       std::chrono::milliseconds(start.timeout_ms()));
   }
   stub->PrepareBidiStreamingCall(&ctx_, start.method(), grpc::StubOptions(), this);
+  // Writes start from the tunnel's thread, outside any reaction: the hold
+  // keeps OnDone (and our deletion) from happening while one may still start.
+  AddHold();
   StartRead(&read_buf_);
   StartCall();
 }
@@ -55,35 +58,60 @@ void InnerCall::HalfClose() {
   PumpWrites();
 }
 
-// Starts the next write, or the half-close once every write is done. The
-// decision is made under the lock; StartWrite is called outside it because a
-// reaction may run inline.
+// Starts the next write, or the half-close once every write is done, or just
+// releases the hold once the call was cancelled or failed. Decisions are made
+// under the lock; gRPC is called outside it, as a reaction may run inline.
 void InnerCall::PumpWrites() {
-  enum { kNothing, kWrite, kWritesDone } action = kNothing;
+  enum { kNothing, kWrite, kWritesDone, kRelease } action = kNothing;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (writing_) return;
-    if (!pending_.empty()) {
+    if (writing_ || writes_finished_) return;
+    if (cancelled_) {
+      writes_finished_ = true;
+      action = kRelease;
+    } else if (!pending_.empty()) {
       write_buf_ = std::move(pending_.front());
       pending_.pop_front();
       writing_ = true;
       action = kWrite;
-    } else if (half_close_requested_ && !writes_done_sent_) {
-      writes_done_sent_ = true;
+    } else if (half_close_requested_) {
+      writes_finished_ = true;
       action = kWritesDone;
     }
   }
-  if (action == kWrite) StartWrite(&write_buf_);
-  if (action == kWritesDone) StartWritesDone();
+  switch (action) {
+    case kWrite:
+      StartWrite(&write_buf_);
+      break;
+    case kWritesDone:
+      StartWritesDone();
+      RemoveHold();
+      break;
+    case kRelease:
+      RemoveHold();
+      break;
+    case kNothing:
+      break;
+  }
+}
+
+void InnerCall::Cancel() {
+  ctx_.TryCancel();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    pending_.clear();
+  }
+  PumpWrites();
 }
 
 void InnerCall::OnWriteDone(bool ok) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
-    if (!ok) {
-      pending_.clear();  // the call is over; OnDone will report why
-      return;
+    if (!ok) {  // the call is over; OnDone will say why
+      cancelled_ = true;
+      pending_.clear();
     }
   }
   PumpWrites();

@@ -25,7 +25,7 @@ class InnerCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
              const std::optional<pki::Identity>& peer, const std::string& session_id);
   void Deliver(const std::string& message);
   void HalfClose();
-  void Cancel() { ctx_.TryCancel(); }
+  void Cancel();
 
   void OnWriteDone(bool ok) override;
   void OnWritesDoneDone(bool ok) override {}
@@ -46,7 +46,8 @@ class InnerCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
   grpc::ByteBuffer write_buf_;
   bool writing_ = false;
   bool half_close_requested_ = false;
-  bool writes_done_sent_ = false;
+  bool cancelled_ = false;        // cancelled, or a write failed
+  bool writes_finished_ = false;  // no write will start any more; hold released
 };
 
 }  // namespace beibu::rpc::internal

@@ -4,41 +4,85 @@
 
 namespace beibu::rpc::internal {
 
-absl::Status SessionIo::SealAndWrite(channel::RecordType type, ByteView payload) {
-  // Caller holds write_mu_: sequence numbers must go out in sealing order.
+SessionIo::SessionIo(channel::Session session, std::function<bool(const v1::TunnelFrame&)> write)
+    : session_(std::move(session)), write_(std::move(write)) {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+SessionIo::~SessionIo() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+}
+
+absl::Status SessionIo::Enqueue(channel::RecordType type, std::string payload) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (broken_) return absl::UnavailableError("secure channel stream closed");
   if (closed_) return absl::UnavailableError("secure channel is closed");
-  if (session_.sealer.KeyUpdateDue()) {
-    absl::StatusOr<Bytes> update = session_.sealer.Seal(channel::RecordType::kKeyUpdate, {});
-    if (!update.ok()) return update.status();
-    v1::TunnelFrame f;
-    f.set_record(std::string(update->begin(), update->end()));
-    if (!write_(f)) {
-      closed_ = true;
-      return absl::UnavailableError("secure channel stream closed");
-    }
+  if (queued_bytes_ + payload.size() > kMaxQueuedBytes) {
+    broken_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    cv_.notify_all();
+    return absl::ResourceExhaustedError(
+        "peer left more than 256 MiB unread on the secure channel; session abandoned");
   }
-  absl::StatusOr<Bytes> record = session_.sealer.Seal(type, payload);
-  if (!record.ok()) return record.status();
-  v1::TunnelFrame f;
-  f.set_record(std::string(record->begin(), record->end()));
-  if (!write_(f)) {
-    closed_ = true;
-    return absl::UnavailableError("secure channel stream closed");
-  }
+  if (type == channel::RecordType::kClose) closed_ = true;
+  queued_bytes_ += payload.size();
+  queue_.push_back(Item{type, std::move(payload)});
+  cv_.notify_all();
   return absl::OkStatus();
 }
 
 absl::Status SessionIo::Send(const v1::CallFrame& frame) {
-  std::string payload = frame.SerializeAsString();
-  std::lock_guard<std::mutex> lock(write_mu_);
-  return SealAndWrite(channel::RecordType::kData, AsBytes(payload));
+  return Enqueue(channel::RecordType::kData, frame.SerializeAsString());
 }
 
-absl::Status SessionIo::SendClose() {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  absl::Status s = SealAndWrite(channel::RecordType::kClose, {});
-  closed_ = true;
-  return s;
+absl::Status SessionIo::SendClose() { return Enqueue(channel::RecordType::kClose, ""); }
+
+void SessionIo::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return broken_ || (queue_.empty() && !writing_); });
+}
+
+void SessionIo::WriterLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) return;  // stopping with nothing left
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= item.payload.size();
+    writing_ = true;
+    lock.unlock();
+    bool ok = SealAndWrite(item);
+    lock.lock();
+    writing_ = false;
+    if (!ok) {
+      broken_ = true;
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
+    cv_.notify_all();
+  }
+}
+
+bool SessionIo::SealAndWrite(const Item& item) {
+  if (session_.sealer.KeyUpdateDue()) {
+    absl::StatusOr<Bytes> update = session_.sealer.Seal(channel::RecordType::kKeyUpdate, {});
+    if (!update.ok()) return false;
+    v1::TunnelFrame f;
+    f.set_record(std::string(update->begin(), update->end()));
+    if (!write_(f)) return false;
+  }
+  absl::StatusOr<Bytes> record = session_.sealer.Seal(item.type, AsBytes(item.payload));
+  if (!record.ok()) return false;
+  v1::TunnelFrame f;
+  f.set_record(std::string(record->begin(), record->end()));
+  return write_(f);
 }
 
 absl::StatusOr<SessionIo::Received> SessionIo::Open(const v1::TunnelFrame& frame) {

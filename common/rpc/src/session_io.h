@@ -1,10 +1,18 @@
 // One established secure-channel session over one tunnel stream: seals
 // outgoing call frames (re-keying when a limit is reached) and opens incoming
 // records. Used by both the tunnel server and the tunnel client.
+//
+// Sending never blocks the caller: frames go to a queue that one writer
+// thread seals and writes in order. gRPC reactions call Send(), and a
+// reaction must not block on the network. The queue is bounded in bytes; a
+// peer that stops reading long enough to overflow it loses the session.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "beibu/channel/handshake.h"
@@ -14,14 +22,21 @@ namespace beibu::rpc::internal {
 
 class SessionIo {
  public:
-  // `write` sends one frame on the stream; false means the stream is gone.
-  SessionIo(channel::Session session, std::function<bool(const v1::TunnelFrame&)> write)
-      : session_(std::move(session)), write_(std::move(write)) {}
+  static constexpr size_t kMaxQueuedBytes = 256u << 20;
 
-  // Thread-safe. UNAVAILABLE once the stream is gone or closed.
+  // `write` sends one frame on the stream; false means the stream is gone.
+  SessionIo(channel::Session session, std::function<bool(const v1::TunnelFrame&)> write);
+  // Writes what is queued (unless the stream is gone), then stops the writer.
+  ~SessionIo();
+
+  // Thread-safe, non-blocking. UNAVAILABLE once the stream is gone or closed;
+  // RESOURCE_EXHAUSTED (and the session is marked broken) when the peer has
+  // left more than kMaxQueuedBytes unread.
   absl::Status Send(const v1::CallFrame& frame);
-  // Sends the close record; later Sends fail.
+  // Queues the close record; later Sends fail.
   absl::Status SendClose();
+  // Blocks until everything queued so far was written (or the stream broke).
+  void Flush();
 
   enum class Kind { kCall, kKeyUpdate, kClose };
   struct Received {
@@ -34,12 +49,26 @@ class SessionIo {
   const channel::Session& session() const { return session_; }
 
  private:
-  absl::Status SealAndWrite(channel::RecordType type, ByteView payload);
+  struct Item {
+    channel::RecordType type;
+    std::string payload;
+  };
+  absl::Status Enqueue(channel::RecordType type, std::string payload);
+  void WriterLoop();
+  bool SealAndWrite(const Item& item);  // writer thread only
 
-  std::mutex write_mu_;
-  bool closed_ = false;
   channel::Session session_;
   std::function<bool(const v1::TunnelFrame&)> write_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;   // the writer holds an item
+  bool closed_ = false;    // close queued: no more sends
+  bool broken_ = false;    // the stream refused a write
+  bool stopping_ = false;  // destructor: exit once the queue is empty
+  std::thread writer_;
 };
 
 }  // namespace beibu::rpc::internal

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -34,6 +35,8 @@ struct TunnelClient::Impl {
   pki::Identity server;
   v1::CipherSuite suite = v1::CIPHER_SUITE_UNSPECIFIED;
   std::thread reader;
+  std::promise<void> reader_finished;
+  std::future<void> reader_done = reader_finished.get_future();
   std::atomic<uint64_t> next_call_id{1};
 
   mutable std::mutex mu;
@@ -85,6 +88,7 @@ struct TunnelClient::Impl {
       }
     }
     Fail(end);
+    reader_finished.set_value();
   }
 
   void Dispatch(const v1::CallFrame& frame) {
@@ -126,6 +130,11 @@ TunnelClient::TunnelClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 
 TunnelClient::~TunnelClient() {
   Close();
+  // The server answers our close by ending the stream; don't wait forever
+  // for a server that does not.
+  if (impl_->reader_done.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    impl_->ctx.TryCancel();
+  }
   if (impl_->reader.joinable()) impl_->reader.join();
 }
 
@@ -211,7 +220,10 @@ absl::Status TunnelClient::status() const {
 
 void TunnelClient::Close() {
   std::call_once(impl_->close_once, [this] {
-    if (impl_->io) (void)impl_->io->SendClose();
+    if (impl_->io) {
+      (void)impl_->io->SendClose();
+      impl_->io->Flush();  // the writer thread must be done before WritesDone
+    }
     impl_->stream->WritesDone();
   });
 }
