@@ -23,7 +23,11 @@ absl::StatusOr<std::unique_ptr<EdgeIdentity>> EdgeIdentity::LoadOrEnroll(const E
           "`beibu pki token create --id ", config.node_id, " --role edge --country CC`"));
     }
     spdlog::info("event=enrolling hub={}", config.hub);
-    absl::StatusOr<enroll::Enrolled> e = enroll::Enroll(config.hub, config.join_token, config.node_id);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
+        daemon::LoadClientTransport(config.hub_tls_ca);
+    if (!transport.ok()) return transport.status();
+    absl::StatusOr<enroll::Enrolled> e =
+        enroll::Enroll(config.hub, config.join_token, config.node_id, *transport);
     if (!e.ok()) {
       return absl::Status(e.status().code(),
                           absl::StrCat("enrolment with the hub failed: ", e.status().message()));

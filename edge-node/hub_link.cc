@@ -9,7 +9,7 @@
 
 #include <fstream>
 
-#include "beibu/config/files.h"
+#include "beibu/daemon/identity_files.h"
 #include "beibu/daemon/node_info_service.h"
 #include "beibu/rpc/tunnel_client.h"
 #include "beibu/v1/registry.pb.h"
@@ -33,8 +33,11 @@ v1::NodeLoad CurrentLoad(uint32_t sessions) {
 }  // namespace
 
 HubLink::HubLink(const EdgeConfig& config, EdgeIdentity* identity,
-                 std::function<uint32_t()> sessions)
-    : config_(config), identity_(identity), sessions_(std::move(sessions)) {}
+                 std::function<uint32_t()> sessions, std::function<void()> on_trust_changed)
+    : config_(config),
+      identity_(identity),
+      sessions_(std::move(sessions)),
+      on_trust_changed_(std::move(on_trust_changed)) {}
 
 HubLink::~HubLink() { Stop(); }
 
@@ -90,14 +93,11 @@ absl::Status HubLink::RunSession() {
   hs.credentials = identity_->credentials();
   hs.trust = identity_->trust();
   hs.allowed_peer_roles = {pki::Role::kHub};
-  std::shared_ptr<grpc::ChannelCredentials> transport;
-  if (!config_.hub_tls_ca.empty()) {
-    absl::StatusOr<std::string> ca = config::ReadFile(config_.hub_tls_ca);
-    if (!ca.ok()) return ca.status();
-    transport = grpc::SslCredentials(grpc::SslCredentialsOptions{.pem_root_certs = *ca});
-  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
+      daemon::LoadClientTransport(config_.hub_tls_ca);
+  if (!transport.ok()) return transport.status();
   absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = rpc::TunnelClient::Connect(
-      {.address = config_.hub, .handshake = std::move(hs), .transport = transport});
+      {.address = config_.hub, .handshake = std::move(hs), .transport = *transport});
   if (!client.ok()) return client.status();
   std::unique_ptr<rpc::TunnelCall> call = (*client)->StartCall("/beibu.v1.Registry/Heartbeat");
   {
@@ -119,6 +119,7 @@ absl::Status HubLink::RunSession() {
       } else {
         spdlog::info("event=bundle_installed digest={} crl_number={}",
                      identity_->trust_digest().substr(0, 16), identity_->crl_number());
+        on_trust_changed_();
       }
     }
   });

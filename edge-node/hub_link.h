@@ -17,7 +17,10 @@ namespace beibu::edge {
 
 class HubLink {
  public:
-  HubLink(const EdgeConfig& config, EdgeIdentity* identity, std::function<uint32_t()> sessions);
+  // `on_trust_changed` runs after a pushed bundle was installed (the edge
+  // then ends sessions of newly revoked certificates).
+  HubLink(const EdgeConfig& config, EdgeIdentity* identity, std::function<uint32_t()> sessions,
+          std::function<void()> on_trust_changed);
   ~HubLink();  // Stop()s
 
   void Start();
@@ -33,6 +36,7 @@ class HubLink {
   EdgeConfig config_;
   EdgeIdentity* identity_;
   std::function<uint32_t()> sessions_;
+  std::function<void()> on_trust_changed_;
   std::thread thread_;
   std::atomic<bool> connected_{false};
   std::mutex mu_;

@@ -96,9 +96,14 @@ int Run(const std::string& config_path, const std::string& port_file) {
       return 3;
     }
   }
-  beibu::edge::HubLink link(*config, id, [server] {
-    return static_cast<uint32_t>(server->tunnel().active_sessions());
-  });
+  beibu::edge::HubLink link(
+      *config, id, [server] { return static_cast<uint32_t>(server->tunnel().active_sessions()); },
+      [server, id] {
+        auto trust = id->trust();
+        int n = server->tunnel().CloseSessions(
+            [&](const beibu::pki::Identity& peer) { return trust->IsRevoked(peer); });
+        if (n > 0) spdlog::warn("event=revoked_sessions_closed count={}", n);
+      });
   link.Start();
   spdlog::info("event=started id={} country={} listen={} port={} hub={}", id->self().id,
                id->self().country, config->listen, server->port(), config->hub);

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "beibu/config/files.h"
@@ -27,6 +29,26 @@ int64_t UnixSeconds(pki::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 pki::Clock::time_point FromUnix(int64_t s) { return pki::Clock::time_point(std::chrono::seconds(s)); }
+
+// Lowercase hex without separators, as Certificate::SerialHex() prints it;
+// accepts what `openssl x509 -serial` prints (upper case, "serial=" prefix).
+absl::StatusOr<std::string> NormalizeSerial(std::string serial) {
+  if (serial.rfind("serial=", 0) == 0) serial = serial.substr(7);
+  std::string out;
+  for (char c : serial) {
+    if (c == ':') continue;
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("serial '", serial, "' is not hexadecimal (see `beibu pki show CERT`)"));
+    }
+    out += c;
+  }
+  size_t first = out.find_first_not_of('0');
+  out = first == std::string::npos ? "0" : out.substr(first);
+  if (out.size() > 40) return absl::InvalidArgumentError("serial longer than 20 bytes");
+  return out;
+}
 
 std::string Sm3Hex(const std::string& s) {
   crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(s));
@@ -91,8 +113,16 @@ absl::Status HubState::LoadRevocations() {
   }
   return db_->Scan(kRevokedPrefix, [&](std::string_view key, std::string_view value) {
     json j = json::parse(value, nullptr, /*allow_exceptions=*/false);
-    std::string serial(key.substr(sizeof(kRevokedPrefix) - 1));
-    revoked_[serial] = pki::RevokedEntry{serial, FromUnix(j.value("revoked_at", int64_t{0}))};
+    absl::StatusOr<std::string> serial =
+        NormalizeSerial(std::string(key.substr(sizeof(kRevokedPrefix) - 1)));
+    if (j.is_discarded() || !j.is_object() || !serial.ok()) {
+      // Refusing to start would leave every edge without a hub; skipping one
+      // record keeps the rest of the revocations in force.
+      spdlog::error("event=revocation_record_corrupt key={} action=\"revoke that serial again\"",
+                    std::string(key));
+      return true;
+    }
+    revoked_[*serial] = pki::RevokedEntry{*serial, FromUnix(j.value("revoked_at", int64_t{0}))};
     return true;
   });
 }
@@ -209,6 +239,7 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
   v1::NodeRecord node;
   absl::StatusOr<v1::NodeRecord> previous = LoadNode(identity.id);
   if (previous.ok()) node = *previous;
+  const std::string replaced_serial = previous.ok() ? previous->serial_hex() : "";
   node.set_node_id(identity.id);
   node.set_country(identity.country);
   node.set_role(std::string(pki::RoleName(identity.role)));
@@ -222,6 +253,15 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
   spdlog::info("event=enrolled id={} role={} country={} serial={} token_id={}", identity.id,
                std::string(pki::RoleName(identity.role)), identity.country, cert->SerialHex(),
                token->id);
+  // One live certificate per identity: re-enrolment retires the old one.
+  if (!replaced_serial.empty()) {
+    v1::RevokeRequest retire;
+    retire.set_serial_hex(replaced_serial);
+    if (absl::StatusOr<v1::RevokeResponse> r = Revoke(retire); !r.ok()) {
+      spdlog::error("event=retire_failed serial={} error=\"{}\"", replaced_serial,
+                    r.status().ToString());
+    }
+  }
 
   v1::EnrollResponse resp;
   resp.set_certificate_pem(cert->ToPem());
@@ -233,7 +273,12 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
 }
 
 absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req) {
-  std::string serial = req.serial_hex();
+  std::string serial;
+  if (req.target_case() == v1::RevokeRequest::kSerialHex) {
+    absl::StatusOr<std::string> normalized = NormalizeSerial(req.serial_hex());
+    if (!normalized.ok()) return normalized.status();
+    serial = *normalized;
+  }
   std::string node_id;
   if (req.target_case() == v1::RevokeRequest::kNodeId) {
     absl::StatusOr<v1::NodeRecord> node = LoadNode(req.node_id());
@@ -244,6 +289,8 @@ absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req
     node_id = node->node_id();
   }
   if (serial.empty()) return absl::InvalidArgumentError("give a serial number or a node id");
+  v1::RevokeResponse resp;
+  {
   std::lock_guard<std::mutex> lock(mu_);
   if (!revoked_.count(serial)) {
     pki::RevokedEntry entry{serial, pki::Clock::now()};
@@ -253,10 +300,15 @@ absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req
     if (absl::Status s = RebuildBundleLocked(); !s.ok()) return s;
     spdlog::warn("event=revoked serial={} node={} crl_number={}", serial, node_id, crl_number_);
   }
-  v1::RevokeResponse resp;
   resp.set_serial_hex(serial);
   resp.set_crl_number(crl_number_);
+  }
+  if (on_revoked_) on_revoked_(serial);
   return resp;
+}
+
+void HubState::SetRevocationListener(std::function<void(const std::string&)> listener) {
+  on_revoked_ = std::move(listener);
 }
 
 bool HubState::IsRevoked(const std::string& serial_hex) const {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,7 +41,10 @@ class HubState {
                                                               const std::string& operator_id);
   // Single use, atomically: a token enrols exactly one party.
   absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& req);
+  // Revokes, re-issues the CRL and bumps the bundle version; then calls the
+  // revocation listener (which ends live sessions of that certificate).
   absl::StatusOr<v1::RevokeResponse> Revoke(const v1::RevokeRequest& req);
+  void SetRevocationListener(std::function<void(const std::string& serial_hex)> listener);
   bool IsRevoked(const std::string& serial_hex) const;
 
   void RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status);
@@ -69,6 +73,7 @@ class HubState {
   std::map<std::string, pki::RevokedEntry> revoked_;  // serial → entry
   std::map<std::string, int> connected_;               // node id → live heartbeat streams
   std::mutex enroll_mu_;                                // serialises token use
+  std::function<void(const std::string&)> on_revoked_;  // set once before serving
 };
 
 }  // namespace beibu::hub

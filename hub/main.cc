@@ -57,11 +57,7 @@ int Run(const std::string& config_path, const std::string& port_file) {
 
   std::unique_ptr<beibu::daemon::ServerHost> host;
   beibu::hub::RegistryService registry(hub);
-  beibu::hub::AdminService admin(hub, [&host](const std::string& serial) {
-    int n = host->tunnel().CloseSessions(
-        [&](const beibu::pki::Identity& peer) { return peer.serial_hex == serial; });
-    spdlog::info("event=sessions_closed serial={} count={}", serial, n);
-  });
+  beibu::hub::AdminService admin(hub);
   beibu::daemon::NodeInfoService info(hub->self(), [hub] { return hub->bundle()->DigestHex(); });
 
   std::shared_ptr<grpc::ServerCredentials> transport;
@@ -96,6 +92,11 @@ int Run(const std::string& config_path, const std::string& port_file) {
     return 3;
   }
   host = *std::move(started);
+  hub->SetRevocationListener([&host](const std::string& serial) {
+    int n = host->tunnel().CloseSessions(
+        [&](const beibu::pki::Identity& peer) { return peer.serial_hex == serial; });
+    spdlog::info("event=sessions_closed serial={} count={}", serial, n);
+  });
   if (!port_file.empty()) {
     if (absl::Status s = beibu::config::WriteFileAtomic(port_file, std::to_string(host->port()));
         !s.ok()) {

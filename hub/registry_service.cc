@@ -100,9 +100,7 @@ grpc::Status AdminService::Revoke(grpc::ServerContext* ctx, const v1::RevokeRequ
                                   v1::RevokeResponse* resp) {
   pki::Identity op;
   if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, &op); !s.ok()) return s;
-  absl::StatusOr<v1::RevokeResponse> result = state_->Revoke(*req);
-  if (result.ok()) on_revoked_(result->serial_hex());
-  return Reply(std::move(result), resp);
+  return Reply(state_->Revoke(*req), resp);
 }
 
 grpc::Status AdminService::ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest*,

@@ -25,9 +25,7 @@ class RegistryService final : public v1::Registry::Service {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  // `on_revoked(serial)` ends live sessions of the revoked certificate.
-  AdminService(HubState* state, std::function<void(const std::string&)> on_revoked)
-      : state_(state), on_revoked_(std::move(on_revoked)) {}
+  explicit AdminService(HubState* state) : state_(state) {}
 
   grpc::Status CreateJoinToken(grpc::ServerContext* ctx, const v1::CreateJoinTokenRequest* req,
                                v1::CreateJoinTokenResponse* resp) override;
@@ -38,7 +36,6 @@ class AdminService final : public v1::Admin::Service {
 
  private:
   HubState* state_;
-  std::function<void(const std::string&)> on_revoked_;
 };
 
 }  // namespace beibu::hub

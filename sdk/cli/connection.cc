@@ -16,6 +16,9 @@ void ConnectionFlags::AddTo(CLI::App* cmd) {
   cmd->add_option("--key", key, "private key PEM")->envname("BEIBU_KEY");
   cmd->add_option("--cert", cert, "certificate PEM")->envname("BEIBU_CERT");
   cmd->add_option("--trust", trust, "trust bundle PEM")->envname("BEIBU_TRUST");
+  cmd->add_option("--tls-ca", tls_ca,
+                  "PEM roots for the daemon's TLS transport (only when it runs with tls.cert)")
+      ->envname("BEIBU_TLS_CA");
 }
 
 absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> ConnectionFlags::Connect(
@@ -38,7 +41,11 @@ absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> ConnectionFlags::Connect(
   hs.credentials = *std::move(creds);
   hs.trust = *std::move(bundle);
   hs.allowed_peer_roles = std::move(server_roles);
-  return rpc::TunnelClient::Connect({.address = server, .handshake = std::move(hs)});
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
+      daemon::LoadClientTransport(tls_ca);
+  if (!transport.ok()) return transport.status();
+  return rpc::TunnelClient::Connect(
+      {.address = server, .handshake = std::move(hs), .transport = *transport});
 }
 
 int ReportError(const absl::Status& s) {

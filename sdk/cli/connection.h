@@ -3,6 +3,7 @@
 //   --server ADDR   (BEIBU_SERVER)    hub or edge, host:port
 //   --identity DIR  (BEIBU_IDENTITY)  DIR/key.pem, DIR/cert.pem, DIR/trust-bundle.pem
 //   --key, --cert, --trust            (BEIBU_KEY, BEIBU_CERT, BEIBU_TRUST) override
+//   --tls-ca FILE   (BEIBU_TLS_CA)    when the daemon's transport uses TLS
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,7 @@ struct ConnectionFlags {
   std::string key;
   std::string cert;
   std::string trust;
+  std::string tls_ca;
 
   void AddTo(CLI::App* cmd);
   // Connects and authenticates; `server_roles` are the roles the server may have.

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "beibu/daemon/identity_files.h"
 #include "beibu/enroll/enroll.h"
 #include "commands.h"
 #include "connection.h"
@@ -78,8 +79,11 @@ int RunInfo(const ConnectionFlags& conn) {
 }
 
 int RunEnroll(const std::string& hub, const std::string& token, const std::string& out,
-              const std::string& id) {
-  absl::StatusOr<enroll::Enrolled> e = enroll::Enroll(hub, token, id);
+              const std::string& id, const std::string& tls_ca) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
+      daemon::LoadClientTransport(tls_ca);
+  if (!transport.ok()) return ReportError(transport.status());
+  absl::StatusOr<enroll::Enrolled> e = enroll::Enroll(hub, token, id, *transport);
   if (!e.ok()) return ReportError(e.status());
   if (absl::Status s = enroll::SaveIdentity(*e, out); !s.ok()) return ReportError(s);
   std::cout << "enrolled " << pki::Describe(e->identity) << ", serial " << e->identity.serial_hex
@@ -111,6 +115,7 @@ void AddNodeCommands(CLI::App& app, int* exit_code) {
   auto token = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto id = std::make_shared<std::string>();
+  auto tls_ca = std::make_shared<std::string>();
   CLI::App* enroll = app.add_subcommand(
       "enroll",
       "Enrol with the hub using a one-time join token: generates an SM2 key locally and writes\n"
@@ -119,7 +124,9 @@ void AddNodeCommands(CLI::App& app, int* exit_code) {
   enroll->add_option("--token", *token, "join token from `beibu pki token create`")->required();
   enroll->add_option("--out", *out, "directory for the new identity")->required();
   enroll->add_option("--id", *id, "the id you expect the token to name (checked)");
-  enroll->callback([=] { *exit_code = RunEnroll(*hub, *token, *out, *id); });
+  enroll->add_option("--tls-ca", *tls_ca, "PEM roots for the hub's TLS transport, if it uses TLS")
+      ->envname("BEIBU_TLS_CA");
+  enroll->callback([=] { *exit_code = RunEnroll(*hub, *token, *out, *id, *tls_ca); });
 }
 
 }  // namespace beibu::cli

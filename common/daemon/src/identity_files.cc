@@ -43,4 +43,14 @@ absl::StatusOr<std::shared_ptr<pki::TrustBundle>> LoadTrustBundle(const std::str
   return std::make_shared<pki::TrustBundle>(*std::move(bundle));
 }
 
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientTransport(
+    const std::string& tls_ca_path) {
+  if (tls_ca_path.empty()) return std::shared_ptr<grpc::ChannelCredentials>();
+  absl::StatusOr<std::string> ca = config::ReadFile(tls_ca_path);
+  if (!ca.ok()) return ca.status();
+  grpc::SslCredentialsOptions opts;
+  opts.pem_root_certs = *ca;
+  return grpc::SslCredentials(opts);
+}
+
 }  // namespace beibu::daemon

@@ -9,7 +9,8 @@
 namespace beibu::enroll {
 
 absl::StatusOr<Enrolled> Enroll(const std::string& hub_address, const std::string& token_text,
-                                const std::string& expected_id) {
+                                const std::string& expected_id,
+                                std::shared_ptr<grpc::ChannelCredentials> transport) {
   absl::StatusOr<JoinToken> token = ParseJoinToken(token_text);
   if (!token.ok()) return token.status();
   absl::StatusOr<crypto::Sm2PrivateKey> key = crypto::Sm2PrivateKey::Generate();
@@ -22,7 +23,8 @@ absl::StatusOr<Enrolled> Enroll(const std::string& hub_address, const std::strin
   hs.pinned_root_fingerprint = token->ca_fingerprint;
   hs.allowed_peer_roles = {pki::Role::kHub};
   absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client =
-      rpc::TunnelClient::Connect({.address = hub_address, .handshake = std::move(hs)});
+      rpc::TunnelClient::Connect(
+          {.address = hub_address, .handshake = std::move(hs), .transport = std::move(transport)});
   if (!client.ok()) return client.status();
 
   v1::EnrollRequest req;

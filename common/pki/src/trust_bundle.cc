@@ -255,4 +255,11 @@ absl::StatusOr<Identity> TrustBundle::Verify(const std::vector<Certificate>& cha
   return LeafIdentity(chain[0], allowed_roles);
 }
 
+bool TrustBundle::IsRevoked(const Identity& leaf) const {
+  for (const RevocationList& crl : crls_) {
+    if (crl.IssuerLine() == leaf.issuer && crl.IsRevoked(leaf.serial_hex)) return true;
+  }
+  return false;
+}
+
 }  // namespace beibu::pki

@@ -1,5 +1,7 @@
 #include "inner_call.h"
 
+#include <algorithm>
+
 #include "beibu/rpc/peer.h"
 
 namespace beibu::rpc::internal {
@@ -29,8 +31,11 @@ void InnerCall::Start(grpc::GenericStub* stub, const v1::CallStart& start,
   }
   ctx_.AddMetadata(kSessionKey, session_id);
   if (start.timeout_ms() > 0) {
+    // Clamp: a peer-chosen uint64 must not overflow the clock arithmetic.
+    constexpr uint64_t kMaxTimeoutMs = 7ull * 24 * 3600 * 1000;
+    uint64_t ms = std::min<uint64_t>(start.timeout_ms(), kMaxTimeoutMs);
     ctx_.set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::milliseconds(start.timeout_ms()));
+                      std::chrono::milliseconds(static_cast<int64_t>(ms)));
   }
   stub->PrepareBidiStreamingCall(&ctx_, start.method(), grpc::StubOptions(), this);
   // Writes start from the tunnel's thread, outside any reaction: the hold

@@ -68,9 +68,28 @@ TunnelService::TunnelService(TunnelServiceOptions options) : options_(std::move(
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   inner_channel_ = options_.inner->InProcessChannel(args);
+  watchdog_ = std::thread([this] { WatchHandshakes(); });
 }
 
-TunnelService::~TunnelService() = default;
+TunnelService::~TunnelService() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  watchdog_.join();
+}
+
+void TunnelService::WatchHandshakes() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(250));
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [ctx, deadline] : handshaking_) {
+      if (now > deadline) ctx->TryCancel();
+    }
+  }
+}
 
 size_t TunnelService::active_sessions() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -90,6 +109,23 @@ int TunnelService::CloseSessions(const std::function<bool(const pki::Identity&)>
 }
 
 grpc::Status TunnelService::Connect(grpc::ServerContext* ctx, Stream* stream) {
+  const std::string addr = ctx->peer();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (live_.size() + handshaking_.size() >= options_.max_sessions) {
+      spdlog::warn("event=session_refused from={} reason=too_many_sessions", addr);
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "too many secure-channel sessions on this node; retry later");
+    }
+    handshaking_[ctx] = std::chrono::steady_clock::now() + options_.handshake_timeout;
+  }
+  grpc::Status status = Serve(ctx, stream);
+  std::lock_guard<std::mutex> lock(mu_);
+  handshaking_.erase(ctx);
+  return status;
+}
+
+grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
   const std::string addr = ctx->peer();
   v1::TunnelFrame frame;
   if (!stream->Read(&frame)) return grpc::Status::CANCELLED;
@@ -135,7 +171,16 @@ grpc::Status TunnelService::Connect(grpc::ServerContext* ctx, Stream* stream) {
   Live live{ctx, peer};
   {
     std::lock_guard<std::mutex> lock(mu_);
+    handshaking_.erase(ctx);
     live_.insert(&live);
+  }
+  // A revocation that landed while this handshake was in progress: the
+  // session is registered now, so a later one will find it; this one not.
+  if (peer && options_.handshake().trust->IsRevoked(*peer)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_.erase(&live);
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("certificate ", peer->serial_hex, " was revoked"));
   }
   spdlog::info("event=session_up session={} peer=\"{}\" from={} suite={}", session_id, PeerName(peer), addr,
                suite);

@@ -2,6 +2,8 @@
 // that name the file and say what to do.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <memory>
 #include <string>
 
@@ -15,5 +17,10 @@ namespace beibu::daemon {
 absl::StatusOr<channel::Credentials> LoadCredentials(const std::string& key_path,
                                                      const std::string& cert_path);
 absl::StatusOr<std::shared_ptr<pki::TrustBundle>> LoadTrustBundle(const std::string& path);
+
+// Client transport under the secure channel: TLS verified against the PEM
+// roots in `tls_ca_path`, or nullptr (plaintext gRPC) when the path is empty.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientTransport(
+    const std::string& tls_ca_path);
 
 }  // namespace beibu::daemon

@@ -4,6 +4,8 @@
 // token's fingerprint, and the certificate and trust bundle come back.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <memory>
 #include <string>
 
@@ -24,8 +26,10 @@ struct Enrolled {
 // caller expects so a mismatch can be reported. Errors: INVALID_ARGUMENT for a
 // malformed token, UNAVAILABLE when the hub is unreachable, the hub's refusal
 // (PERMISSION_DENIED for a used or expired token) otherwise.
+// `transport` is the TLS layer under the channel when the hub uses one.
 absl::StatusOr<Enrolled> Enroll(const std::string& hub_address, const std::string& token,
-                                const std::string& expected_id = "");
+                                const std::string& expected_id = "",
+                                std::shared_ptr<grpc::ChannelCredentials> transport = nullptr);
 
 // Writes key.pem (0600), cert.pem (leaf + root) and trust-bundle.pem into
 // `dir`, each atomically. The key is written first so that a crash never

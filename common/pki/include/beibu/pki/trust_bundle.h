@@ -28,6 +28,10 @@ class TrustBundle {
   // SM3 of ToPem(), lowercase hex: what a node reports as its bundle version.
   std::string DigestHex() const;
 
+  // True when a CRL in the bundle from `leaf.issuer` lists `leaf.serial_hex`:
+  // for re-checking an identity verified earlier against an older bundle.
+  bool IsRevoked(const Identity& leaf) const;
+
   // Verifies `chain` (leaf first, optional intermediates) at time `now`:
   //   UNAUTHENTICATED     "certificate issued by an unknown CA: <issuer>"
   //   UNAUTHENTICATED     "certificate expired at <time>" / "not yet valid until <time>"

@@ -12,12 +12,14 @@
 
 namespace beibu::rpc {
 
-inline constexpr char kPeerIdKey[] = "beibu-peer-id";
-inline constexpr char kPeerRoleKey[] = "beibu-peer-role";
-inline constexpr char kPeerCountryKey[] = "beibu-peer-country";
-inline constexpr char kPeerOrgKey[] = "beibu-peer-org";
-inline constexpr char kPeerSerialKey[] = "beibu-peer-serial";
-inline constexpr char kSessionKey[] = "beibu-session";
+// Binary ("-bin") metadata: certificate names may hold any UTF-8, which
+// plain gRPC metadata (printable ASCII only) would refuse.
+inline constexpr char kPeerIdKey[] = "beibu-peer-id-bin";
+inline constexpr char kPeerRoleKey[] = "beibu-peer-role-bin";
+inline constexpr char kPeerCountryKey[] = "beibu-peer-country-bin";
+inline constexpr char kPeerOrgKey[] = "beibu-peer-org-bin";
+inline constexpr char kPeerSerialKey[] = "beibu-peer-serial-bin";
+inline constexpr char kSessionKey[] = "beibu-session-bin";
 inline constexpr char kAnonymousRole[] = "anonymous";
 
 // The caller's identity, or nullopt for an anonymous (enrolling) caller.

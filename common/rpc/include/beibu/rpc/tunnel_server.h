@@ -13,10 +13,14 @@
 
 #include <grpcpp/server.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "beibu/channel/handshake.h"
 #include "beibu/v1/tunnel.grpc.pb.h"
@@ -30,6 +34,11 @@ struct TunnelServiceOptions {
   grpc::Server* inner = nullptr;
   // Most calls one session may have open at once.
   size_t max_calls_per_session = 256;
+  // Most sessions (established or handshaking) at once; more are refused
+  // with RESOURCE_EXHAUSTED.
+  size_t max_sessions = 4096;
+  // A client that has not finished its handshake by then is cut off.
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 class TunnelService final : public v1::Tunnel::Service {
@@ -50,10 +59,19 @@ class TunnelService final : public v1::Tunnel::Service {
     grpc::ServerContext* ctx;
     std::optional<pki::Identity> peer;
   };
+  grpc::Status Serve(grpc::ServerContext* ctx,
+                     grpc::ServerReaderWriter<v1::TunnelFrame, v1::TunnelFrame>* stream);
+  // Cancels handshakes that outlive options_.handshake_timeout.
+  void WatchHandshakes();
+
   TunnelServiceOptions options_;
   std::shared_ptr<grpc::Channel> inner_channel_;
   mutable std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
   std::set<Live*> live_;
+  std::map<grpc::ServerContext*, std::chrono::steady_clock::time_point> handshaking_;
+  std::thread watchdog_;
 };
 
 }  // namespace beibu::rpc
