@@ -19,6 +19,9 @@ namespace beibu::rpc {
 
 struct TunnelCall::State {
   uint64_t id = 0;
+  // Client-side deadline: the server enforces the timeout too, but a reply
+  // lost with a dead server must not block the caller forever.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::string> messages;
@@ -232,6 +235,10 @@ std::unique_ptr<TunnelCall> TunnelClient::StartCall(const std::string& method,
                                                     std::chrono::milliseconds timeout) {
   auto st = std::make_shared<TunnelCall::State>();
   st->id = impl_->next_call_id++;
+  if (timeout.count() > 0) {
+    // A second of grace lets the server's own DEADLINE_EXCEEDED arrive first.
+    st->deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(1);
+  }
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (!impl_->broken.ok()) {
@@ -300,7 +307,11 @@ absl::Status TunnelCall::WritesDone() {
 
 bool TunnelCall::Read(google::protobuf::Message* message) {
   std::unique_lock<std::mutex> lock(state_->mu);
-  state_->cv.wait(lock, [&] { return !state_->messages.empty() || state_->status.has_value(); });
+  if (!WaitUntilReady(lock, [&] { return !state_->messages.empty() || state_->status.has_value(); })) {
+    lock.unlock();
+    Cancel();
+    return false;
+  }
   if (state_->messages.empty()) return false;
   bool ok = message->ParseFromString(state_->messages.front());
   state_->messages.pop_front();
@@ -310,8 +321,26 @@ bool TunnelCall::Read(google::protobuf::Message* message) {
 
 absl::Status TunnelCall::Finish() {
   std::unique_lock<std::mutex> lock(state_->mu);
-  state_->cv.wait(lock, [&] { return state_->status.has_value(); });
+  if (!WaitUntilReady(lock, [&] { return state_->status.has_value(); })) {
+    lock.unlock();
+    Cancel();
+    lock.lock();
+  }
   return *state_->status;
+}
+
+template <typename Pred>
+bool TunnelCall::WaitUntilReady(std::unique_lock<std::mutex>& lock, Pred ready) {
+  if (!state_->deadline) {
+    state_->cv.wait(lock, ready);
+    return true;
+  }
+  if (state_->cv.wait_until(lock, *state_->deadline, ready)) return true;
+  if (!state_->status) {
+    state_->status = absl::DeadlineExceededError(
+        "no answer from the server before the call's deadline (the session may be dead)");
+  }
+  return false;
 }
 
 void TunnelCall::Cancel() {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -48,6 +49,10 @@ class TunnelCall {
   friend class TunnelClient;
   struct State;
   TunnelCall(std::shared_ptr<State> state, TunnelClient* client);
+  // Waits for `ready` until the call's deadline, if it has one; past it,
+  // sets DEADLINE_EXCEEDED and returns false. The lock is held throughout.
+  template <typename Pred>
+  bool WaitUntilReady(std::unique_lock<std::mutex>& lock, Pred ready);
   std::shared_ptr<State> state_;
   TunnelClient* client_;
 };

@@ -1,0 +1,162 @@
+// End to end with real processes: a hub and edges enrol, heartbeat, survive
+// kill -9, are revoked and refused; the CLI is the operator's tool throughout.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "cluster.h"
+#include "health.grpc.pb.h"
+
+namespace beibu::testing {
+namespace {
+
+class SpaceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { cluster_.StartHub(); }
+  Cluster cluster_;
+};
+
+TEST_F(SpaceTest, EdgesEnrolAndReportHealthy) {
+  cluster_.AddEdge("edge-vn", "VN");
+  cluster_.AddEdge("edge-sg", "SG");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-vn", "online")) << cluster_.EdgeLog("edge-vn");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-sg", "online")) << cluster_.EdgeLog("edge-sg");
+  nlohmann::json vn = cluster_.Node("edge-vn");
+  EXPECT_EQ(vn["country"], "VN");
+  EXPECT_EQ(vn["role"], "edge");
+  EXPECT_EQ(vn["last_status"]["software_version"], "0.1.0");
+
+  std::vector<std::string> args = {"nodes"};
+  for (const std::string& f : cluster_.OperatorFlags()) args.push_back(f);
+  RunResult table = cluster_.Beibu(args);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("edge-sg"), std::string::npos);
+  EXPECT_NE(table.out.find("online"), std::string::npos);
+  EXPECT_EQ(table.out.find("operator"), std::string::npos) << "plain `nodes` lists edges only";
+}
+
+TEST_F(SpaceTest, KilledEdgeReconnectsWithoutEnrollingAgain) {
+  cluster_.AddEdge("edge-my", "MY");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-my", "online")) << cluster_.EdgeLog("edge-my");
+  nlohmann::json before = cluster_.Node("edge-my");
+
+  cluster_.KillEdge("edge-my", SIGKILL);
+  EXPECT_TRUE(cluster_.WaitForHealth("edge-my", "offline"));
+  // The join token was single use; the restarted edge must not need it.
+  cluster_.DropJoinToken("edge-my");
+  cluster_.StartEdge("edge-my");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-my", "online")) << cluster_.EdgeLog("edge-my");
+  nlohmann::json after = cluster_.Node("edge-my");
+  EXPECT_EQ(after["serial_hex"], before["serial_hex"]);
+  EXPECT_EQ(after["enrolled_at"], before["enrolled_at"]);
+  std::string log = cluster_.EdgeLog("edge-my");
+  size_t enrolments = 0;
+  for (size_t at = log.find("event=enrolling"); at != std::string::npos;
+       at = log.find("event=enrolling", at + 1)) {
+    ++enrolments;
+  }
+  EXPECT_EQ(enrolments, 1u) << log;
+}
+
+TEST_F(SpaceTest, RevokedEdgeIsCutOffAndRefusedAfterRestart) {
+  cluster_.AddEdge("edge-th", "TH");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-th", "online")) << cluster_.EdgeLog("edge-th");
+  std::vector<std::string> args = {"pki", "revoke", "--node", "edge-th"};
+  for (const std::string& f : cluster_.OperatorFlags()) args.push_back(f);
+  RunResult r = cluster_.Beibu(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(cluster_.WaitForHealth("edge-th", "revoked"));
+  EXPECT_TRUE(cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-th"); }, "is revoked"))
+      << cluster_.EdgeLog("edge-th");
+
+  cluster_.KillEdge("edge-th", SIGKILL);
+  std::string before = cluster_.HubLog();
+  cluster_.StartEdge("edge-th");
+  EXPECT_TRUE(cluster_.WaitForLog(
+      [&] { return cluster_.HubLog().substr(before.size()); }, "PERMISSION_DENIED"))
+      << cluster_.HubLog();
+  EXPECT_TRUE(cluster_.WaitForHealth("edge-th", "revoked"));
+}
+
+TEST_F(SpaceTest, RevocationReachesEdgesWhichThenRefuseTheCertificate) {
+  cluster_.AddEdge("edge-cn", "CN");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-cn", "online"));
+  std::string token = cluster_.CreateToken("acme-trading", "enterprise", "CN");
+  std::string id_dir = (cluster_.dir() / "acme").string();
+  RunResult enrol = cluster_.Beibu({"enroll", "--hub", cluster_.hub_address(), "--token", token,
+                                    "--out", id_dir, "--id", "acme-trading"});
+  ASSERT_EQ(enrol.exit_code, 0) << enrol.err;
+
+  std::string edge = "127.0.0.1:" + std::to_string(cluster_.EdgePort("edge-cn"));
+  RunResult info = cluster_.Beibu({"node", "info", "--server", edge, "--identity", id_dir});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("edge-cn (edge, CN)"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("acme-trading (enterprise)"), std::string::npos) << info.out;
+
+  // Single use: the same token enrols nobody else.
+  RunResult again = cluster_.Beibu({"enroll", "--hub", cluster_.hub_address(), "--token", token,
+                                    "--out", (cluster_.dir() / "acme2").string()});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("not accepted"), std::string::npos) << again.err;
+
+  std::vector<std::string> args = {"pki", "revoke", "--node", "acme-trading"};
+  for (const std::string& f : cluster_.OperatorFlags()) args.push_back(f);
+  ASSERT_EQ(cluster_.Beibu(args).exit_code, 0);
+  ASSERT_TRUE(cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-cn"); },
+                                  "event=bundle_installed"))
+      << cluster_.EdgeLog("edge-cn");
+  RunResult refused = cluster_.Beibu({"node", "info", "--server", edge, "--identity", id_dir});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("revoked"), std::string::npos) << refused.err;
+}
+
+TEST_F(SpaceTest, HubRestartKeepsRegistryAndEdgesReconnect) {
+  cluster_.AddEdge("edge-id", "ID");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-id", "online"));
+  cluster_.KillHub(SIGKILL);
+  cluster_.RestartHub();
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-id", "online", std::chrono::seconds(30)))
+      << cluster_.EdgeLog("edge-id");
+  EXPECT_TRUE(cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-id"); }, "hub_link_down"));
+}
+
+TEST_F(SpaceTest, OnlyOperatorsAdministerAndOnlyEdgesHeartbeat) {
+  std::string token = cluster_.CreateToken("vn-regulator", "regulator", "VN");
+  std::string id_dir = (cluster_.dir() / "reg").string();
+  ASSERT_EQ(cluster_.Beibu({"enroll", "--hub", cluster_.hub_address(), "--token", token, "--out",
+                            id_dir})
+                .exit_code,
+            0);
+  RunResult r = cluster_.Beibu({"nodes", "--server", cluster_.hub_address(), "--identity", id_dir});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("role regulator is not allowed"), std::string::npos) << r.err;
+}
+
+TEST_F(SpaceTest, HealthServiceAndCleanShutdown) {
+  auto channel = grpc::CreateChannel(cluster_.hub_address(), grpc::InsecureChannelCredentials());
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service("beibu.v1.Tunnel");
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  cluster_.KillHub(SIGTERM);
+  EXPECT_TRUE(cluster_.HubLog().find("event=stopped") != std::string::npos) << cluster_.HubLog();
+}
+
+TEST_F(SpaceTest, BadConfigurationsAreRefusedClearly) {
+  WriteFile(cluster_.dir() / "bad.yaml", "node_id: edge-x\nhub: 127.0.0.1:1\ndata_dir: /tmp/x\nlisten_adress: 1\n");
+  RunResult r = testing::Run({BinPath("beibu-edge"), "--config", (cluster_.dir() / "bad.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.yaml:4: unknown setting 'listen_adress'"), std::string::npos) << r.err;
+  WriteFile(cluster_.dir() / "bad2.yaml", "node_id: edge-x\nhub: 127.0.0.1:1\ndata_dir: " +
+                                              (cluster_.dir() / "x").string() + "\n");
+  r = testing::Run({BinPath("beibu-edge"), "--config", (cluster_.dir() / "bad2.yaml").string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("no join_token"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace beibu::testing
