@@ -1,12 +1,11 @@
 // beibu-edge: a mirror edge node of a Beibu data space, one per jurisdiction.
-// Enrolls with the hub once (join token), then serves the enterprises,
+// Enrols with the hub once (join token), then serves the enterprises,
 // officers and regulators of its country over the secure channel and keeps a
 // heartbeat stream to the hub. See docs/operations.md.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "beibu/config/files.h"
 #include "beibu/crypto/crypto.h"
+#include "beibu/daemon/daemon_main.h"
 #include "beibu/daemon/logging.h"
 #include "beibu/daemon/node_info_service.h"
 #include "beibu/daemon/server_host.h"
@@ -15,6 +14,9 @@
 #include "hub_link.h"
 
 namespace {
+
+using beibu::daemon::kExitBadConfig;
+using beibu::daemon::kExitCannotStart;
 
 constexpr char kDescription[] = R"(beibu-edge - a mirror edge node of a Beibu cross-border data space.
 
@@ -31,43 +33,33 @@ hub unreachable it keeps serving and reconnects with backoff.
 Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 2 for a bad command
 line or configuration, 3 when the edge cannot start (enrolment, files, port).)";
 
-int Run(const std::string& config_path, const std::string& port_file) {
-  absl::StatusOr<beibu::edge::EdgeConfig> config = beibu::edge::LoadEdgeConfig(config_path);
+int CannotStart(const absl::Status& s) {
+  spdlog::critical("event=start_failed error=\"{}\"", s.message());
+  return kExitCannotStart;
+}
+
+int Run(const beibu::daemon::DaemonArgs& args) {
+  absl::StatusOr<beibu::edge::EdgeConfig> config = beibu::edge::LoadEdgeConfig(args.config_path);
   if (!config.ok()) {
     std::fprintf(stderr, "beibu-edge: %s\n", std::string(config.status().message()).c_str());
-    return 2;
+    return kExitBadConfig;
   }
   if (absl::Status s =
           beibu::daemon::InitLogging(config->node_id, config->log_level, config->log_file);
       !s.ok()) {
     std::fprintf(stderr, "beibu-edge: %s\n", std::string(s.message()).c_str());
-    return 2;
+    return kExitBadConfig;
   }
-  if (absl::Status s = beibu::crypto::CheckProvider(); !s.ok()) {
-    spdlog::critical("event=start_failed error=\"{}\"", s.message());
-    return 3;
-  }
+  if (absl::Status s = beibu::crypto::CheckProvider(); !s.ok()) return CannotStart(s);
   absl::StatusOr<std::unique_ptr<beibu::edge::EdgeIdentity>> identity =
       beibu::edge::EdgeIdentity::LoadOrEnroll(*config);
-  if (!identity.ok()) {
-    spdlog::critical("event=start_failed error=\"{}\"", identity.status().message());
-    return 3;
-  }
+  if (!identity.ok()) return CannotStart(identity.status());
   beibu::edge::EdgeIdentity* id = identity->get();
-  beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> transport =
+      beibu::daemon::LoadServerTransport(config->tls_cert, config->tls_key);
+  if (!transport.ok()) return CannotStart(transport.status());
 
-  std::shared_ptr<grpc::ServerCredentials> transport;
-  if (!config->tls_cert.empty()) {
-    absl::StatusOr<std::string> cert = beibu::config::ReadFile(config->tls_cert);
-    absl::StatusOr<std::string> key = beibu::config::ReadFile(config->tls_key);
-    if (!cert.ok() || !key.ok()) {
-      spdlog::critical("event=start_failed error=\"cannot read tls.cert/tls.key\"");
-      return 3;
-    }
-    grpc::SslServerCredentialsOptions opts;
-    opts.pem_key_cert_pairs.push_back({*key, *cert});
-    transport = grpc::SslServerCredentials(opts);
-  }
+  beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
   absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> host =
       beibu::daemon::ServerHost::Start({
           .listen_address = config->listen,
@@ -82,19 +74,12 @@ int Run(const std::string& config_path, const std::string& port_file) {
                 return c;
               },
           .services = {&info},
-          .transport = transport,
+          .transport = *transport,
       });
-  if (!host.ok()) {
-    spdlog::critical("event=start_failed error=\"{}\"", host.status().message());
-    return 3;
-  }
+  if (!host.ok()) return CannotStart(host.status());
   beibu::daemon::ServerHost* server = host->get();
-  if (!port_file.empty()) {
-    if (absl::Status s = beibu::config::WriteFileAtomic(port_file, std::to_string(server->port()));
-        !s.ok()) {
-      spdlog::critical("event=start_failed error=\"{}\"", s.message());
-      return 3;
-    }
+  if (absl::Status s = beibu::daemon::WritePortFile(args.port_file, server->port()); !s.ok()) {
+    return CannotStart(s);
   }
   beibu::edge::HubLink link(
       *config, id, [server] { return static_cast<uint32_t>(server->tunnel().active_sessions()); },
@@ -107,29 +92,12 @@ int Run(const std::string& config_path, const std::string& port_file) {
   link.Start();
   spdlog::info("event=started id={} country={} listen={} port={} hub={}", id->self().id,
                id->self().country, config->listen, server->port(), config->hub);
-  int sig = beibu::daemon::WaitForShutdownSignal();
-  spdlog::info("event=stopping signal={}", sig);
-  link.Stop();
-  server->Shutdown();
-  spdlog::info("event=stopped");
-  return 0;
+  beibu::daemon::ServeUntilSignal(*server, [&link] { link.Stop(); });
+  return beibu::daemon::kExitClean;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  beibu::daemon::BlockShutdownSignals();
-  CLI::App app{kDescription};
-  std::string config_path, port_file;
-  app.add_option("-c,--config", config_path, "YAML configuration file")->required()->check(CLI::ExistingFile);
-  app.add_option("--port-file", port_file,
-                 "write the bound port here once listening (useful with listen: host:0)");
-  app.set_version_flag("--version", "beibu-edge 0.1.0");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  return Run(config_path, port_file);
+  return beibu::daemon::DaemonMain(argc, argv, kDescription, "beibu-edge 0.1.0", Run);
 }

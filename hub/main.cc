@@ -2,14 +2,10 @@
 // authority and registry of the space: edges and people enrol here with
 // one-time join tokens, edges keep a heartbeat stream open, and the hub pushes
 // the trust bundle and revocation list to them. See docs/operations.md.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-#include <fstream>
-
-#include "beibu/config/files.h"
 #include "beibu/crypto/crypto.h"
+#include "beibu/daemon/daemon_main.h"
 #include "beibu/daemon/logging.h"
 #include "beibu/daemon/node_info_service.h"
 #include "beibu/daemon/server_host.h"
@@ -18,6 +14,9 @@
 #include "registry_service.h"
 
 namespace {
+
+using beibu::daemon::kExitBadConfig;
+using beibu::daemon::kExitCannotStart;
 
 constexpr char kDescription[] = R"(beibu-hub - the hub of a Beibu cross-border data space.
 
@@ -32,47 +31,35 @@ First run:
 Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 2 for a bad command
 line or configuration, 3 when the hub cannot start (files, port, database).)";
 
-int Run(const std::string& config_path, const std::string& port_file) {
-  absl::StatusOr<beibu::hub::HubConfig> config = beibu::hub::LoadHubConfig(config_path);
+int CannotStart(const absl::Status& s) {
+  spdlog::critical("event=start_failed error=\"{}\"", s.message());
+  return kExitCannotStart;
+}
+
+int Run(const beibu::daemon::DaemonArgs& args) {
+  absl::StatusOr<beibu::hub::HubConfig> config = beibu::hub::LoadHubConfig(args.config_path);
   if (!config.ok()) {
     std::fprintf(stderr, "beibu-hub: %s\n", std::string(config.status().message()).c_str());
-    return 2;
+    return kExitBadConfig;
   }
   if (absl::Status s = beibu::daemon::InitLogging("hub", config->log_level, config->log_file);
       !s.ok()) {
     std::fprintf(stderr, "beibu-hub: %s\n", std::string(s.message()).c_str());
-    return 2;
+    return kExitBadConfig;
   }
-  if (absl::Status s = beibu::crypto::CheckProvider(); !s.ok()) {
-    spdlog::critical("event=start_failed error=\"{}\"", s.message());
-    return 3;
-  }
+  if (absl::Status s = beibu::crypto::CheckProvider(); !s.ok()) return CannotStart(s);
   absl::StatusOr<std::unique_ptr<beibu::hub::HubState>> state =
       beibu::hub::HubState::Open(*config);
-  if (!state.ok()) {
-    spdlog::critical("event=start_failed error=\"{}\"", state.status().message());
-    return 3;
-  }
+  if (!state.ok()) return CannotStart(state.status());
   beibu::hub::HubState* hub = state->get();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> transport =
+      beibu::daemon::LoadServerTransport(config->tls_cert, config->tls_key);
+  if (!transport.ok()) return CannotStart(transport.status());
 
-  std::unique_ptr<beibu::daemon::ServerHost> host;
   beibu::hub::RegistryService registry(hub);
   beibu::hub::AdminService admin(hub);
   beibu::daemon::NodeInfoService info(hub->self(), [hub] { return hub->bundle()->DigestHex(); });
-
-  std::shared_ptr<grpc::ServerCredentials> transport;
-  if (!config->tls_cert.empty()) {
-    absl::StatusOr<std::string> cert = beibu::config::ReadFile(config->tls_cert);
-    absl::StatusOr<std::string> key = beibu::config::ReadFile(config->tls_key);
-    if (!cert.ok() || !key.ok()) {
-      spdlog::critical("event=start_failed error=\"cannot read tls.cert/tls.key\"");
-      return 3;
-    }
-    grpc::SslServerCredentialsOptions opts;
-    opts.pem_key_cert_pairs.push_back({*key, *cert});
-    transport = grpc::SslServerCredentials(opts);
-  }
-  absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> started =
+  absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> host =
       beibu::daemon::ServerHost::Start({
           .listen_address = config->listen,
           .handshake =
@@ -85,50 +72,27 @@ int Run(const std::string& config_path, const std::string& port_file) {
                 return c;
               },
           .services = {&registry, &admin, &info},
-          .transport = transport,
+          .transport = *transport,
       });
-  if (!started.ok()) {
-    spdlog::critical("event=start_failed error=\"{}\"", started.status().message());
-    return 3;
-  }
-  host = *std::move(started);
-  hub->SetRevocationListener([&host](const std::string& serial) {
-    int n = host->tunnel().CloseSessions(
+  if (!host.ok()) return CannotStart(host.status());
+  beibu::daemon::ServerHost* server = host->get();
+  hub->SetRevocationListener([server](const std::string& serial) {
+    int n = server->tunnel().CloseSessions(
         [&](const beibu::pki::Identity& peer) { return peer.serial_hex == serial; });
     spdlog::info("event=sessions_closed serial={} count={}", serial, n);
   });
-  if (!port_file.empty()) {
-    if (absl::Status s = beibu::config::WriteFileAtomic(port_file, std::to_string(host->port()));
-        !s.ok()) {
-      spdlog::critical("event=start_failed error=\"{}\"", s.message());
-      return 3;
-    }
+  if (absl::Status s = beibu::daemon::WritePortFile(args.port_file, server->port()); !s.ok()) {
+    return CannotStart(s);
   }
   spdlog::info("event=started listen={} port={} ca_fingerprint={} crypto=\"{}\"", config->listen,
-               host->port(), hub->bundle()->roots().front().FingerprintHex(),
+               server->port(), hub->bundle()->roots().front().FingerprintHex(),
                beibu::crypto::ProviderVersion());
-  int sig = beibu::daemon::WaitForShutdownSignal();
-  spdlog::info("event=stopping signal={}", sig);
-  host->Shutdown();
-  spdlog::info("event=stopped");
-  return 0;
+  beibu::daemon::ServeUntilSignal(*server);
+  return beibu::daemon::kExitClean;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  beibu::daemon::BlockShutdownSignals();
-  CLI::App app{kDescription};
-  std::string config_path, port_file;
-  app.add_option("-c,--config", config_path, "YAML configuration file")->required()->check(CLI::ExistingFile);
-  app.add_option("--port-file", port_file,
-                 "write the bound port here once listening (useful with listen: host:0)");
-  app.set_version_flag("--version", "beibu-hub 0.1.0");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  return Run(config_path, port_file);
+  return beibu::daemon::DaemonMain(argc, argv, kDescription, "beibu-hub 0.1.0", Run);
 }

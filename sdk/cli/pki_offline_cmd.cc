@@ -3,6 +3,8 @@
 // certificate while no hub runs) with nothing but this binary.
 #include "pki_offline_cmd.h"
 
+#include "beibu/config/files.h"
+
 #include <fcntl.h>
 #include <openssl/x509.h>
 #include <sys/file.h>
@@ -75,49 +77,8 @@ absl::StatusOr<std::string> ReadText(const fs::path& path) {
   return buf.str();
 }
 
-// Writes `content` to `path` with `mode`, atomically: readers see the whole
-// file or none. With `overwrite` false an existing file is never replaced
-// (link() fails with EEXIST), which is what keeps private keys safe.
-absl::Status WriteAtomically(const fs::path& path, const std::string& content, mode_t mode,
-                             bool overwrite) {
-  fs::path tmp = path;
-  tmp += ".tmp-" + HexEncode(crypto::RandomBytes(6));
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return ErrnoError("cannot create", tmp);
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      absl::Status s = ErrnoError("cannot write", tmp);
-      close(fd);
-      unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    absl::Status s = ErrnoError("cannot flush", tmp);
-    unlink(tmp.c_str());
-    return s;
-  }
-  int rc = overwrite ? rename(tmp.c_str(), path.c_str()) : link(tmp.c_str(), path.c_str());
-  absl::Status s = rc == 0 ? absl::OkStatus() : ErrnoError("cannot create", path);
-  if (!overwrite || rc != 0) unlink(tmp.c_str());
-  if (s.ok()) {
-    // Make the new directory entry durable too.
-    int dir = open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
-                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      fsync(dir);
-      close(dir);
-    }
-  }
-  return s;
-}
-
 absl::Status WritePrivateKey(const fs::path& path, const crypto::Sm2PrivateKey& key) {
-  absl::Status s = WriteAtomically(path, key.ToPem(), 0600, /*overwrite=*/false);
+  absl::Status s = config::WriteFileAtomic(path.string(), key.ToPem(), 0600, /*overwrite=*/false);
   if (s.code() == absl::StatusCode::kAlreadyExists) {
     return absl::AlreadyExistsError(
         absl::StrCat(path.string(),
@@ -128,7 +89,7 @@ absl::Status WritePrivateKey(const fs::path& path, const crypto::Sm2PrivateKey& 
 }
 
 absl::Status WritePublic(const fs::path& path, const std::string& content) {
-  return WriteAtomically(path, content, 0644, /*overwrite=*/true);
+  return config::WriteFileAtomic(path.string(), content, 0644, /*overwrite=*/true);
 }
 
 // An exclusive lock on a directory for the life of the object, so that two

@@ -65,7 +65,6 @@ absl::StatusOr<RecordHeader> ParseRecordHeader(ByteView record, size_t tag_size)
 // --- RecordSealer -----------------------------------------------------------
 
 struct RecordSealer::Impl {
-  v1::CipherSuite suite;
   KeyUpdateLimits limits;
   std::optional<internal::RecordKeys> keys;
   uint64_t sequence = 0;
@@ -84,7 +83,6 @@ absl::StatusOr<RecordSealer> RecordSealer::Create(v1::CipherSuite suite, ByteVie
   absl::StatusOr<internal::RecordKeys> keys = internal::RecordKeys::Derive(suite, traffic_secret);
   if (!keys.ok()) return keys.status();
   RecordSealer s;
-  s.impl_->suite = suite;
   s.impl_->limits = limits;
   s.impl_->keys.emplace(*std::move(keys));
   return s;
@@ -119,11 +117,9 @@ absl::StatusOr<Bytes> RecordSealer::Seal(RecordType type, ByteView payload) {
   ++impl_->records_this_epoch;
   impl_->bytes_this_epoch += payload.size();
   if (type == RecordType::kKeyUpdate) {
-    absl::StatusOr<Bytes> next = impl_->keys->NextSecret();
+    absl::StatusOr<internal::RecordKeys> next = impl_->keys->Next();
     if (!next.ok()) return next.status();
-    absl::StatusOr<internal::RecordKeys> keys = internal::RecordKeys::Derive(impl_->suite, *next);
-    if (!keys.ok()) return keys.status();
-    impl_->keys.emplace(*std::move(keys));
+    impl_->keys.emplace(*std::move(next));
     ++impl_->epoch;
     impl_->records_this_epoch = 0;
     impl_->bytes_this_epoch = 0;
@@ -134,7 +130,6 @@ absl::StatusOr<Bytes> RecordSealer::Seal(RecordType type, ByteView payload) {
 // --- RecordOpener -----------------------------------------------------------
 
 struct RecordOpener::Impl {
-  v1::CipherSuite suite;
   std::optional<internal::RecordKeys> keys;
   uint64_t sequence = 0;
   uint16_t epoch = 0;
@@ -149,7 +144,6 @@ absl::StatusOr<RecordOpener> RecordOpener::Create(v1::CipherSuite suite, ByteVie
   absl::StatusOr<internal::RecordKeys> keys = internal::RecordKeys::Derive(suite, traffic_secret);
   if (!keys.ok()) return keys.status();
   RecordOpener o;
-  o.impl_->suite = suite;
   o.impl_->keys.emplace(*std::move(keys));
   return o;
 }
@@ -183,11 +177,9 @@ absl::StatusOr<OpenedRecord> RecordOpener::Open(ByteView record) {
   }
   ++impl_->sequence;
   if (h->type == RecordType::kKeyUpdate) {
-    absl::StatusOr<Bytes> next = impl_->keys->NextSecret();
+    absl::StatusOr<internal::RecordKeys> next = impl_->keys->Next();
     if (!next.ok()) return next.status();
-    absl::StatusOr<internal::RecordKeys> keys = internal::RecordKeys::Derive(impl_->suite, *next);
-    if (!keys.ok()) return keys.status();
-    impl_->keys.emplace(*std::move(keys));
+    impl_->keys.emplace(*std::move(next));
     ++impl_->epoch;
   }
   return out;

@@ -49,22 +49,29 @@ size_t RecordKeys::tag_size() const {
   return suite_ == v1::SM4_GCM_SM3 ? crypto::kSm4GcmTagSize : crypto::kSm3Size;
 }
 
-absl::StatusOr<Bytes> RecordKeys::NextSecret() const {
-  return Expand(secret_, "bbsc1 key update", crypto::kSm3Size);
+absl::StatusOr<RecordKeys> RecordKeys::Next() const {
+  absl::StatusOr<Bytes> next = Expand(secret_, "bbsc1 key update", crypto::kSm3Size);
+  if (!next.ok()) return next.status();
+  return Derive(suite_, *next);
 }
 
 // The per-record nonce: the IV with the sequence number XORed into its last
 // eight bytes (as TLS 1.3 does). For CTR the 16-byte counter block is the
 // nonce followed by a 32-bit block counter from 0, which cannot wrap within a
 // 16 MiB record, so two records never share keystream.
+void RecordKeys::Nonce(uint64_t sequence, uint8_t out[16]) const {
+  std::memset(out, 0, 16);
+  std::memcpy(out, iv_.data(), 12);
+  uint8_t seq[8];
+  PutU64(seq, sequence);
+  for (int i = 0; i < 8; ++i) out[4 + i] ^= seq[i];
+}
+
 absl::Status RecordKeys::Seal(uint64_t sequence, std::span<uint8_t> record) {
   const size_t tag = tag_size();
   const size_t len = record.size() - kRecordHeaderSize - tag;
-  uint8_t nonce[16] = {0};
-  std::memcpy(nonce, iv_.data(), 12);
-  uint8_t seq[8];
-  PutU64(seq, sequence);
-  for (int i = 0; i < 8; ++i) nonce[4 + i] ^= seq[i];
+  uint8_t nonce[16];
+  Nonce(sequence, nonce);
   ByteView header(record.data(), kRecordHeaderSize);
   std::span<uint8_t> body = record.subspan(kRecordHeaderSize, len);
   std::span<uint8_t> tag_out = record.subspan(kRecordHeaderSize + len, tag);
@@ -78,11 +85,8 @@ absl::Status RecordKeys::Seal(uint64_t sequence, std::span<uint8_t> record) {
 absl::Status RecordKeys::Open(uint64_t sequence, ByteView record, std::span<uint8_t> out) {
   const size_t tag = tag_size();
   const size_t len = record.size() - kRecordHeaderSize - tag;
-  uint8_t nonce[16] = {0};
-  std::memcpy(nonce, iv_.data(), 12);
-  uint8_t seq[8];
-  PutU64(seq, sequence);
-  for (int i = 0; i < 8; ++i) nonce[4 + i] ^= seq[i];
+  uint8_t nonce[16];
+  Nonce(sequence, nonce);
   ByteView header = record.first(kRecordHeaderSize);
   ByteView body = record.subspan(kRecordHeaderSize, len);
   ByteView tag_in = record.subspan(kRecordHeaderSize + len, tag);

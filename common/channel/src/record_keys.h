@@ -23,11 +23,15 @@ class RecordKeys {
   // Verifies and decrypts record[16..16+len) into `out`.
   absl::Status Open(uint64_t sequence, ByteView record, std::span<uint8_t> out);
 
-  absl::StatusOr<Bytes> NextSecret() const;
+  // The keys of the next epoch (after a key update).
+  absl::StatusOr<RecordKeys> Next() const;
   size_t tag_size() const;
 
  private:
   RecordKeys() = default;
+  // 16 bytes: IV (12) with the big-endian sequence XORed into its last 8,
+  // then a 32-bit block counter starting at 0 (CTR); GCM uses the first 12.
+  void Nonce(uint64_t sequence, uint8_t out[16]) const;
   v1::CipherSuite suite_ = v1::CIPHER_SUITE_UNSPECIFIED;
   Bytes secret_;
   Bytes iv_;  // 12 bytes

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -25,31 +26,56 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::Status WriteFileAtomic(const std::string& path, const std::string& content, unsigned mode) {
+namespace {
+
+absl::Status Errno(const std::string& what, const std::string& path) {
+  int err = errno;
+  std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  if (err == EEXIST) return absl::AlreadyExistsError(msg);
+  if (err == ENOENT) return absl::NotFoundError(msg);
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
+  return absl::InternalError(msg);
+}
+
+std::string RandomSuffix() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrCat(".tmp-", getpid(), "-", rng() % 1000000007);
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomic(const std::string& path, const std::string& content, unsigned mode,
+                             bool overwrite) {
   std::filesystem::path target(path);
   std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));
+  std::string tmp = path + RandomSuffix();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return Errno("cannot create", tmp);
   ::fchmod(fd, mode);  // umask must not widen or narrow what was asked for
   size_t done = 0;
   while (done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      absl::Status s = Errno("cannot write", tmp);
       ::close(fd);
-      return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
+      ::unlink(tmp.c_str());
+      return s;
     }
-    done += n;
+    done += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return absl::InternalError(absl::StrCat("cannot sync ", tmp, ": ", std::strerror(errno)));
+    absl::Status s = Errno("cannot sync", tmp);
+    ::unlink(tmp.c_str());
+    return s;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path, ": ", std::strerror(errno)));
-  }
+  // rename() replaces; link() refuses an existing target (EEXIST).
+  int rc = overwrite ? ::rename(tmp.c_str(), path.c_str()) : ::link(tmp.c_str(), path.c_str());
+  absl::Status result = rc == 0 ? absl::OkStatus() : Errno("cannot create", path);
+  if (!overwrite || rc != 0) ::unlink(tmp.c_str());
+  if (!result.ok()) return result;
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
