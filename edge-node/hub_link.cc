@@ -77,8 +77,8 @@ void HubLink::Run() {
       backoff = std::chrono::milliseconds(200);  // it was up for a while: retry soon
     }
     if (absl::IsPermissionDenied(why)) {
-      spdlog::error("event=hub_refused error=\"{}\" action=\"if this edge was revoked, re-enrol "
-                    "it with a new join token\"",
+      spdlog::error("event=hub_refused error=\"{}\" action=\"if this edge was revoked: stop it, "
+                    "move data_dir/identity away, put a new join_token in the config, start it\"",
                     why.message());
     } else {
       spdlog::warn("event=hub_link_down error=\"{}\" retry_in_ms={}", why.message(), backoff.count());

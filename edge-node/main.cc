@@ -81,8 +81,12 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   if (absl::Status s = beibu::daemon::WritePortFile(args.port_file, server->port()); !s.ok()) {
     return CannotStart(s);
   }
+  // Report the address clients really reach (listen may say port 0).
+  beibu::edge::EdgeConfig reported = *config;
+  reported.listen = config->listen.substr(0, config->listen.rfind(':') + 1) +
+                    std::to_string(server->port());
   beibu::edge::HubLink link(
-      *config, id, [server] { return static_cast<uint32_t>(server->tunnel().active_sessions()); },
+      reported, id, [server] { return static_cast<uint32_t>(server->tunnel().active_sessions()); },
       [server, id] {
         auto trust = id->trust();
         int n = server->tunnel().CloseSessions(

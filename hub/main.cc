@@ -52,6 +52,9 @@ int Run(const beibu::daemon::DaemonArgs& args) {
       beibu::hub::HubState::Open(*config);
   if (!state.ok()) return CannotStart(state.status());
   beibu::hub::HubState* hub = state->get();
+  if (hub->self().id != "hub") {  // log under the id in hub.crt from here on
+    (void)beibu::daemon::InitLogging(hub->self().id, config->log_level, config->log_file);
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> transport =
       beibu::daemon::LoadServerTransport(config->tls_cert, config->tls_key);
   if (!transport.ok()) return CannotStart(transport.status());

@@ -11,7 +11,8 @@ namespace beibu::cli {
 void ConnectionFlags::AddTo(CLI::App* cmd) {
   cmd->add_option("--server", server, "daemon address host:port")->envname("BEIBU_SERVER")->required();
   cmd->add_option("--identity", identity_dir,
-                  "directory with key.pem, cert.pem and trust-bundle.pem (from `beibu enroll`)")
+                  "directory with key.pem, cert.pem and trust-bundle.pem (from `beibu enroll`); "
+                  "for the operator files of `beibu pki init` use --key, --cert and --trust")
       ->envname("BEIBU_IDENTITY");
   cmd->add_option("--key", key, "private key PEM")->envname("BEIBU_KEY");
   cmd->add_option("--cert", cert, "certificate PEM")->envname("BEIBU_CERT");

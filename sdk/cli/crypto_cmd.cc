@@ -122,9 +122,15 @@ class InputFile {
 };
 
 absl::Status TooLarge(const std::string& name, size_t limit) {
+  std::string size = limit >= (size_t{1} << 20) ? absl::StrCat(limit >> 20, " MiB")
+                                                 : absl::StrCat(limit >> 10, " KiB");
+  if (limit < kMaxSignedSize) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", name, "' is larger than ", size, ": not a key, certificate or signature"));
+  }
   return absl::FailedPreconditionError(
-      absl::StrCat("'", name, "' is larger than ", limit >> 20,
-                   " MiB, the most this command holds in memory; sign its SM3 digest instead "
+      absl::StrCat("'", name, "' is larger than ", size,
+                   ", the most this command holds in memory; sign its SM3 digest instead "
                    "(`beibu crypto sm3 FILE > FILE.sm3`, then sign FILE.sm3)"));
 }
 

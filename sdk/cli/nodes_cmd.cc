@@ -2,6 +2,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
@@ -80,6 +81,11 @@ int RunInfo(const ConnectionFlags& conn) {
 
 int RunEnroll(const std::string& hub, const std::string& token, const std::string& out,
               const std::string& id, const std::string& tls_ca) {
+  // Check before the token is spent: an existing key is never replaced.
+  if (std::filesystem::exists(std::filesystem::path(out) / enroll::kKeyFile)) {
+    return ReportError(absl::AlreadyExistsError(
+        out + "/" + enroll::kKeyFile + " already exists; enrol into a new directory"));
+  }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
       daemon::LoadClientTransport(tls_ca);
   if (!transport.ok()) return ReportError(transport.status());

@@ -1,5 +1,5 @@
-// Fuzzes the record decoder: arbitrary bytes as a received record. The first
-// input byte picks the suite's tag size path; the rest is the record.
+// Fuzzes the record decoder: arbitrary bytes as a received record, parsed
+// with both tag sizes (GCM 16, HMAC-SM3 32) and opened under a fixed key.
 #include <cstdint>
 
 #include "beibu/channel/record.h"

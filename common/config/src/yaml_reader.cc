@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "beibu/config/files.h"
 
+#include <cctype>
+
 namespace beibu::config {
 
 absl::StatusOr<YamlReader> YamlReader::Load(const std::string& path) {
@@ -106,8 +108,35 @@ std::vector<std::string> YamlReader::StringList(const std::string& key) {
     Fail(n, absl::StrCat(key, " must be a list"));
     return out;
   }
-  for (const YAML::Node& item : n) out.push_back(item.as<std::string>());
+  for (const YAML::Node& item : n) {
+    if (!item.IsScalar()) {
+      Fail(item, absl::StrCat(key, " must be a list of strings"));
+      return {};
+    }
+    out.push_back(item.as<std::string>());
+  }
   return out;
+}
+
+std::string YamlReader::Address(const std::string& key, const std::string& fallback) {
+  std::string v = String(key, fallback);
+  size_t colon = v.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon > 0 && colon + 1 < v.size()) {
+    port = 0;
+    for (size_t i = colon + 1; i < v.size() && port >= 0; ++i) {
+      port = std::isdigit(static_cast<unsigned char>(v[i])) ? port * 10 + (v[i] - '0') : -1;
+      if (port > 65535) port = -1;
+    }
+  }
+  if (port < 0) {
+    Fail(Lookup(key), absl::StrCat(key, " = '", v, "' must be host:port, e.g. 127.0.0.1:7400"));
+  }
+  return v;
+}
+
+void YamlReader::Problem(const std::string& problem) {
+  if (first_error_.ok()) first_error_ = absl::InvalidArgumentError(absl::StrCat(name_, ": ", problem));
 }
 
 absl::Status YamlReader::Finish() const {
@@ -116,7 +145,18 @@ absl::Status YamlReader::Finish() const {
   std::function<absl::Status(const YAML::Node&, const std::string&)> check =
       [&](const YAML::Node& node, const std::string& prefix) -> absl::Status {
     for (const auto& kv : node) {
-      std::string key = prefix + kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name_, ":", kv.first.Mark().line + 1, ": setting names must be plain words"));
+      }
+      std::string name = kv.first.as<std::string>();
+      if (name.find('.') != std::string::npos) {
+        // "tls.cert: x" at the top level would otherwise look like tls: {cert: x}.
+        return absl::InvalidArgumentError(absl::StrCat(
+            name_, ":", kv.first.Mark().line + 1, ": write '", name,
+            "' nested (for example tls:, then cert: indented below it)"));
+      }
+      std::string key = prefix + name;
       if (kv.second.IsMap() && !used_.count(key)) {
         if (absl::Status s = check(kv.second, key + "."); !s.ok()) return s;
       } else if (!used_.count(key)) {

@@ -27,6 +27,9 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(ServerHostOptions 
   // Clients ping every 10 s to notice dead peers; allow it without calls.
   outer.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   outer.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Without this gRPC sets SO_REUSEPORT, and a second daemon on the same port
+  // would silently share its connections instead of failing to start.
+  outer.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   auto creds = options.transport ? options.transport : grpc::InsecureServerCredentials();
   outer.AddListeningPort(options.listen_address, creds, &host->port_);
   outer.RegisterService(host->tunnel_.get());

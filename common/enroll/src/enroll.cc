@@ -50,7 +50,8 @@ absl::StatusOr<Enrolled> Enroll(const std::string& hub_address, const std::strin
   if (!expected_id.empty() && identity->id != expected_id) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the join token was made for '", identity->id, "' but this node is configured as '",
-        expected_id, "': fix node_id or ask for a token for ", expected_id));
+        expected_id, "'; the token is now used up: ask the operator to revoke '", identity->id,
+        "' and to create a token for '", expected_id, "'"));
   }
   return Enrolled{*std::move(key), *std::move(cert), std::move(trust), *std::move(identity)};
 }

@@ -155,9 +155,10 @@ absl::StatusOr<std::unique_ptr<TunnelClient>> TunnelClient::Connect(TunnelClient
   impl->grpc_channel = grpc::CreateCustomChannel(options.address, creds, args);
   if (!impl->grpc_channel->WaitForConnected(std::chrono::system_clock::now() +
                                             options.connect_timeout)) {
-    return absl::UnavailableError(absl::StrCat("cannot reach ", options.address, " within ",
-                                               options.connect_timeout.count(),
-                                               " ms: is the daemon running there?"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot reach ", options.address, " within ", options.connect_timeout.count(),
+        " ms: is the daemon running there, and does the transport match (TLS needs --tls-ca / "
+        "hub_tls_ca with the daemon's TLS root; a plaintext daemon needs neither)?"));
   }
   impl->stub = v1::Tunnel::NewStub(impl->grpc_channel);
   impl->stream = impl->stub->Connect(&impl->ctx);

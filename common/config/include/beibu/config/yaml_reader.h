@@ -28,6 +28,10 @@ class YamlReader {
   int64_t Int(const std::string& key, int64_t fallback, int64_t min, int64_t max);
   bool Bool(const std::string& key, bool fallback);
   std::vector<std::string> StringList(const std::string& key);
+  // "host:port" with a port in 0..65535 (0 picks a free one).
+  std::string Address(const std::string& key, const std::string& fallback);
+  // Records a problem found by the caller (e.g. settings that go together).
+  void Problem(const std::string& problem);
 
   // INVALID_ARGUMENT "<file>:<line>: <problem>" for the first problem seen,
   // including keys the program never asked for.
