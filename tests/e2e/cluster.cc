@@ -80,14 +80,27 @@ Cluster::~Cluster() {
   hub_.Signal(SIGTERM);
 }
 
+void Cluster::EnableTls() {
+  std::filesystem::create_directories(dir() / "tls");
+  RunResult r = Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                     (dir() / "tls/key.pem").string(), "-out", tls_ca()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  tls_ = true;
+}
+
 void Cluster::StartHub() {
   RunResult init = Run({BinPath("beibu"), "pki", "init", "--dir", (dir() / "pki").string()});
   ASSERT_EQ(init.exit_code, 0) << init.err;
   hub_port_ = FreePort();
+  std::string tls = tls_ ? "tls:\n  cert: " + tls_ca() + "\n  key: " +
+                               (dir() / "tls/key.pem").string() + "\n"
+                         : "";
   WriteFile(dir() / "hub.yaml",
             "listen: " + hub_address() + "\n" + "data_dir: " + (dir() / "hub-data").string() +
                 "\n" + "pki_dir: " + (dir() / "pki").string() + "\n" +
-                "heartbeat_timeout_ms: 2000\n");
+                "heartbeat_timeout_ms: 2000\n" + tls);
   RestartHub();
 }
 
@@ -107,9 +120,15 @@ void Cluster::KillHub(int sig) {
 std::string Cluster::HubLog() const { return ReadFile(dir() / "hub.log"); }
 
 std::vector<std::string> Cluster::OperatorFlags() const {
-  return {"--server", hub_address(), "--key", (dir() / "pki/operator.key").string(),
-          "--cert", (dir() / "pki/operator.crt").string(), "--trust",
-          (dir() / "pki/trust-bundle.pem").string()};
+  std::vector<std::string> flags = {"--server", hub_address(), "--key",
+                                    (dir() / "pki/operator.key").string(), "--cert",
+                                    (dir() / "pki/operator.crt").string(), "--trust",
+                                    (dir() / "pki/trust-bundle.pem").string()};
+  if (tls_) {
+    flags.push_back("--tls-ca");
+    flags.push_back(tls_ca());
+  }
+  return flags;
 }
 
 RunResult Cluster::Beibu(std::vector<std::string> args) const {
@@ -135,7 +154,7 @@ void Cluster::AddEdge(const std::string& id, const std::string& country) {
   WriteFile(dir() / (id + ".yaml"),
             "node_id: " + id + "\nlisten: 127.0.0.1:0\nhub: " + hub_address() +
                 "\ndata_dir: " + (dir() / id).string() + "\njoin_token: " + token +
-                "\nheartbeat_interval_ms: 200\n");
+                "\nheartbeat_interval_ms: 200\n" + (tls_ ? "hub_tls_ca: " + tls_ca() + "\n" : ""));
   StartEdge(id);
 }
 

@@ -43,6 +43,12 @@ class Cluster {
   const std::filesystem::path& dir() const { return tmp_.path(); }
   std::string hub_address() const { return "127.0.0.1:" + std::to_string(hub_port_); }
 
+  // Before StartHub(): run gRPC over TLS (a P-256 certificate for 127.0.0.1
+  // made with the openssl CLI) underneath the secure channel everywhere.
+  void EnableTls();
+  bool tls() const { return tls_; }
+  std::string tls_ca() const { return (dir() / "tls/ca.pem").string(); }
+
   // `beibu pki init`, then starts the hub on a fixed free port.
   void StartHub();
   void KillHub(int sig);
@@ -78,6 +84,7 @@ class Cluster {
 
  private:
   TempDir tmp_;
+  bool tls_ = false;
   int hub_port_ = 0;
   Daemon hub_;
   std::map<std::string, Daemon> edges_;

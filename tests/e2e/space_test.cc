@@ -146,6 +146,22 @@ TEST_F(SpaceTest, HealthServiceAndCleanShutdown) {
   EXPECT_TRUE(cluster_.HubLog().find("event=stopped") != std::string::npos) << cluster_.HubLog();
 }
 
+TEST(SpaceTlsTest, TheChannelRunsOverTlsTransportToo) {
+  Cluster cluster;
+  cluster.EnableTls();
+  cluster.StartHub();
+  cluster.AddEdge("edge-ph", "PH");
+  ASSERT_TRUE(cluster.WaitForHealth("edge-ph", "online")) << cluster.EdgeLog("edge-ph");
+  // Without the TLS root the CLI cannot talk to a TLS hub, and says why.
+  std::vector<std::string> plain = {"nodes", "--server", cluster.hub_address(), "--key",
+                                    (cluster.dir() / "pki/operator.key").string(), "--cert",
+                                    (cluster.dir() / "pki/operator.crt").string(), "--trust",
+                                    (cluster.dir() / "pki/trust-bundle.pem").string()};
+  RunResult r = cluster.Beibu(plain);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("TLS"), std::string::npos) << r.err;
+}
+
 TEST_F(SpaceTest, BadConfigurationsAreRefusedClearly) {
   WriteFile(cluster_.dir() / "bad.yaml", "node_id: edge-x\nhub: 127.0.0.1:1\ndata_dir: /tmp/x\nlisten_adress: 1\n");
   RunResult r = testing::Run({BinPath("beibu-edge"), "--config", (cluster_.dir() / "bad.yaml").string()});
