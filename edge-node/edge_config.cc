@@ -17,7 +17,8 @@ absl::StatusOr<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   c.heartbeat_interval_ms = r->Int("heartbeat_interval_ms", c.heartbeat_interval_ms, 50, 60000);
   c.tls_cert = r->String("tls.cert", "");
   c.tls_key = r->String("tls.key", "");
-  if (c.tls_cert.empty() != c.tls_key.empty()) r->Problem("tls.cert and tls.key go together: set both or neither");
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    r->Problem("tls.cert and tls.key go together: set both or neither");
   c.hub_tls_ca = r->String("hub_tls_ca", "");
   c.log_level = r->String("log.level", c.log_level);
   c.log_file = r->String("log.file", "");

@@ -17,10 +17,11 @@ absl::StatusOr<std::unique_ptr<EdgeIdentity>> EdgeIdentity::LoadOrEnroll(const E
   const std::string cert_path = id->dir_ + "/" + enroll::kCertFile;
   if (!std::filesystem::exists(cert_path)) {
     if (config.join_token.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "not enrolled yet (no ", cert_path,
-          ") and no join_token in the config: ask the hub operator for one with "
-          "`beibu pki token create --id ", config.node_id, " --role edge --country CC`"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("not enrolled yet (no ", cert_path,
+                       ") and no join_token in the config: ask the hub operator for one with "
+                       "`beibu pki token create --id ",
+                       config.node_id, " --role edge --country CC`"));
     }
     spdlog::info("event=enrolling hub={}", config.hub);
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
@@ -33,9 +34,9 @@ absl::StatusOr<std::unique_ptr<EdgeIdentity>> EdgeIdentity::LoadOrEnroll(const E
                           absl::StrCat("enrolment with the hub failed: ", e.status().message()));
     }
     if (e->identity.role != pki::Role::kEdge) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the join token is for role ", std::string(pki::RoleName(e->identity.role)),
-          ", not edge"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the join token is for role ", std::string(pki::RoleName(e->identity.role)),
+                       ", not edge"));
     }
     if (absl::Status s = enroll::SaveIdentity(*e, id->dir_); !s.ok()) return s;
     spdlog::info("event=enrolled id={} country={} serial={}", e->identity.id, e->identity.country,
@@ -81,7 +82,8 @@ absl::Status EdgeIdentity::ReplaceTrust(const std::string& bundle_pem) {
   const std::string issuer = credentials_->chain.front().IssuerLine();
   for (const pki::Certificate& r : bundle->roots()) has_our_root |= r.SubjectLine() == issuer;
   if (!has_our_root) {
-    return absl::FailedPreconditionError("pushed trust bundle lacks the root that issued this edge");
+    return absl::FailedPreconditionError(
+        "pushed trust bundle lacks the root that issued this edge");
   }
   // Never go back to an older revocation list.
   uint64_t new_crl = 0;

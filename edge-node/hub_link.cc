@@ -3,9 +3,9 @@
 #include <grpcpp/security/credentials.h>
 #include <spdlog/spdlog.h>
 
-#include "beibu/daemon/logging.h"
 #include <sys/resource.h>
 #include <unistd.h>
+#include "beibu/daemon/logging.h"
 
 #include <fstream>
 
@@ -41,7 +41,9 @@ HubLink::HubLink(const EdgeConfig& config, EdgeIdentity* identity,
 
 HubLink::~HubLink() { Stop(); }
 
-void HubLink::Start() { thread_ = std::thread([this] { Run(); }); }
+void HubLink::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void HubLink::Stop() {
   {
@@ -77,11 +79,13 @@ void HubLink::Run() {
       backoff = std::chrono::milliseconds(200);  // it was up for a while: retry soon
     }
     if (absl::IsPermissionDenied(why)) {
-      spdlog::error("event=hub_refused error=\"{}\" action=\"if this edge was revoked: stop it, "
-                    "move data_dir/identity away, put a new join_token in the config, start it\"",
-                    why.message());
+      spdlog::error(
+          "event=hub_refused error=\"{}\" action=\"if this edge was revoked: stop it, "
+          "move data_dir/identity away, put a new join_token in the config, start it\"",
+          why.message());
     } else {
-      spdlog::warn("event=hub_link_down error=\"{}\" retry_in_ms={}", why.message(), backoff.count());
+      spdlog::warn("event=hub_link_down error=\"{}\" retry_in_ms={}", why.message(),
+                   backoff.count());
     }
     if (!SleepUnlessStopped(backoff)) return;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));

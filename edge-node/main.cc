@@ -18,7 +18,8 @@ namespace {
 using beibu::daemon::kExitBadConfig;
 using beibu::daemon::kExitCannotStart;
 
-constexpr char kDescription[] = R"(beibu-edge - a mirror edge node of a Beibu cross-border data space.
+constexpr char kDescription[] =
+    R"(beibu-edge - a mirror edge node of a Beibu cross-border data space.
 
 On first start the edge enrols with the hub using the join_token from its
 configuration (the key is generated locally and never leaves); afterwards it
@@ -69,8 +70,8 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                 c.credentials = id->credentials();
                 c.trust = id->trust();
                 c.allowed_peer_roles = {beibu::pki::Role::kEnterprise, beibu::pki::Role::kOfficer,
-                                        beibu::pki::Role::kRegulator, beibu::pki::Role::kOperator,
-                                        beibu::pki::Role::kEdge, beibu::pki::Role::kHub};
+                                        beibu::pki::Role::kRegulator,  beibu::pki::Role::kOperator,
+                                        beibu::pki::Role::kEdge,       beibu::pki::Role::kHub};
                 return c;
               },
           .services = {&info},
@@ -83,8 +84,8 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   }
   // Report the address clients really reach (listen may say port 0).
   beibu::edge::EdgeConfig reported = *config;
-  reported.listen = config->listen.substr(0, config->listen.rfind(':') + 1) +
-                    std::to_string(server->port());
+  reported.listen =
+      config->listen.substr(0, config->listen.rfind(':') + 1) + std::to_string(server->port());
   beibu::edge::HubLink link(
       reported, id, [server] { return static_cast<uint32_t>(server->tunnel().active_sessions()); },
       [server, id] {

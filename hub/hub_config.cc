@@ -16,7 +16,8 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   c.cert_validity_days = r->Int("cert_validity_days", c.cert_validity_days, 1, 3650);
   c.tls_cert = r->String("tls.cert", "");
   c.tls_key = r->String("tls.key", "");
-  if (c.tls_cert.empty() != c.tls_key.empty()) r->Problem("tls.cert and tls.key go together: set both or neither");
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    r->Problem("tls.cert and tls.key go together: set both or neither");
   c.log_level = r->String("log.level", c.log_level);
   c.log_file = r->String("log.file", "");
   if (absl::Status s = r->Finish(); !s.ok()) return s;

@@ -10,12 +10,12 @@ namespace beibu::hub {
 
 struct HubConfig {
   std::string listen = "127.0.0.1:7400";
-  std::string data_dir;          // RocksDB registry, tokens, revocations
-  std::string pki_dir;           // ca.key, ca.crt, hub.key, hub.crt (beibu pki init)
+  std::string data_dir;                  // RocksDB registry, tokens, revocations
+  std::string pki_dir;                   // ca.key, ca.crt, hub.key, hub.crt (beibu pki init)
   std::vector<std::string> extra_roots;  // mutually recognised CAs (PEM files)
   int64_t heartbeat_timeout_ms = 3000;   // an edge silent this long is "stale"
   int64_t cert_validity_days = 365;
-  std::string tls_cert;          // optional TLS under the channel
+  std::string tls_cert;  // optional TLS under the channel
   std::string tls_key;
   std::string log_level = "info";
   std::string log_file;

@@ -28,7 +28,9 @@ constexpr char kCrlNumberKey[] = "meta/crl_number";
 int64_t UnixSeconds(pki::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
-pki::Clock::time_point FromUnix(int64_t s) { return pki::Clock::time_point(std::chrono::seconds(s)); }
+pki::Clock::time_point FromUnix(int64_t s) {
+  return pki::Clock::time_point(std::chrono::seconds(s));
+}
 
 // Lowercase hex without separators, as Certificate::SerialHex() prints it;
 // accepts what `openssl x509 -serial` prints (upper case, "serial=" prefix).
@@ -64,9 +66,9 @@ absl::StatusOr<std::unique_ptr<HubState>> HubState::Open(const HubConfig& config
   absl::StatusOr<channel::Credentials> ca_creds =
       daemon::LoadCredentials(dir + "/ca.key", dir + "/ca.crt");
   if (!ca_creds.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "hub CA not usable: ", ca_creds.status().message(),
-        " (create one with `beibu pki init --dir ", dir, "`)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("hub CA not usable: ", ca_creds.status().message(),
+                     " (create one with `beibu pki init --dir ", dir, "`)"));
   }
   absl::StatusOr<pki::CertificateAuthority> ca =
       pki::CertificateAuthority::Load(ca_creds->key, ca_creds->chain.front());
@@ -75,28 +77,30 @@ absl::StatusOr<std::unique_ptr<HubState>> HubState::Open(const HubConfig& config
   absl::StatusOr<channel::Credentials> hub_creds =
       daemon::LoadCredentials(dir + "/hub.key", dir + "/hub.crt");
   if (!hub_creds.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("hub identity not usable: ",
-                                                      hub_creds.status().message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("hub identity not usable: ", hub_creds.status().message()));
   }
   absl::StatusOr<pki::Identity> self = hub_creds->chain.front().GetIdentity();
   if (!self.ok()) return self.status();
   if (self->role != pki::Role::kHub) {
-    return absl::FailedPreconditionError(absl::StrCat(dir, "/hub.crt has role ",
-                                                      std::string(pki::RoleName(self->role)),
-                                                      ", not hub"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, "/hub.crt has role ", std::string(pki::RoleName(self->role)), ", not hub"));
   }
   st->self_ = *self;
   st->credentials_ = *std::move(hub_creds);
   // Send the root with our certificate so enrolling parties can pin it.
-  if (st->credentials_->chain.size() == 1) st->credentials_->chain.push_back(st->ca_->certificate());
+  if (st->credentials_->chain.size() == 1)
+    st->credentials_->chain.push_back(st->ca_->certificate());
   for (const std::string& path : config.extra_roots) {
     absl::StatusOr<std::string> pem = config::ReadFile(path);
     if (!pem.ok()) return pem.status();
     absl::StatusOr<pki::Certificate> root = pki::Certificate::FromPem(*pem);
-    if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", root.status().message()));
+    if (!root.ok())
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", root.status().message()));
     st->extra_roots_.push_back(*std::move(root));
   }
-  absl::StatusOr<std::unique_ptr<storage::Db>> db = storage::Db::Open(config.data_dir + "/registry");
+  absl::StatusOr<std::unique_ptr<storage::Db>> db =
+      storage::Db::Open(config.data_dir + "/registry");
   if (!db.ok()) return db.status();
   st->db_ = *std::move(db);
   if (absl::Status s = st->LoadRevocations(); !s.ok()) return s;
@@ -166,8 +170,9 @@ absl::StatusOr<v1::CreateJoinTokenResponse> HubState::CreateJoinToken(
     const v1::CreateJoinTokenRequest& req, const std::string& operator_id) {
   std::optional<pki::Role> role = pki::ParseRole(req.role());
   if (!role || *role == pki::Role::kHub) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "role '", req.role(), "' cannot enrol; use edge, enterprise, officer, regulator or operator"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("role '", req.role(),
+                     "' cannot enrol; use edge, enterprise, officer, regulator or operator"));
   }
   if (!pki::IsCountryCode(req.country())) {
     return absl::InvalidArgumentError(
@@ -180,13 +185,17 @@ absl::StatusOr<v1::CreateJoinTokenResponse> HubState::CreateJoinToken(
                           ca_->certificate().FingerprintHex()};
   uint32_t ttl = req.ttl_seconds() == 0 ? 3600 : req.ttl_seconds();
   pki::Clock::time_point expires = pki::Clock::now() + std::chrono::seconds(ttl);
-  json record = {{"secret_sm3", Sm3Hex(token.secret)}, {"id", req.id()},
-                 {"role", req.role()}, {"country", req.country()},
-                 {"organization", req.organization()}, {"expires_at", UnixSeconds(expires)},
-                 {"created_by", operator_id}, {"used", false}};
+  json record = {{"secret_sm3", Sm3Hex(token.secret)},
+                 {"id", req.id()},
+                 {"role", req.role()},
+                 {"country", req.country()},
+                 {"organization", req.organization()},
+                 {"expires_at", UnixSeconds(expires)},
+                 {"created_by", operator_id},
+                 {"used", false}};
   if (absl::Status s = db_->Put(kTokenPrefix + token.id, record.dump()); !s.ok()) return s;
-  spdlog::info("event=token_created token_id={} for={} role={} country={} ttl_s={} by={}",
-               token.id, req.id(), req.role(), req.country(), ttl, operator_id);
+  spdlog::info("event=token_created token_id={} for={} role={} country={} ttl_s={} by={}", token.id,
+               req.id(), req.role(), req.country(), ttl, operator_id);
   v1::CreateJoinTokenResponse resp;
   resp.set_token(token.ToString());
   *resp.mutable_expires_at() = TimeUtil::SecondsToTimestamp(UnixSeconds(expires));
@@ -226,11 +235,11 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
     spdlog::warn("event=enroll_refused token_id={} reason=expired", token->id);
     return refused;
   }
-  pki::Identity identity{.id = record.value("id", std::string()),
-                         .role = pki::ParseRole(record.value("role", std::string()))
-                                     .value_or(pki::Role::kEnterprise),
-                         .country = record.value("country", std::string()),
-                         .organization = record.value("organization", std::string())};
+  pki::Identity identity{
+      .id = record.value("id", std::string()),
+      .role = pki::ParseRole(record.value("role", std::string())).value_or(pki::Role::kEnterprise),
+      .country = record.value("country", std::string()),
+      .organization = record.value("organization", std::string())};
   absl::StatusOr<pki::Certificate> cert = ca_->Issue(
       *subject_key, identity,
       pki::IssueOptions{.validity = std::chrono::hours(24 * config_.cert_validity_days)});
@@ -291,17 +300,17 @@ absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req
   if (serial.empty()) return absl::InvalidArgumentError("give a serial number or a node id");
   v1::RevokeResponse resp;
   {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!revoked_.count(serial)) {
-    pki::RevokedEntry entry{serial, pki::Clock::now()};
-    json j = {{"revoked_at", UnixSeconds(entry.revoked_at)}, {"node_id", node_id}};
-    if (absl::Status s = db_->Put(kRevokedPrefix + serial, j.dump()); !s.ok()) return s;
-    revoked_[serial] = entry;
-    if (absl::Status s = RebuildBundleLocked(); !s.ok()) return s;
-    spdlog::warn("event=revoked serial={} node={} crl_number={}", serial, node_id, crl_number_);
-  }
-  resp.set_serial_hex(serial);
-  resp.set_crl_number(crl_number_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!revoked_.count(serial)) {
+      pki::RevokedEntry entry{serial, pki::Clock::now()};
+      json j = {{"revoked_at", UnixSeconds(entry.revoked_at)}, {"node_id", node_id}};
+      if (absl::Status s = db_->Put(kRevokedPrefix + serial, j.dump()); !s.ok()) return s;
+      revoked_[serial] = entry;
+      if (absl::Status s = RebuildBundleLocked(); !s.ok()) return s;
+      spdlog::warn("event=revoked serial={} node={} crl_number={}", serial, node_id, crl_number_);
+    }
+    resp.set_serial_hex(serial);
+    resp.set_crl_number(crl_number_);
   }
   if (on_revoked_) on_revoked_(serial);
   return resp;

@@ -70,8 +70,8 @@ class HubState {
   std::shared_ptr<const pki::TrustBundle> bundle_;
   uint64_t bundle_version_ = 1;
   uint64_t crl_number_ = 0;
-  std::map<std::string, pki::RevokedEntry> revoked_;  // serial → entry
-  std::map<std::string, int> connected_;               // node id → live heartbeat streams
+  std::map<std::string, pki::RevokedEntry> revoked_;    // serial → entry
+  std::map<std::string, int> connected_;                // node id → live heartbeat streams
   std::mutex enroll_mu_;                                // serialises token use
   std::function<void(const std::string&)> on_revoked_;  // set once before serving
 };

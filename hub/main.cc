@@ -48,8 +48,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
     return kExitBadConfig;
   }
   if (absl::Status s = beibu::crypto::CheckProvider(); !s.ok()) return CannotStart(s);
-  absl::StatusOr<std::unique_ptr<beibu::hub::HubState>> state =
-      beibu::hub::HubState::Open(*config);
+  absl::StatusOr<std::unique_ptr<beibu::hub::HubState>> state = beibu::hub::HubState::Open(*config);
   if (!state.ok()) return CannotStart(state.status());
   beibu::hub::HubState* hub = state->get();
   if (hub->self().id != "hub") {  // log under the id in hub.crt from here on

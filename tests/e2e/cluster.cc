@@ -94,13 +94,13 @@ void Cluster::StartHub() {
   RunResult init = Run({BinPath("beibu"), "pki", "init", "--dir", (dir() / "pki").string()});
   ASSERT_EQ(init.exit_code, 0) << init.err;
   hub_port_ = FreePort();
-  std::string tls = tls_ ? "tls:\n  cert: " + tls_ca() + "\n  key: " +
-                               (dir() / "tls/key.pem").string() + "\n"
-                         : "";
-  WriteFile(dir() / "hub.yaml",
-            "listen: " + hub_address() + "\n" + "data_dir: " + (dir() / "hub-data").string() +
-                "\n" + "pki_dir: " + (dir() / "pki").string() + "\n" +
-                "heartbeat_timeout_ms: 2000\n" + tls);
+  std::string tls =
+      tls_ ? "tls:\n  cert: " + tls_ca() + "\n  key: " + (dir() / "tls/key.pem").string() + "\n"
+           : "";
+  WriteFile(dir() / "hub.yaml", "listen: " + hub_address() + "\n" +
+                                    "data_dir: " + (dir() / "hub-data").string() + "\n" +
+                                    "pki_dir: " + (dir() / "pki").string() + "\n" +
+                                    "heartbeat_timeout_ms: 2000\n" + tls);
   RestartHub();
 }
 
@@ -120,10 +120,10 @@ void Cluster::KillHub(int sig) {
 std::string Cluster::HubLog() const { return ReadFile(dir() / "hub.log"); }
 
 std::vector<std::string> Cluster::OperatorFlags() const {
-  std::vector<std::string> flags = {"--server", hub_address(), "--key",
-                                    (dir() / "pki/operator.key").string(), "--cert",
-                                    (dir() / "pki/operator.crt").string(), "--trust",
-                                    (dir() / "pki/trust-bundle.pem").string()};
+  std::vector<std::string> flags = {"--server", hub_address(),
+                                    "--key",    (dir() / "pki/operator.key").string(),
+                                    "--cert",   (dir() / "pki/operator.crt").string(),
+                                    "--trust",  (dir() / "pki/trust-bundle.pem").string()};
   if (tls_) {
     flags.push_back("--tls-ca");
     flags.push_back(tls_ca());
@@ -138,8 +138,8 @@ RunResult Cluster::Beibu(std::vector<std::string> args) const {
 
 std::string Cluster::CreateToken(const std::string& id, const std::string& role,
                                  const std::string& country) {
-  std::vector<std::string> args = {"pki", "token", "create", "--id", id, "--role", role,
-                                   "--country", country};
+  std::vector<std::string> args = {"pki",    "token", "create",    "--id", id,
+                                   "--role", role,    "--country", country};
   for (const std::string& f : OperatorFlags()) args.push_back(f);
   RunResult r = Beibu(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -170,7 +170,9 @@ void Cluster::KillEdge(const std::string& id, int sig) {
   edges_[id].Wait();
 }
 
-std::string Cluster::EdgeLog(const std::string& id) const { return ReadFile(dir() / (id + ".log")); }
+std::string Cluster::EdgeLog(const std::string& id) const {
+  return ReadFile(dir() / (id + ".log"));
+}
 
 int Cluster::EdgePort(const std::string& id) const {
   return std::stoi(ReadFile(dir() / (id + ".port")));

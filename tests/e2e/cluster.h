@@ -60,7 +60,8 @@ class Cluster {
   RunResult Beibu(std::vector<std::string> args) const;
 
   // Creates a join token (fails the test on error).
-  std::string CreateToken(const std::string& id, const std::string& role, const std::string& country);
+  std::string CreateToken(const std::string& id, const std::string& role,
+                          const std::string& country);
 
   // Writes an edge config with a fresh join token and starts it.
   void AddEdge(const std::string& id, const std::string& country);

@@ -73,8 +73,8 @@ TEST_F(SpaceTest, RevokedEdgeIsCutOffAndRefusedAfterRestart) {
   cluster_.KillEdge("edge-th", SIGKILL);
   std::string before = cluster_.HubLog();
   cluster_.StartEdge("edge-th");
-  EXPECT_TRUE(cluster_.WaitForLog(
-      [&] { return cluster_.HubLog().substr(before.size()); }, "PERMISSION_DENIED"))
+  EXPECT_TRUE(cluster_.WaitForLog([&] { return cluster_.HubLog().substr(before.size()); },
+                                  "PERMISSION_DENIED"))
       << cluster_.HubLog();
   EXPECT_TRUE(cluster_.WaitForHealth("edge-th", "revoked"));
 }
@@ -103,8 +103,8 @@ TEST_F(SpaceTest, RevocationReachesEdgesWhichThenRefuseTheCertificate) {
   std::vector<std::string> args = {"pki", "revoke", "--node", "acme-trading"};
   for (const std::string& f : cluster_.OperatorFlags()) args.push_back(f);
   ASSERT_EQ(cluster_.Beibu(args).exit_code, 0);
-  ASSERT_TRUE(cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-cn"); },
-                                  "event=bundle_installed"))
+  ASSERT_TRUE(
+      cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-cn"); }, "event=bundle_installed"))
       << cluster_.EdgeLog("edge-cn");
   RunResult refused = cluster_.Beibu({"node", "info", "--server", edge, "--identity", id_dir});
   EXPECT_NE(refused.exit_code, 0);
@@ -124,10 +124,10 @@ TEST_F(SpaceTest, HubRestartKeepsRegistryAndEdgesReconnect) {
 TEST_F(SpaceTest, OnlyOperatorsAdministerAndOnlyEdgesHeartbeat) {
   std::string token = cluster_.CreateToken("vn-regulator", "regulator", "VN");
   std::string id_dir = (cluster_.dir() / "reg").string();
-  ASSERT_EQ(cluster_.Beibu({"enroll", "--hub", cluster_.hub_address(), "--token", token, "--out",
-                            id_dir})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      cluster_.Beibu({"enroll", "--hub", cluster_.hub_address(), "--token", token, "--out", id_dir})
+          .exit_code,
+      0);
   RunResult r = cluster_.Beibu({"nodes", "--server", cluster_.hub_address(), "--identity", id_dir});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("role regulator is not allowed"), std::string::npos) << r.err;
@@ -153,9 +153,14 @@ TEST(SpaceTlsTest, TheChannelRunsOverTlsTransportToo) {
   cluster.AddEdge("edge-ph", "PH");
   ASSERT_TRUE(cluster.WaitForHealth("edge-ph", "online")) << cluster.EdgeLog("edge-ph");
   // Without the TLS root the CLI cannot talk to a TLS hub, and says why.
-  std::vector<std::string> plain = {"nodes", "--server", cluster.hub_address(), "--key",
-                                    (cluster.dir() / "pki/operator.key").string(), "--cert",
-                                    (cluster.dir() / "pki/operator.crt").string(), "--trust",
+  std::vector<std::string> plain = {"nodes",
+                                    "--server",
+                                    cluster.hub_address(),
+                                    "--key",
+                                    (cluster.dir() / "pki/operator.key").string(),
+                                    "--cert",
+                                    (cluster.dir() / "pki/operator.crt").string(),
+                                    "--trust",
                                     (cluster.dir() / "pki/trust-bundle.pem").string()};
   RunResult r = cluster.Beibu(plain);
   EXPECT_NE(r.exit_code, 0);
@@ -163,8 +168,10 @@ TEST(SpaceTlsTest, TheChannelRunsOverTlsTransportToo) {
 }
 
 TEST_F(SpaceTest, BadConfigurationsAreRefusedClearly) {
-  WriteFile(cluster_.dir() / "bad.yaml", "node_id: edge-x\nhub: 127.0.0.1:1\ndata_dir: /tmp/x\nlisten_adress: 1\n");
-  RunResult r = testing::Run({BinPath("beibu-edge"), "--config", (cluster_.dir() / "bad.yaml").string()});
+  WriteFile(cluster_.dir() / "bad.yaml",
+            "node_id: edge-x\nhub: 127.0.0.1:1\ndata_dir: /tmp/x\nlisten_adress: 1\n");
+  RunResult r =
+      testing::Run({BinPath("beibu-edge"), "--config", (cluster_.dir() / "bad.yaml").string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad.yaml:4: unknown setting 'listen_adress'"), std::string::npos) << r.err;
   WriteFile(cluster_.dir() / "bad2.yaml", "node_id: edge-x\nhub: 127.0.0.1:1\ndata_dir: " +

@@ -7,9 +7,9 @@
 namespace beibu::testing {
 
 struct RunResult {
-  int exit_code = -1;   // -1 if the program could not be started or was killed
-  std::string out;      // stdout
-  std::string err;      // stderr
+  int exit_code = -1;  // -1 if the program could not be started or was killed
+  std::string out;     // stdout
+  std::string err;     // stderr
 };
 
 // Runs argv[0] (searched in PATH) with `argv`, feeding `stdin_data`; waits.

@@ -91,13 +91,14 @@ absl::StatusOr<std::pair<v1::HandshakeAuth, Session>> ClientHandshake::Finish(
   if (sh.random().size() != kRandomSize || sh.supported_suites_size() > internal::kMaxSuites) {
     return absl::InvalidArgumentError("ServerHello has a malformed random or suite list");
   }
-  absl::StatusOr<std::vector<pki::Certificate>> chain = internal::ParseChain(sh.certificate_chain());
+  absl::StatusOr<std::vector<pki::Certificate>> chain =
+      internal::ParseChain(sh.certificate_chain());
   if (!chain.ok()) return chain.status();
   absl::StatusOr<pki::Identity> server = internal::VerifyPeer(st.config, *chain);
   if (!server.ok()) return server.status();
   if (!st.config.expected_peer_id.empty() && server->id != st.config.expected_peer_id) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "server identifies as ", server->id, ", expected ", st.config.expected_peer_id));
+    return absl::PermissionDeniedError(absl::StrCat("server identifies as ", server->id,
+                                                    ", expected ", st.config.expected_peer_id));
   }
   // The server's signature covers our ClientHello as we sent it, so a suite
   // list stripped in transit shows up as a bad signature below; a server that
@@ -106,15 +107,16 @@ absl::StatusOr<std::pair<v1::HandshakeAuth, Session>> ClientHandshake::Finish(
   for (int s : sh.supported_suites()) server_supported.push_back(static_cast<v1::CipherSuite>(s));
   v1::CipherSuite best = internal::SelectSuite(st.offered, server_supported);
   if (sh.suite() != best) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "suite downgrade: server chose ", SuiteName(sh.suite()), " but both sides support ",
-        SuiteName(best)));
+    return absl::UnauthenticatedError(absl::StrCat("suite downgrade: server chose ",
+                                                   SuiteName(sh.suite()),
+                                                   " but both sides support ", SuiteName(best)));
   }
   absl::StatusOr<crypto::Sm2PublicKey> server_key = chain->front().PublicKey();
   if (!server_key.ok()) return server_key.status();
   Bytes th1 = internal::TranscriptHash1(st.client_hello, AsBytes(flight.server_hello()));
-  if (!server_key->Verify(internal::SignedContent("BBSC/1 server signature", th1),
-                          AsBytes(flight.auth().signature()))
+  if (!server_key
+           ->Verify(internal::SignedContent("BBSC/1 server signature", th1),
+                    AsBytes(flight.auth().signature()))
            .ok()) {
     return absl::UnauthenticatedError(
         "server signature over the handshake does not verify: transcript tampered or "
@@ -124,8 +126,8 @@ absl::StatusOr<std::pair<v1::HandshakeAuth, Session>> ClientHandshake::Finish(
   if (!shared.ok()) return shared.status();
   absl::StatusOr<internal::Secrets> secrets = internal::DeriveSecrets(*shared, th1);
   if (!secrets.ok()) return secrets.status();
-  Bytes expected_fin = internal::FinishedMac(secrets->server_finished_key, th1,
-                                             AsBytes(flight.auth().signature()));
+  Bytes expected_fin =
+      internal::FinishedMac(secrets->server_finished_key, th1, AsBytes(flight.auth().signature()));
   if (!crypto::ConstantTimeEquals(expected_fin, AsBytes(flight.auth().finished()))) {
     return absl::UnauthenticatedError("server finished MAC does not verify: key schedule mismatch");
   }
@@ -235,8 +237,8 @@ absl::StatusOr<ServerHandshake> ServerHandshake::Accept(HandshakeConfig config,
   absl::StatusOr<internal::Secrets> secrets = internal::DeriveSecrets(*shared, st.th1);
   if (!secrets.ok()) return secrets.status();
   st.secrets = *std::move(secrets);
-  absl::StatusOr<Bytes> sig = config.credentials->key.Sign(
-      internal::SignedContent("BBSC/1 server signature", st.th1));
+  absl::StatusOr<Bytes> sig =
+      config.credentials->key.Sign(internal::SignedContent("BBSC/1 server signature", st.th1));
   if (!sig.ok()) return sig.status();
   Bytes fin = internal::FinishedMac(st.secrets.server_finished_key, st.th1, *sig);
   st.flight.set_server_hello(std::move(sh_bytes));

@@ -21,9 +21,12 @@ uint64_t GetBe(const uint8_t* p, int n) {
 
 size_t TagSize(v1::CipherSuite suite) {
   switch (suite) {
-    case v1::SM4_GCM_SM3: return crypto::kSm4GcmTagSize;
-    case v1::SM4_CTR_HMAC_SM3: return crypto::kSm3Size;
-    default: return 0;
+    case v1::SM4_GCM_SM3:
+      return crypto::kSm4GcmTagSize;
+    case v1::SM4_CTR_HMAC_SM3:
+      return crypto::kSm3Size;
+    default:
+      return 0;
   }
 }
 
@@ -34,8 +37,8 @@ std::string SuiteName(v1::CipherSuite suite) {
 
 absl::StatusOr<RecordHeader> ParseRecordHeader(ByteView record, size_t tag_size) {
   if (record.size() < kRecordHeaderSize + tag_size) {
-    return absl::DataLossError(absl::StrCat("record of ", record.size(),
-                                            " bytes is shorter than header and tag"));
+    return absl::DataLossError(
+        absl::StrCat("record of ", record.size(), " bytes is shorter than header and tag"));
   }
   RecordHeader h;
   h.version = record[0];
@@ -159,21 +162,20 @@ absl::StatusOr<OpenedRecord> RecordOpener::Open(ByteView record) {
   // A forged header with a wrong number still fails here or at the MAC.
   if (h->sequence < impl_->sequence) {
     return absl::DataLossError(absl::StrCat("replayed record: sequence ", h->sequence,
-                                            " already received (expected ", impl_->sequence,
-                                            ")"));
+                                            " already received (expected ", impl_->sequence, ")"));
   }
   if (h->sequence > impl_->sequence) {
     return absl::DataLossError(absl::StrCat("reordered or dropped records: got sequence ",
                                             h->sequence, ", expected ", impl_->sequence));
   }
   if (h->epoch != impl_->epoch) {
-    return absl::DataLossError(absl::StrCat("record epoch ", h->epoch,
-                                            " does not match key epoch ", impl_->epoch));
+    return absl::DataLossError(
+        absl::StrCat("record epoch ", h->epoch, " does not match key epoch ", impl_->epoch));
   }
   OpenedRecord out{h->type, Bytes(h->length)};
   if (!impl_->keys->Open(h->sequence, record, out.payload).ok()) {
-    return absl::DataLossError(absl::StrCat("record ", h->sequence,
-                                            " failed authentication: tampered or forged"));
+    return absl::DataLossError(
+        absl::StrCat("record ", h->sequence, " failed authentication: tampered or forged"));
   }
   ++impl_->sequence;
   if (h->type == RecordType::kKeyUpdate) {

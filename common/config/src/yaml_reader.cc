@@ -37,7 +37,8 @@ YAML::Node YamlReader::Lookup(const std::string& key) {
   size_t start = 0;
   while (true) {
     size_t dot = key.find('.', start);
-    std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!cur.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
     const YAML::Node& const_cur = cur;
     YAML::Node next = const_cur[part];
@@ -136,7 +137,8 @@ std::string YamlReader::Address(const std::string& key, const std::string& fallb
 }
 
 void YamlReader::Problem(const std::string& problem) {
-  if (first_error_.ok()) first_error_ = absl::InvalidArgumentError(absl::StrCat(name_, ": ", problem));
+  if (first_error_.ok())
+    first_error_ = absl::InvalidArgumentError(absl::StrCat(name_, ": ", problem));
 }
 
 absl::Status YamlReader::Finish() const {
@@ -146,22 +148,22 @@ absl::Status YamlReader::Finish() const {
       [&](const YAML::Node& node, const std::string& prefix) -> absl::Status {
     for (const auto& kv : node) {
       if (!kv.first.IsScalar()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name_, ":", kv.first.Mark().line + 1, ": setting names must be plain words"));
+        return absl::InvalidArgumentError(absl::StrCat(name_, ":", kv.first.Mark().line + 1,
+                                                       ": setting names must be plain words"));
       }
       std::string name = kv.first.as<std::string>();
       if (name.find('.') != std::string::npos) {
         // "tls.cert: x" at the top level would otherwise look like tls: {cert: x}.
-        return absl::InvalidArgumentError(absl::StrCat(
-            name_, ":", kv.first.Mark().line + 1, ": write '", name,
-            "' nested (for example tls:, then cert: indented below it)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(name_, ":", kv.first.Mark().line + 1, ": write '", name,
+                         "' nested (for example tls:, then cert: indented below it)"));
       }
       std::string key = prefix + name;
       if (kv.second.IsMap() && !used_.count(key)) {
         if (absl::Status s = check(kv.second, key + "."); !s.ok()) return s;
       } else if (!used_.count(key)) {
-        return absl::InvalidArgumentError(absl::StrCat(name_, ":", kv.first.Mark().line + 1,
-                                                       ": unknown setting '", key, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(name_, ":", kv.first.Mark().line + 1, ": unknown setting '", key, "'"));
       }
     }
     return absl::OkStatus();

@@ -20,8 +20,7 @@ std::string DrainOpenSslErrors() {
 namespace internal {
 absl::Status OpenSslError(std::string_view what) {
   std::string errors = DrainOpenSslErrors();
-  return absl::InternalError(
-      absl::StrCat(std::string(what), errors.empty() ? "" : ": ", errors));
+  return absl::InternalError(absl::StrCat(std::string(what), errors.empty() ? "" : ": ", errors));
 }
 }  // namespace internal
 

@@ -25,8 +25,7 @@ absl::StatusOr<Bytes> RunKdf(const char* name, std::vector<OSSL_PARAM> params, s
   EVP_KDF_free(kdf);
   if (!ctx) return internal::OpenSslError("EVP_KDF_CTX_new failed");
   char digest[] = "SM3";
-  params.insert(params.begin(),
-                OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0));
+  params.insert(params.begin(), OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0));
   params.push_back(OSSL_PARAM_construct_end());
   Bytes out(length);
   if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params.data()) != 1) {
@@ -53,18 +52,19 @@ absl::StatusOr<Bytes> Sm3Kdf(ByteView z, ByteView shared_info, size_t length) {
 
 absl::StatusOr<Bytes> HkdfSm3Extract(ByteView salt, ByteView ikm) {
   int mode = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
-  std::vector<OSSL_PARAM> params = {
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode), Octets(OSSL_KDF_PARAM_KEY, ikm),
-      Octets(OSSL_KDF_PARAM_SALT, salt)};
+  std::vector<OSSL_PARAM> params = {OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+                                    Octets(OSSL_KDF_PARAM_KEY, ikm),
+                                    Octets(OSSL_KDF_PARAM_SALT, salt)};
   return RunKdf("HKDF", std::move(params), 32);
 }
 
 absl::StatusOr<Bytes> HkdfSm3Expand(ByteView prk, ByteView info, size_t length) {
-  if (length > 255 * 32) return absl::InvalidArgumentError("HKDF-SM3 output longer than 8160 bytes");
+  if (length > 255 * 32)
+    return absl::InvalidArgumentError("HKDF-SM3 output longer than 8160 bytes");
   int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-  std::vector<OSSL_PARAM> params = {
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode), Octets(OSSL_KDF_PARAM_KEY, prk),
-      Octets(OSSL_KDF_PARAM_INFO, info)};
+  std::vector<OSSL_PARAM> params = {OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+                                    Octets(OSSL_KDF_PARAM_KEY, prk),
+                                    Octets(OSSL_KDF_PARAM_INFO, info)};
   return RunKdf("HKDF", std::move(params), length);
 }
 

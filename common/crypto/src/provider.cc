@@ -33,15 +33,15 @@ absl::Status CheckProvider() {
     EVP_KEYMGMT_free(k);
     return k != nullptr;
   };
-  const Probe probes[] = {{"SM3", md("SM3")},          {"SM4-CTR", cipher("SM4-CTR")},
-                          {"SM4-CBC", cipher("SM4-CBC")}, {"HKDF", kdf("HKDF")},
-                          {"X963KDF", kdf("X963KDF")},  {"SM2", keymgmt("SM2")}};
+  const Probe probes[] = {
+      {"SM3", md("SM3")},    {"SM4-CTR", cipher("SM4-CTR")}, {"SM4-CBC", cipher("SM4-CBC")},
+      {"HKDF", kdf("HKDF")}, {"X963KDF", kdf("X963KDF")},    {"SM2", keymgmt("SM2")}};
   for (const Probe& p : probes) {
     if (!p.ok) {
       DrainOpenSslErrors();
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the OpenSSL provider lacks ", p.name, " (", ProviderVersion(),
-          "); install OpenSSL 3.0+ or Tongsuo with the default provider enabled"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the OpenSSL provider lacks ", p.name, " (", ProviderVersion(),
+                       "); install OpenSSL 3.0+ or Tongsuo with the default provider enabled"));
     }
   }
   return absl::OkStatus();

@@ -44,11 +44,12 @@ std::string BioContents(BIO* bio) {
 }
 
 absl::Status RequireSm2(EVP_PKEY* pkey, std::string_view what) {
-  if (pkey == nullptr) return absl::InvalidArgumentError(absl::StrCat(std::string(what), ": no key"));
+  if (pkey == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat(std::string(what), ": no key"));
   if (!EVP_PKEY_is_a(pkey, "SM2")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        std::string(what), ": key is ", EVP_PKEY_get0_type_name(pkey),
-        ", not SM2 (generate one with `openssl genpkey -algorithm SM2`)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(what), ": key is ", EVP_PKEY_get0_type_name(pkey),
+                     ", not SM2 (generate one with `openssl genpkey -algorithm SM2`)"));
   }
   return absl::OkStatus();
 }
@@ -71,9 +72,9 @@ struct SignCtx {
 };
 
 absl::StatusOr<SignCtx> MakeSignCtx(EVP_PKEY* key, std::string_view id) {
-  SignCtx c{MdCtxPtr(EVP_MD_CTX_new()), PkeyCtxPtr(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr))};
-  if (!c.md || !c.pkey ||
-      EVP_PKEY_CTX_set1_id(c.pkey.get(), id.data(), id.size()) != 1) {
+  SignCtx c{MdCtxPtr(EVP_MD_CTX_new()),
+            PkeyCtxPtr(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr))};
+  if (!c.md || !c.pkey || EVP_PKEY_CTX_set1_id(c.pkey.get(), id.data(), id.size()) != 1) {
     return OpenSslError("SM2 context setup failed");
   }
   EVP_MD_CTX_set_pkey_ctx(c.md.get(), c.pkey.get());
@@ -143,7 +144,8 @@ absl::Status Sm2PublicKey::Verify(ByteView msg, ByteView signature, std::string_
                               nullptr) != 1) {
     return OpenSslError("SM2 verify init failed");
   }
-  int rc = EVP_DigestVerify(c->md.get(), signature.data(), signature.size(), msg.data(), msg.size());
+  int rc =
+      EVP_DigestVerify(c->md.get(), signature.data(), signature.size(), msg.data(), msg.size());
   DrainOpenSslErrors();
   if (rc == 1) return absl::OkStatus();
   if (rc == 0) return absl::UnauthenticatedError("SM2 signature does not verify");
@@ -212,8 +214,8 @@ absl::StatusOr<Bytes> Sm2PrivateKey::Sign(ByteView msg, std::string_view id) con
   absl::StatusOr<SignCtx> c = MakeSignCtx(pkey_.get(), id);
   if (!c.ok()) return c.status();
   size_t len = 0;
-  if (EVP_DigestSignInit_ex(c->md.get(), nullptr, "SM3", nullptr, nullptr, pkey_.get(),
-                            nullptr) != 1 ||
+  if (EVP_DigestSignInit_ex(c->md.get(), nullptr, "SM3", nullptr, nullptr, pkey_.get(), nullptr) !=
+          1 ||
       EVP_DigestSign(c->md.get(), nullptr, &len, msg.data(), msg.size()) != 1) {
     return OpenSslError("SM2 sign init failed");
   }
@@ -260,9 +262,8 @@ absl::StatusOr<Sm2KeyShare> Sm2KeyShare::Generate() {
 
 absl::StatusOr<Bytes> Sm2KeyShare::Derive(ByteView peer_point) const {
   if (peer_point.size() != kSm2PointSize || peer_point[0] != 0x04) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key share must be a 65-byte uncompressed point, got ", peer_point.size(),
-                     " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key share must be a 65-byte uncompressed point, got ", peer_point.size(), " bytes"));
   }
   // The peer key is built the way libssl builds ECDHE peers: our own domain
   // parameters plus the encoded point. EVP_PKEY_fromdata cannot be used: the

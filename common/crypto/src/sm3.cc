@@ -87,9 +87,8 @@ struct HmacSm3::Impl {
 HmacSm3::HmacSm3(ByteView key) : impl_(std::make_unique<Impl>()) {
   impl_->ctx = EVP_MAC_CTX_new(FetchHmac());
   char digest[] = "SM3";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
   // An empty key is legal HMAC; OpenSSL wants a non-null pointer for it.
   static const uint8_t kEmpty = 0;
   if (impl_->ctx == nullptr ||

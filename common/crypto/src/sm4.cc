@@ -29,8 +29,7 @@ const EVP_CIPHER* GcmCipher() {
 
 absl::Status CheckKey(ByteView key) {
   if (key.size() != kSm4KeySize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SM4 key must be 16 bytes, got ", key.size()));
+    return absl::InvalidArgumentError(absl::StrCat("SM4 key must be 16 bytes, got ", key.size()));
   }
   return absl::OkStatus();
 }
@@ -52,12 +51,12 @@ absl::StatusOr<Bytes> OneShot(const char* cipher_name, ByteView key, ByteView iv
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   Bytes out(in.size() + kSm4BlockSize);
   int len1 = 0, len2 = 0;
-  bool ok = ctx && EVP_CipherInit_ex2(ctx.get(), cipher, key.data(),
-                                      iv.empty() ? nullptr : iv.data(), encrypt ? 1 : 0,
-                                      nullptr) == 1 &&
-            EVP_CIPHER_CTX_set_padding(ctx.get(), padding ? 1 : 0) == 1 &&
-            EVP_CipherUpdate(ctx.get(), out.data(), &len1, in.data(),
-                             static_cast<int>(in.size())) == 1;
+  bool ok =
+      ctx &&
+      EVP_CipherInit_ex2(ctx.get(), cipher, key.data(), iv.empty() ? nullptr : iv.data(),
+                         encrypt ? 1 : 0, nullptr) == 1 &&
+      EVP_CIPHER_CTX_set_padding(ctx.get(), padding ? 1 : 0) == 1 &&
+      EVP_CipherUpdate(ctx.get(), out.data(), &len1, in.data(), static_cast<int>(in.size())) == 1;
   bool final_ok = ok && EVP_CipherFinal_ex(ctx.get(), out.data() + len1, &len2) == 1;
   EVP_CIPHER_free(const_cast<EVP_CIPHER*>(cipher));
   if (!ok) return internal::OpenSslError(absl::StrCat(cipher_name, " failed"));
@@ -169,8 +168,7 @@ absl::StatusOr<Sm4Gcm> Sm4Gcm::Create(ByteView key) {
 
 absl::Status Sm4Gcm::Seal(ByteView nonce, ByteView aad, ByteView in, std::span<uint8_t> out,
                           std::span<uint8_t> tag) {
-  if (nonce.size() != kSm4GcmNonceSize || tag.size() != kSm4GcmTagSize ||
-      out.size() != in.size()) {
+  if (nonce.size() != kSm4GcmNonceSize || tag.size() != kSm4GcmTagSize || out.size() != in.size()) {
     return absl::InvalidArgumentError("SM4-GCM: nonce 12, tag 16, output the input's size");
   }
   if (absl::Status s = CheckLength(in.size()); !s.ok()) return s;
@@ -190,8 +188,7 @@ absl::Status Sm4Gcm::Seal(ByteView nonce, ByteView aad, ByteView in, std::span<u
 
 absl::Status Sm4Gcm::Open(ByteView nonce, ByteView aad, ByteView in, ByteView tag,
                           std::span<uint8_t> out) {
-  if (nonce.size() != kSm4GcmNonceSize || tag.size() != kSm4GcmTagSize ||
-      out.size() != in.size()) {
+  if (nonce.size() != kSm4GcmNonceSize || tag.size() != kSm4GcmTagSize || out.size() != in.size()) {
     return absl::InvalidArgumentError("SM4-GCM: nonce 12, tag 16, output the input's size");
   }
   if (absl::Status s = CheckLength(in.size()); !s.ok()) return s;

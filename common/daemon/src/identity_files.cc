@@ -23,9 +23,9 @@ absl::StatusOr<channel::Credentials> LoadCredentials(const std::string& key_path
   }
   absl::StatusOr<crypto::Sm2PublicKey> cert_key = chain->front().PublicKey();
   if (!cert_key.ok() || cert_key->ToDer() != key->PublicKey().ToDer()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        key_path, " does not belong to the certificate in ", cert_path,
-        ": use the key generated when this certificate was issued"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_path, " does not belong to the certificate in ", cert_path,
+                     ": use the key generated when this certificate was issued"));
   }
   return channel::Credentials{*std::move(key), *std::move(chain)};
 }

@@ -22,9 +22,8 @@ absl::StatusOr<Enrolled> Enroll(const std::string& hub_address, const std::strin
   channel::HandshakeConfig hs;
   hs.pinned_root_fingerprint = token->ca_fingerprint;
   hs.allowed_peer_roles = {pki::Role::kHub};
-  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client =
-      rpc::TunnelClient::Connect(
-          {.address = hub_address, .handshake = std::move(hs), .transport = std::move(transport)});
+  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = rpc::TunnelClient::Connect(
+      {.address = hub_address, .handshake = std::move(hs), .transport = std::move(transport)});
   if (!client.ok()) return client.status();
 
   v1::EnrollRequest req;
@@ -57,7 +56,8 @@ absl::StatusOr<Enrolled> Enroll(const std::string& hub_address, const std::strin
 }
 
 absl::Status SaveIdentity(const Enrolled& e, const std::string& dir) {
-  if (absl::Status s = config::WriteFileAtomic(dir + "/" + kKeyFile, e.key.ToPem(), 0600); !s.ok()) {
+  if (absl::Status s = config::WriteFileAtomic(dir + "/" + kKeyFile, e.key.ToPem(), 0600);
+      !s.ok()) {
     return s;
   }
   // cert.pem holds the leaf and its root, so peers without our bundle (an

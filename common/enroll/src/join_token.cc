@@ -31,7 +31,8 @@ absl::StatusOr<JoinToken> ParseJoinToken(const std::string& text) {
   }
   JoinToken t{parts[1], parts[2], parts[3]};
   if (!IsLowerHex(t.id, 16)) return absl::InvalidArgumentError("join token id is malformed");
-  if (!IsLowerHex(t.secret, 32)) return absl::InvalidArgumentError("join token secret is malformed");
+  if (!IsLowerHex(t.secret, 32))
+    return absl::InvalidArgumentError("join token secret is malformed");
   if (!IsLowerHex(t.ca_fingerprint, 64)) {
     return absl::InvalidArgumentError("join token CA fingerprint is malformed");
   }

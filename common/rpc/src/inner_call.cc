@@ -12,7 +12,8 @@ std::string Flatten(const grpc::ByteBuffer& buf) {
   std::string out;
   if (!buf.Dump(&slices).ok()) return out;
   out.reserve(buf.Length());
-  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
 }
 

@@ -28,7 +28,8 @@ std::optional<pki::Identity> PeerOf(const grpc::ServerContext& ctx) {
 grpc::Status RequireRole(const grpc::ServerContext& ctx, const std::set<pki::Role>& roles,
                          pki::Identity* peer) {
   std::string wanted;
-  for (pki::Role r : roles) absl::StrAppend(&wanted, wanted.empty() ? "" : " or ", std::string(pki::RoleName(r)));
+  for (pki::Role r : roles)
+    absl::StrAppend(&wanted, wanted.empty() ? "" : " or ", std::string(pki::RoleName(r)));
   std::optional<pki::Identity> p = PeerOf(ctx);
   if (!p) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
@@ -36,8 +37,9 @@ grpc::Status RequireRole(const grpc::ServerContext& ctx, const std::set<pki::Rol
                                      "; connect with your enrolled key and certificate"));
   }
   if (roles.count(p->role) == 0) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat(pki::Describe(*p), " may not call this; it needs role ", wanted));
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat(pki::Describe(*p), " may not call this; it needs role ", wanted));
   }
   if (peer) *peer = *std::move(p);
   return grpc::Status::OK;

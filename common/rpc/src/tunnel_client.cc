@@ -56,8 +56,9 @@ struct TunnelClient::Impl {
     }
     for (auto& [id, st] : calls_copy) {
       std::lock_guard<std::mutex> lock(st->mu);
-      if (!st->status) st->status = absl::UnavailableError(absl::StrCat(
-                           "secure channel to ", server.id, " ended: ", why.message()));
+      if (!st->status)
+        st->status = absl::UnavailableError(
+            absl::StrCat("secure channel to ", server.id, " ended: ", why.message()));
       st->cv.notify_all();
     }
   }
@@ -308,7 +309,8 @@ absl::Status TunnelCall::WritesDone() {
 
 bool TunnelCall::Read(google::protobuf::Message* message) {
   std::unique_lock<std::mutex> lock(state_->mu);
-  if (!WaitUntilReady(lock, [&] { return !state_->messages.empty() || state_->status.has_value(); })) {
+  if (!WaitUntilReady(lock,
+                      [&] { return !state_->messages.empty() || state_->status.has_value(); })) {
     lock.unlock();
     Cancel();
     return false;
@@ -316,7 +318,8 @@ bool TunnelCall::Read(google::protobuf::Message* message) {
   if (state_->messages.empty()) return false;
   bool ok = message->ParseFromString(state_->messages.front());
   state_->messages.pop_front();
-  if (!ok) state_->status = absl::InternalError("response is not a valid message of the expected type");
+  if (!ok)
+    state_->status = absl::InternalError("response is not a valid message of the expected type");
   return ok;
 }
 

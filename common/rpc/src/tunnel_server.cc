@@ -144,8 +144,8 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
   if (!stream->Write(reply)) return grpc::Status::CANCELLED;
   if (!stream->Read(&frame)) return grpc::Status::CANCELLED;
   if (frame.frame_case() == v1::TunnelFrame::kAlert) {
-    spdlog::warn("event=handshake_refused_by_client peer=\"{}\" from={} error=\"{}\"", PeerName(hs->claimed_peer()), addr,
-                 frame.alert().message());
+    spdlog::warn("event=handshake_refused_by_client peer=\"{}\" from={} error=\"{}\"",
+                 PeerName(hs->claimed_peer()), addr, frame.alert().message());
     return grpc::Status::CANCELLED;
   }
   if (frame.frame_case() != v1::TunnelFrame::kClientAuth) {
@@ -153,8 +153,8 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
   }
   absl::StatusOr<channel::Session> session = hs->Finish(frame.client_auth());
   if (!session.ok()) {
-    spdlog::warn("event=handshake_refused peer=\"{}\" from={} error=\"{}\"", PeerName(hs->claimed_peer()), addr,
-                 session.status().ToString());
+    spdlog::warn("event=handshake_refused peer=\"{}\" from={} error=\"{}\"",
+                 PeerName(hs->claimed_peer()), addr, session.status().ToString());
     return ToGrpc(session.status());
   }
   const std::optional<pki::Identity> peer = session->peer;
@@ -182,8 +182,8 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("certificate ", peer->serial_hex, " was revoked"));
   }
-  spdlog::info("event=session_up session={} peer=\"{}\" from={} suite={}", session_id, PeerName(peer), addr,
-               suite);
+  spdlog::info("event=session_up session={} peer=\"{}\" from={} suite={}", session_id,
+               PeerName(peer), addr, suite);
   grpc::GenericStub stub(inner_channel_);
   CallTable calls;
   absl::Status end = absl::OkStatus();
@@ -202,16 +202,16 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
     const v1::CallFrame& cf = rec->call;
     switch (cf.kind_case()) {
       case v1::CallFrame::kStart: {
-        auto* call = new internal::InnerCall(cf.call_id(), &io,
-                                             [&calls](uint64_t id) { calls.Remove(id); });
+        auto* call =
+            new internal::InnerCall(cf.call_id(), &io, [&calls](uint64_t id) { calls.Remove(id); });
         if (!calls.Add(cf.call_id(), call, options_.max_calls_per_session)) {
           delete call;
           v1::CallFrame refused;
           refused.set_call_id(cf.call_id());
           refused.mutable_status()->set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
-          refused.mutable_status()->set_message(absl::StrCat(
-              "call id in use or more than ", options_.max_calls_per_session,
-              " calls open on this session"));
+          refused.mutable_status()->set_message(absl::StrCat("call id in use or more than ",
+                                                             options_.max_calls_per_session,
+                                                             " calls open on this session"));
           (void)io.Send(refused);
           break;
         }
@@ -246,8 +246,8 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
     return grpc::Status::CANCELLED;
   }
   if (!end.ok()) {
-    spdlog::warn("event=session_failed session={} peer=\"{}\" error=\"{}\"", session_id, PeerName(peer),
-                 end.ToString());
+    spdlog::warn("event=session_failed session={} peer=\"{}\" error=\"{}\"", session_id,
+                 PeerName(peer), end.ToString());
     return ToGrpc(end);
   }
   (void)io.SendClose();

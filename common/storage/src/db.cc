@@ -2,8 +2,8 @@
 
 #include <rocksdb/db.h>
 
-#include <filesystem>
 #include <rocksdb/write_batch.h>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 

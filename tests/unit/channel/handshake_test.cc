@@ -252,8 +252,8 @@ TEST_F(HandshakeTest, ReplayedClientAuthFromAnotherSessionRefused) {
   ASSERT_TRUE(RunHandshake(EdgeClient(), HubServer(), capture).status.ok());
   Tamper replay;
   replay.client_auth = [&](v1::HandshakeAuth& a) { a = recorded; };
-  ExpectRefused(RunHandshake(EdgeClient(), HubServer(), replay),
-                absl::StatusCode::kUnauthenticated, "signature");
+  ExpectRefused(RunHandshake(EdgeClient(), HubServer(), replay), absl::StatusCode::kUnauthenticated,
+                "signature");
 }
 
 TEST_F(HandshakeTest, AnonymousClientRefusedUnlessAllowed) {
@@ -279,8 +279,7 @@ TEST_F(HandshakeTest, EnrolmentPinsTheCaByFingerprint) {
   EXPECT_EQ(o.client->peer->id, "hub");
 
   client.pinned_root_fingerprint = pki_.foreign.certificate().FingerprintHex();
-  ExpectRefused(RunHandshake(client, server), absl::StatusCode::kUnauthenticated,
-                "fingerprint");
+  ExpectRefused(RunHandshake(client, server), absl::StatusCode::kUnauthenticated, "fingerprint");
 }
 
 TEST_F(HandshakeTest, MalformedClientHelloRefused) {

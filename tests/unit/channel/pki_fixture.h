@@ -37,7 +37,8 @@ struct TestPki {
     return b;
   }
 
-  channel::HandshakeConfig Config(channel::Credentials creds, std::set<pki::Role> peer_roles = {}) const {
+  channel::HandshakeConfig Config(channel::Credentials creds,
+                                  std::set<pki::Role> peer_roles = {}) const {
     channel::HandshakeConfig c;
     c.credentials = std::move(creds);
     c.trust = Bundle();

@@ -42,12 +42,19 @@ TEST(YamlReaderTest, RefusesEachMistakeWithFileAndLine) {
   ExpectRefused("listen: 127.0.0.1:1\ntypo: 2\n", listen, "test.yaml:2: unknown setting 'typo'");
   ExpectRefused("listen: 127.0.0.1\n", listen, "must be host:port");
   ExpectRefused("listen: 127.0.0.1:99999\n", listen, "must be host:port");
-  ExpectRefused("count: many\n", [](YamlReader& r) { r.Int("count", 0, 0, 9); }, "must be an integer");
-  ExpectRefused("count: 11\n", [](YamlReader& r) { r.Int("count", 0, 0, 9); }, "out of range");
-  ExpectRefused("x: 1\n", [](YamlReader& r) { r.RequiredString("node_id"); }, "missing required setting 'node_id'");
-  ExpectRefused("tls.cert: a\n", [](YamlReader& r) { r.String("tls.cert", ""); }, "nested");
-  ExpectRefused("roots: [{a: b}]\n", [](YamlReader& r) { r.StringList("roots"); }, "list of strings");
-  ExpectRefused("on: maybe\n", [](YamlReader& r) { r.Bool("on", false); }, "true or false");
+  ExpectRefused(
+      "count: many\n", [](YamlReader& r) { r.Int("count", 0, 0, 9); }, "must be an integer");
+  ExpectRefused(
+      "count: 11\n", [](YamlReader& r) { r.Int("count", 0, 0, 9); }, "out of range");
+  ExpectRefused(
+      "x: 1\n", [](YamlReader& r) { r.RequiredString("node_id"); },
+      "missing required setting 'node_id'");
+  ExpectRefused(
+      "tls.cert: a\n", [](YamlReader& r) { r.String("tls.cert", ""); }, "nested");
+  ExpectRefused(
+      "roots: [{a: b}]\n", [](YamlReader& r) { r.StringList("roots"); }, "list of strings");
+  ExpectRefused(
+      "on: maybe\n", [](YamlReader& r) { r.Bool("on", false); }, "true or false");
   absl::Status s = Check("a: [unclosed\n", [](YamlReader&) {});
   EXPECT_TRUE(absl::IsInvalidArgument(s));
   EXPECT_NE(s.message().find("not valid YAML"), std::string::npos) << s;

@@ -94,7 +94,8 @@ class TunnelTest : public ::testing::Test {
     address_ = "127.0.0.1:" + std::to_string(host_->port());
   }
 
-  channel::HandshakeConfig ClientConfig(const std::string& id = "acme", Role role = Role::kEnterprise) {
+  channel::HandshakeConfig ClientConfig(const std::string& id = "acme",
+                                        Role role = Role::kEnterprise) {
     channel::HandshakeConfig c = pki_.Config(pki_.Issue(id, role, "SG"), {Role::kEdge});
     return c;
   }
@@ -162,7 +163,8 @@ TEST_F(TunnelTest, ManyConcurrentCallsShareOneSession) {
         EchoRequest req;
         req.set_text(std::to_string(t) + "/" + std::to_string(i));
         EchoReply resp;
-        if ((*client)->Call("/beibu.test.Echo/Unary", req, &resp).ok() && resp.text() == req.text()) {
+        if ((*client)->Call("/beibu.test.Echo/Unary", req, &resp).ok() &&
+            resp.text() == req.text()) {
           ++ok;
         }
       }
@@ -227,7 +229,8 @@ TEST_F(TunnelTest, RefusalsReachTheClientWithTheirReason) {
   EXPECT_TRUE(absl::IsPermissionDenied(wrong_role.status())) << wrong_role.status();
   EXPECT_NE(wrong_role.status().message().find("role"), std::string::npos);
 
-  channel::HandshakeConfig foreign = pki_.Config(pki_.Issue(pki_.foreign, "x", Role::kEnterprise, "SG"), {Role::kEdge});
+  channel::HandshakeConfig foreign =
+      pki_.Config(pki_.Issue(pki_.foreign, "x", Role::kEnterprise, "SG"), {Role::kEdge});
   auto unknown = Connect(foreign);
   ASSERT_FALSE(unknown.ok());
   EXPECT_TRUE(absl::IsUnauthenticated(unknown.status())) << unknown.status();
@@ -248,7 +251,8 @@ TEST_F(TunnelTest, ClosingSessionsOfARevokedPeerEndsItsCalls) {
   ASSERT_TRUE(client.ok()) << client.status();
   EchoReply resp;
   ASSERT_TRUE((*client)->Call("/beibu.test.Echo/Unary", EchoRequest(), &resp).ok());
-  EXPECT_EQ(host_->tunnel().CloseSessions([](const pki::Identity& p) { return p.id == "acme"; }), 1);
+  EXPECT_EQ(host_->tunnel().CloseSessions([](const pki::Identity& p) { return p.id == "acme"; }),
+            1);
   for (int i = 0; i < 100 && (*client)->status().ok(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -291,7 +295,8 @@ class RawClient {
     v1::CallFrame cf;
     cf.set_call_id(id);
     cf.mutable_start()->set_method(method);
-    return session_->sealer.Seal(channel::RecordType::kData, AsBytes(cf.SerializeAsString())).value();
+    return session_->sealer.Seal(channel::RecordType::kData, AsBytes(cf.SerializeAsString()))
+        .value();
   }
   void Send(const Bytes& record) {
     v1::TunnelFrame f;

@@ -47,8 +47,7 @@ class Sm2PublicKey {
 
   // OK if `signature` (DER SM2 signature over SM3(Z_id || msg)) is valid;
   // UNAUTHENTICATED otherwise, INVALID_ARGUMENT if it is not DER at all.
-  absl::Status Verify(ByteView msg, ByteView signature,
-                      std::string_view id = kDefaultSm2Id) const;
+  absl::Status Verify(ByteView msg, ByteView signature, std::string_view id = kDefaultSm2Id) const;
   // GB/T 32918.4 encryption, C1C3C2 in the ASN.1 form OpenSSL uses.
   absl::StatusOr<Bytes> Encrypt(ByteView plaintext) const;
 

@@ -3,8 +3,8 @@
 // the standard grpc.health.v1.Health service.
 #pragma once
 
-#include <grpcpp/server.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
 
 #include <memory>
 #include <vector>

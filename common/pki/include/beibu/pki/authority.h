@@ -37,10 +37,9 @@ class CertificateAuthority {
                                     const Identity& identity, IssueOptions options = {}) const;
 
   // A CRL listing `revoked`, numbered `number`, valid until now + next_update.
-  absl::StatusOr<RevocationList> IssueCrl(const std::vector<RevokedEntry>& revoked,
-                                          uint64_t number,
-                                          std::chrono::seconds next_update =
-                                              std::chrono::hours(24 * 7)) const;
+  absl::StatusOr<RevocationList> IssueCrl(
+      const std::vector<RevokedEntry>& revoked, uint64_t number,
+      std::chrono::seconds next_update = std::chrono::hours(24 * 7)) const;
 
  private:
   CertificateAuthority(crypto::Sm2PrivateKey key, Certificate cert)

@@ -50,8 +50,9 @@ class Db {
   absl::Status Write(WriteBatch& batch);
   // Calls `visit` for each key starting with `prefix`, in key order, until it
   // returns false.
-  absl::Status Scan(std::string_view prefix,
-                    const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+  absl::Status Scan(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
 
   const std::string& path() const { return path_; }
 
