@@ -32,26 +32,6 @@ pki::Clock::time_point FromUnix(int64_t s) {
   return pki::Clock::time_point(std::chrono::seconds(s));
 }
 
-// Lowercase hex without separators, as Certificate::SerialHex() prints it;
-// accepts what `openssl x509 -serial` prints (upper case, "serial=" prefix).
-absl::StatusOr<std::string> NormalizeSerial(std::string serial) {
-  if (serial.rfind("serial=", 0) == 0) serial = serial.substr(7);
-  std::string out;
-  for (char c : serial) {
-    if (c == ':') continue;
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("serial '", serial, "' is not hexadecimal (see `beibu pki show CERT`)"));
-    }
-    out += c;
-  }
-  size_t first = out.find_first_not_of('0');
-  out = first == std::string::npos ? "0" : out.substr(first);
-  if (out.size() > 40) return absl::InvalidArgumentError("serial longer than 20 bytes");
-  return out;
-}
-
 std::string Sm3Hex(const std::string& s) {
   crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(s));
   return HexEncode(d);
@@ -118,7 +98,7 @@ absl::Status HubState::LoadRevocations() {
   return db_->Scan(kRevokedPrefix, [&](std::string_view key, std::string_view value) {
     json j = json::parse(value, nullptr, /*allow_exceptions=*/false);
     absl::StatusOr<std::string> serial =
-        NormalizeSerial(std::string(key.substr(sizeof(kRevokedPrefix) - 1)));
+        pki::CanonicalSerialHex(std::string(key.substr(sizeof(kRevokedPrefix) - 1)));
     if (j.is_discarded() || !j.is_object() || !serial.ok()) {
       // Refusing to start would leave every edge without a hub; skipping one
       // record keeps the rest of the revocations in force.
@@ -284,7 +264,7 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
 absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req) {
   std::string serial;
   if (req.target_case() == v1::RevokeRequest::kSerialHex) {
-    absl::StatusOr<std::string> normalized = NormalizeSerial(req.serial_hex());
+    absl::StatusOr<std::string> normalized = pki::CanonicalSerialHex(req.serial_hex());
     if (!normalized.ok()) return normalized.status();
     serial = *normalized;
   }
@@ -333,17 +313,15 @@ absl::StatusOr<v1::NodeRecord> HubState::LoadNode(const std::string& node_id) co
   return node;
 }
 
-void HubState::RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status) {
+bool HubState::RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status) {
   absl::StatusOr<v1::NodeRecord> node = LoadNode(node_id);
-  if (!node.ok()) {
-    spdlog::warn("event=heartbeat_unknown_node node={}", node_id);
-    return;
-  }
+  if (!node.ok()) return false;
   *node->mutable_last_heartbeat() = TimeUtil::GetCurrentTime();
   *node->mutable_last_status() = status;
   if (absl::Status s = db_->Put(kNodePrefix + node_id, node->SerializeAsString()); !s.ok()) {
     spdlog::error("event=registry_write_failed node={} error=\"{}\"", node_id, s.ToString());
   }
+  return true;
 }
 
 void HubState::SetConnected(const std::string& node_id, bool connected) {

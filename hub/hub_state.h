@@ -47,7 +47,9 @@ class HubState {
   void SetRevocationListener(std::function<void(const std::string& serial_hex)> listener);
   bool IsRevoked(const std::string& serial_hex) const;
 
-  void RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status);
+  // False when `node_id` has no registry record (registry restored from an
+  // older backup, say); the status is then dropped.
+  bool RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status);
   void SetConnected(const std::string& node_id, bool connected);
   v1::ListNodesResponse ListNodes() const;
 

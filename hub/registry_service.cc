@@ -46,8 +46,14 @@ grpc::Status RegistryService::Heartbeat(
   std::condition_variable cv;
   std::thread reader([&] {
     v1::EdgeStatus status;
+    bool warned = false;
     while (stream->Read(&status)) {
-      state_->RecordHeartbeat(edge.id, status);
+      if (!state_->RecordHeartbeat(edge.id, status) && !warned) {
+        spdlog::warn("event=heartbeat_unknown_node node={} action=\"the registry has no record of "
+                     "this edge (restored from an old backup?); re-enrol it to list it\"",
+                     edge.id);
+        warned = true;
+      }
       std::lock_guard<std::mutex> lock(mu);
       edge_digest = status.trust_bundle_digest();
       first_status = true;

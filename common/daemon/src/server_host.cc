@@ -19,7 +19,10 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(ServerHostOptions 
   if (!host->inner_) return absl::InternalError("cannot start the in-process server");
 
   host->tunnel_ = std::make_unique<rpc::TunnelService>(
-      rpc::TunnelServiceOptions{.handshake = options.handshake, .inner = host->inner_.get()});
+      rpc::TunnelServiceOptions{.handshake = options.handshake,
+                                .inner = host->inner_.get(),
+                                .max_sessions = options.max_sessions,
+                                .handshake_timeout = options.handshake_timeout});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder outer;
   outer.SetMaxReceiveMessageSize(64 << 20);
@@ -35,7 +38,6 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(ServerHostOptions 
   outer.RegisterService(host->tunnel_.get());
   host->outer_ = outer.BuildAndStart();
   if (!host->outer_ || host->port_ == 0) {
-    host->inner_->Shutdown();
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen_address,
         ": address in use or not local (pick another port or stop the other process)"));
@@ -58,11 +60,12 @@ void ServerHost::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
   SetServing(false);
-  // Live tunnels are long streams: cancel them after the grace period.
-  outer_->Shutdown(std::chrono::system_clock::now() + grace);
-  inner_->Shutdown(std::chrono::system_clock::now());
-  outer_->Wait();
-  inner_->Wait();
+  // Live tunnels are long streams: cancel them after the grace period. Either
+  // server may be missing when Start() failed half-way.
+  if (outer_) outer_->Shutdown(std::chrono::system_clock::now() + grace);
+  if (inner_) inner_->Shutdown(std::chrono::system_clock::now());
+  if (outer_) outer_->Wait();
+  if (inner_) inner_->Wait();
 }
 
 void BlockShutdownSignals() {

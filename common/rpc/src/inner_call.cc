@@ -124,7 +124,18 @@ void InnerCall::OnWriteDone(bool ok) {
 }
 
 void InnerCall::OnReadDone(bool ok) {
-  if (!ok) return;
+  if (!ok) {
+    // The service has finished: no write can matter any more, so release the
+    // hold now and let OnDone deliver the status without waiting for the
+    // client's half-close.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      pending_.clear();
+    }
+    PumpWrites();
+    return;
+  }
   v1::CallFrame frame;
   frame.set_call_id(id_);
   frame.set_message(Flatten(read_buf_));

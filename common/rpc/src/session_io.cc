@@ -4,8 +4,9 @@
 
 namespace beibu::rpc::internal {
 
-SessionIo::SessionIo(channel::Session session, std::function<bool(const v1::TunnelFrame&)> write)
-    : session_(std::move(session)), write_(std::move(write)) {
+SessionIo::SessionIo(channel::Session session, std::function<bool(const v1::TunnelFrame&)> write,
+                     std::function<void()> on_broken)
+    : session_(std::move(session)), write_(std::move(write)), on_broken_(std::move(on_broken)) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -27,6 +28,7 @@ absl::Status SessionIo::Enqueue(channel::RecordType type, std::string payload) {
     queue_.clear();
     queued_bytes_ = 0;
     cv_.notify_all();
+    if (on_broken_) on_broken_();  // cancels the stream; safe under our lock
     return absl::ResourceExhaustedError(
         "peer left more than 256 MiB unread on the secure channel; session abandoned");
   }
@@ -59,6 +61,7 @@ void SessionIo::WriterLoop() {
     writing_ = true;
     lock.unlock();
     bool ok = SealAndWrite(item);
+    if (!ok && on_broken_) on_broken_();
     lock.lock();
     writing_ = false;
     if (!ok) {

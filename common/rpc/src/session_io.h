@@ -25,7 +25,11 @@ class SessionIo {
   static constexpr size_t kMaxQueuedBytes = 256u << 20;
 
   // `write` sends one frame on the stream; false means the stream is gone.
-  SessionIo(channel::Session session, std::function<bool(const v1::TunnelFrame&)> write);
+  // `on_broken` runs once, on the writer thread, when the session can no
+  // longer send (write or seal failed, queue overflow): the owner cancels the
+  // stream so the peer and both ends learn at once.
+  SessionIo(channel::Session session, std::function<bool(const v1::TunnelFrame&)> write,
+            std::function<void()> on_broken = {});
   // Writes what is queued (unless the stream is gone), then stops the writer.
   ~SessionIo();
 
@@ -59,6 +63,7 @@ class SessionIo {
 
   channel::Session session_;
   std::function<bool(const v1::TunnelFrame&)> write_;
+  std::function<void()> on_broken_;
 
   std::mutex mu_;
   std::condition_variable cv_;

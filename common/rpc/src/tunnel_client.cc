@@ -198,8 +198,10 @@ absl::StatusOr<std::unique_ptr<TunnelClient>> TunnelClient::Connect(TunnelClient
   impl->server = *finished->second.peer;
   impl->suite = finished->second.suite;
   auto* stream = impl->stream.get();
+  grpc::ClientContext* ctx = &impl->ctx;
   impl->io = std::make_unique<internal::SessionIo>(
-      std::move(finished->second), [stream](const v1::TunnelFrame& f) { return stream->Write(f); });
+      std::move(finished->second), [stream](const v1::TunnelFrame& f) { return stream->Write(f); },
+      [ctx] { ctx->TryCancel(); });
   // The server confirms our authentication with call 0's OK status.
   absl::StatusOr<v1::TunnelFrame> confirm = ReadSetupFrame(impl->stream.get());
   if (!confirm.ok()) return confirm.status();

@@ -86,7 +86,11 @@ void TunnelService::WatchHandshakes() {
     stop_cv_.wait_for(lock, std::chrono::milliseconds(250));
     auto now = std::chrono::steady_clock::now();
     for (auto& [ctx, deadline] : handshaking_) {
-      if (now > deadline) ctx->TryCancel();
+      if (now > deadline) {
+        spdlog::warn("event=handshake_timeout from={}", ctx->peer());
+        ctx->TryCancel();
+        deadline = std::chrono::steady_clock::time_point::max();  // warn once
+      }
     }
   }
 }
@@ -160,8 +164,9 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
   const std::optional<pki::Identity> peer = session->peer;
   const std::string session_id = session->id_hex;
   const std::string suite = channel::SuiteName(session->suite);
-  internal::SessionIo io(std::move(*session),
-                         [stream](const v1::TunnelFrame& f) { return stream->Write(f); });
+  internal::SessionIo io(
+      std::move(*session), [stream](const v1::TunnelFrame& f) { return stream->Write(f); },
+      [ctx] { ctx->TryCancel(); });
   // Tell the client its authentication was accepted (call 0, status OK), so
   // that every refusal surfaces while it connects rather than on a later call.
   v1::CallFrame accepted;
@@ -177,6 +182,8 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
   // A revocation that landed while this handshake was in progress: the
   // session is registered now, so a later one will find it; this one not.
   if (peer && options_.handshake().trust->IsRevoked(*peer)) {
+    spdlog::warn("event=handshake_refused peer=\"{}\" from={} error=\"revoked during handshake\"",
+                 PeerName(peer), addr);
     std::lock_guard<std::mutex> lock(mu_);
     live_.erase(&live);
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,

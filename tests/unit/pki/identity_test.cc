@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
+#include "beibu/pki/authority.h"
+
 namespace beibu::pki {
 namespace {
 
@@ -38,6 +42,30 @@ TEST(IdentityTest, Describe) {
   id.role = Role::kEdge;
   id.country = "VN";
   EXPECT_EQ(Describe(id), "edge-vn (edge, VN)");
+}
+
+TEST(CanonicalSerialHexTest, MatchesTheFormCertificatesPrint) {
+  EXPECT_EQ(CanonicalSerialHex("0A1B").value(), "0a1b");
+  EXPECT_EQ(CanonicalSerialHex("serial=0A1B").value(), "0a1b");
+  EXPECT_EQ(CanonicalSerialHex("0a:1b").value(), "0a1b");
+  EXPECT_EQ(CanonicalSerialHex("a1b").value(), "0a1b");
+  EXPECT_EQ(CanonicalSerialHex("000a1b").value(), "0a1b");
+  EXPECT_EQ(CanonicalSerialHex("0").value(), "00");
+  EXPECT_TRUE(absl::IsInvalidArgument(CanonicalSerialHex("").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(CanonicalSerialHex("xyz").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(CanonicalSerialHex(std::string(42, 'a')).status()));
+}
+
+TEST(CanonicalSerialHexTest, RoundTripsEveryIssuedSerial) {
+  // About one serial in sixteen has a leading zero nibble: issue enough.
+  auto ca = CertificateAuthority::CreateRoot(crypto::Sm2PrivateKey::Generate().value(), "R", "CN").value();
+  auto key = crypto::Sm2PrivateKey::Generate().value();
+  for (int i = 0; i < 64; ++i) {
+    Certificate c = ca.Issue(key.PublicKey(), {.id = "x", .role = Role::kEdge, .country = "VN"}).value();
+    std::string upper = c.SerialHex();
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    EXPECT_EQ(CanonicalSerialHex(upper).value(), c.SerialHex());
+  }
 }
 
 }  // namespace

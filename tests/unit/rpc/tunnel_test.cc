@@ -74,7 +74,8 @@ class TunnelTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer({}); }
 
-  void StartServer(channel::KeyUpdateLimits limits) {
+  void StartServer(channel::KeyUpdateLimits limits, size_t max_sessions = 4096,
+                   std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10)) {
     host_.reset();
     server_creds_ = pki_.Issue("edge-sg", Role::kEdge, "SG");
     auto started = daemon::ServerHost::Start({
@@ -88,6 +89,8 @@ class TunnelTest : public ::testing::Test {
               return c;
             },
         .services = {&echo_},
+        .max_sessions = max_sessions,
+        .handshake_timeout = handshake_timeout,
     });
     ASSERT_TRUE(started.ok()) << started.status();
     host_ = *std::move(started);
@@ -259,6 +262,38 @@ TEST_F(TunnelTest, ClosingSessionsOfARevokedPeerEndsItsCalls) {
   EXPECT_FALSE((*client)->status().ok());
   absl::Status s = (*client)->Call("/beibu.test.Echo/Unary", EchoRequest(), &resp);
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+}
+
+TEST_F(TunnelTest, SessionCapRefusesTheNextClient) {
+  StartServer({}, /*max_sessions=*/1);
+  auto first = Connect(ClientConfig("first"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Connect(ClientConfig("second"));
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(second.status())) << second.status();
+  first->reset();  // closing the first session frees the slot
+  bool admitted = false;
+  for (int i = 0; i < 50 && !admitted; ++i) {
+    admitted = Connect(ClientConfig("third")).ok();
+    if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(admitted);
+}
+
+TEST_F(TunnelTest, StalledHandshakeIsCutOff) {
+  StartServer({}, 4096, std::chrono::milliseconds(300));
+  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  auto stub = v1::Tunnel::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->Connect(&ctx);
+  // Send nothing: the server must not keep this session forever.
+  v1::TunnelFrame f;
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(stream->Read(&f));
+  grpc::Status s = stream->Finish();
+  EXPECT_FALSE(s.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  EXPECT_EQ(host_->tunnel().active_sessions(), 0u);
 }
 
 TEST_F(TunnelTest, UnreachableServerIsUnavailable) {

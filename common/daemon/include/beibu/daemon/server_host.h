@@ -20,6 +20,8 @@ struct ServerHostOptions {
   std::vector<grpc::Service*> services;  // reached through the tunnel only
   // Transport credentials under the channel; insecure when null.
   std::shared_ptr<grpc::ServerCredentials> transport;
+  size_t max_sessions = 4096;
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 class ServerHost {

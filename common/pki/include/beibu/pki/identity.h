@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
+
 namespace beibu::pki {
 
 // The roles of DESIGN.md. A certificate carries exactly one, in its subject's
@@ -30,5 +32,12 @@ std::string Describe(const Identity& id);
 
 // True for a well-formed ISO 3166-1 alpha-2 code (two upper-case letters).
 bool IsCountryCode(std::string_view cc);
+
+// A certificate serial as an operator may type it — upper or lower case,
+// colon-separated bytes, the "serial=" prefix of `openssl x509 -serial` —
+// in the form Certificate::SerialHex() prints: lower-case hex of whole bytes
+// (even length, no leading zero byte). INVALID_ARGUMENT for an empty,
+// non-hex or over-20-byte serial.
+absl::StatusOr<std::string> CanonicalSerialHex(std::string_view serial);
 
 }  // namespace beibu::pki
