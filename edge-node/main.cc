@@ -4,6 +4,7 @@
 // heartbeat stream to the hub. See docs/operations.md.
 #include <spdlog/spdlog.h>
 
+#include "beibu/audit/audit_log.h"
 #include "beibu/crypto/crypto.h"
 #include "beibu/daemon/daemon_main.h"
 #include "beibu/daemon/logging.h"
@@ -60,6 +61,11 @@ int Run(const beibu::daemon::DaemonArgs& args) {
       beibu::daemon::LoadServerTransport(config->tls_cert, config->tls_key);
   if (!transport.ok()) return CannotStart(transport.status());
 
+  absl::StatusOr<std::unique_ptr<beibu::audit::AuditLog>> audit_log = beibu::audit::AuditLog::Open(
+      {.dir = config->data_dir + "/audit", .node_id = id->self().id, .key = id->credentials().key,
+       .node_country = id->self().country});
+  if (!audit_log.ok()) return CannotStart(audit_log.status());
+  beibu::audit::AuditLog* audit = audit_log->get();
   beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
   absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> host =
       beibu::daemon::ServerHost::Start({
@@ -88,11 +94,20 @@ int Run(const beibu::daemon::DaemonArgs& args) {
       config->listen.substr(0, config->listen.rfind(':') + 1) + std::to_string(server->port());
   beibu::edge::HubLink link(
       reported, id, [server] { return static_cast<uint32_t>(server->tunnel().active_sessions()); },
-      [server, id] {
+      [server, id, audit] {
         auto trust = id->trust();
         int n = server->tunnel().CloseSessions(
             [&](const beibu::pki::Identity& peer) { return trust->IsRevoked(peer); });
         if (n > 0) spdlog::warn("event=revoked_sessions_closed count={}", n);
+        beibu::v1::AuditEvent e;
+        e.set_operation("edge.trust_bundle_installed");
+        e.mutable_who()->set_role("hub");
+        e.set_detail("bundle " + trust->DigestHex().substr(0, 16) + ", CRL " +
+                     std::to_string(id->crl_number()) + ", " + std::to_string(n) +
+                     " revoked sessions closed");
+        if (auto i = audit->Append(std::move(e)); !i.ok()) {
+          spdlog::error("event=audit_append_failed error=\"{}\"", i.status().message());
+        }
       });
   link.Start();
   spdlog::info("event=started id={} country={} listen={} port={} hub={}", id->self().id,

@@ -83,6 +83,11 @@ absl::StatusOr<std::unique_ptr<HubState>> HubState::Open(const HubConfig& config
       storage::Db::Open(config.data_dir + "/registry");
   if (!db.ok()) return db.status();
   st->db_ = *std::move(db);
+  absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log = audit::AuditLog::Open(
+      {.dir = config.data_dir + "/audit", .node_id = st->self_.id, .key = st->credentials_->key,
+       .node_country = st->self_.country});
+  if (!audit_log.ok()) return audit_log.status();
+  st->audit_ = *std::move(audit_log);
   if (absl::Status s = st->LoadRevocations(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(st->mu_);
   if (absl::Status s = st->RebuildBundleLocked(); !s.ok()) return s;
@@ -146,8 +151,26 @@ uint64_t HubState::WaitForBundleChange(uint64_t seen, std::chrono::milliseconds 
   return bundle_version_;
 }
 
+void HubState::Audit(const std::string& operation, const pki::Identity& who, absl::StatusCode code,
+                     const std::string& detail) {
+  v1::AuditEvent e;
+  e.set_operation(operation);
+  e.mutable_who()->set_id(who.id);
+  e.mutable_who()->set_role(who.id.empty() ? "anonymous" : std::string(pki::RoleName(who.role)));
+  e.mutable_who()->set_country(who.country);
+  e.mutable_who()->set_organization(who.organization);
+  e.mutable_who()->set_serial_hex(who.serial_hex);
+  e.set_status_code(static_cast<int>(code));
+  e.set_detail(detail);
+  if (absl::StatusOr<uint64_t> i = audit_->Append(std::move(e)); !i.ok()) {
+    spdlog::error("event=audit_append_failed operation={} error=\"{}\"", operation,
+                  i.status().ToString());
+  }
+}
+
 absl::StatusOr<v1::CreateJoinTokenResponse> HubState::CreateJoinToken(
-    const v1::CreateJoinTokenRequest& req, const std::string& operator_id) {
+    const v1::CreateJoinTokenRequest& req, const pki::Identity& by) {
+  const std::string& operator_id = by.id;
   std::optional<pki::Role> role = pki::ParseRole(req.role());
   if (!role || *role == pki::Role::kHub) {
     return absl::InvalidArgumentError(
@@ -199,21 +222,26 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
   // The same answer for unknown, wrong-secret and used tokens: no oracle.
   const absl::Status refused = absl::PermissionDeniedError(
       "join token not accepted: unknown, already used or expired; ask the operator for a new one");
-  if (!stored.ok()) return refused;
+  auto refuse = [&](const char* reason) {
+    Audit("registry.enroll", pki::Identity{}, refused.code(),
+          absl::StrCat("token ", token->id, " refused: ", reason));
+    return refused;
+  };
+  if (!stored.ok()) return refuse("unknown");
   json record = json::parse(*stored, nullptr, false);
   if (record.is_discarded()) return absl::DataLossError("stored join token record is corrupt");
   if (!crypto::ConstantTimeEquals(AsBytes(record.value("secret_sm3", std::string())),
                                   AsBytes(Sm3Hex(token->secret)))) {
     spdlog::warn("event=enroll_refused token_id={} reason=wrong_secret", token->id);
-    return refused;
+    return refuse("wrong secret");
   }
   if (record.value("used", true)) {
     spdlog::warn("event=enroll_refused token_id={} reason=already_used", token->id);
-    return refused;
+    return refuse("already used");
   }
   if (FromUnix(record.value("expires_at", int64_t{0})) < pki::Clock::now()) {
     spdlog::warn("event=enroll_refused token_id={} reason=expired", token->id);
-    return refused;
+    return refuse("expired");
   }
   pki::Identity identity{
       .id = record.value("id", std::string()),
@@ -242,11 +270,14 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
   spdlog::info("event=enrolled id={} role={} country={} serial={} token_id={}", identity.id,
                std::string(pki::RoleName(identity.role)), identity.country, cert->SerialHex(),
                token->id);
+  pki::Identity enrolled = identity;
+  enrolled.serial_hex = cert->SerialHex();
+  Audit("registry.enroll", enrolled, absl::StatusCode::kOk, absl::StrCat("token ", token->id));
   // One live certificate per identity: re-enrolment retires the old one.
   if (!replaced_serial.empty()) {
     v1::RevokeRequest retire;
     retire.set_serial_hex(replaced_serial);
-    if (absl::StatusOr<v1::RevokeResponse> r = Revoke(retire); !r.ok()) {
+    if (absl::StatusOr<v1::RevokeResponse> r = Revoke(retire, self_); !r.ok()) {
       spdlog::error("event=retire_failed serial={} error=\"{}\"", replaced_serial,
                     r.status().ToString());
     }
@@ -261,7 +292,8 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
   return resp;
 }
 
-absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req) {
+absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req,
+                                                    const pki::Identity& by) {
   std::string serial;
   if (req.target_case() == v1::RevokeRequest::kSerialHex) {
     absl::StatusOr<std::string> normalized = pki::CanonicalSerialHex(req.serial_hex());
@@ -288,6 +320,9 @@ absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req
       revoked_[serial] = entry;
       if (absl::Status s = RebuildBundleLocked(); !s.ok()) return s;
       spdlog::warn("event=revoked serial={} node={} crl_number={}", serial, node_id, crl_number_);
+    Audit("admin.revoke", by, absl::StatusCode::kOk,
+          absl::StrCat("serial ", serial, node_id.empty() ? "" : " of ", node_id, ", CRL ",
+                       crl_number_));
     }
     resp.set_serial_hex(serial);
     resp.set_crl_number(crl_number_);
@@ -324,11 +359,15 @@ bool HubState::RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus&
   return true;
 }
 
-void HubState::SetConnected(const std::string& node_id, bool connected) {
-  std::lock_guard<std::mutex> lock(mu_);
-  int& n = connected_[node_id];
-  n += connected ? 1 : -1;
-  if (n <= 0) connected_.erase(node_id);
+void HubState::SetConnected(const pki::Identity& edge, bool connected) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    int& n = connected_[edge.id];
+    n += connected ? 1 : -1;
+    if (n <= 0) connected_.erase(edge.id);
+  }
+  Audit(connected ? "registry.edge_connected" : "registry.edge_disconnected", edge,
+        absl::StatusCode::kOk, "");
 }
 
 v1::ListNodesResponse HubState::ListNodes() const {

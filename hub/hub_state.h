@@ -14,6 +14,7 @@
 #include <set>
 
 #include "absl/status/statusor.h"
+#include "beibu/audit/audit_log.h"
 #include "beibu/channel/handshake.h"
 #include "beibu/pki/authority.h"
 #include "beibu/storage/db.h"
@@ -38,19 +39,22 @@ class HubState {
   uint64_t WaitForBundleChange(uint64_t seen, std::chrono::milliseconds timeout) const;
 
   absl::StatusOr<v1::CreateJoinTokenResponse> CreateJoinToken(const v1::CreateJoinTokenRequest& req,
-                                                              const std::string& operator_id);
+                                                              const pki::Identity& by);
   // Single use, atomically: a token enrols exactly one party.
   absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& req);
   // Revokes, re-issues the CRL and bumps the bundle version; then calls the
   // revocation listener (which ends live sessions of that certificate).
-  absl::StatusOr<v1::RevokeResponse> Revoke(const v1::RevokeRequest& req);
+  absl::StatusOr<v1::RevokeResponse> Revoke(const v1::RevokeRequest& req, const pki::Identity& by);
   void SetRevocationListener(std::function<void(const std::string& serial_hex)> listener);
   bool IsRevoked(const std::string& serial_hex) const;
 
   // False when `node_id` has no registry record (registry restored from an
   // older backup, say); the status is then dropped.
   bool RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status);
-  void SetConnected(const std::string& node_id, bool connected);
+  void SetConnected(const pki::Identity& edge, bool connected);
+
+  // The hub's own audit log (data_dir/audit), checkpointed every second.
+  audit::AuditLog& audit() { return *audit_; }
   v1::ListNodesResponse ListNodes() const;
 
  private:
@@ -66,6 +70,11 @@ class HubState {
   std::optional<pki::CertificateAuthority> ca_;
   std::vector<pki::Certificate> extra_roots_;
   std::unique_ptr<storage::Db> db_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  // Appends an event; a failure is logged, never hidden (and never blocks
+  // the operation that already happened).
+  void Audit(const std::string& operation, const pki::Identity& who, absl::StatusCode code,
+             const std::string& detail);
 
   mutable std::mutex mu_;
   mutable std::condition_variable bundle_cv_;

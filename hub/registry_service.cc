@@ -34,7 +34,7 @@ grpc::Status RegistryService::Heartbeat(
     grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::HubPush, v1::EdgeStatus>* stream) {
   pki::Identity edge;
   if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kEdge}, &edge); !s.ok()) return s;
-  state_->SetConnected(edge.id, true);
+  state_->SetConnected(edge, true);
   spdlog::info("event=edge_connected node={} country={}", edge.id, edge.country);
 
   // The reader records statuses and remembers which bundle the edge has; this
@@ -89,7 +89,7 @@ grpc::Status RegistryService::Heartbeat(
   }
   ctx->TryCancel();  // unblocks the reader if we left first
   reader.join();
-  state_->SetConnected(edge.id, false);
+  state_->SetConnected(edge, false);
   spdlog::info("event=edge_disconnected node={}", edge.id);
   return grpc::Status::OK;
 }
@@ -99,14 +99,14 @@ grpc::Status AdminService::CreateJoinToken(grpc::ServerContext* ctx,
                                            v1::CreateJoinTokenResponse* resp) {
   pki::Identity op;
   if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, &op); !s.ok()) return s;
-  return Reply(state_->CreateJoinToken(*req, op.id), resp);
+  return Reply(state_->CreateJoinToken(*req, op), resp);
 }
 
 grpc::Status AdminService::Revoke(grpc::ServerContext* ctx, const v1::RevokeRequest* req,
                                   v1::RevokeResponse* resp) {
   pki::Identity op;
   if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, &op); !s.ok()) return s;
-  return Reply(state_->Revoke(*req), resp);
+  return Reply(state_->Revoke(*req, op), resp);
 }
 
 grpc::Status AdminService::ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest*,

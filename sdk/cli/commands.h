@@ -16,5 +16,6 @@ inline constexpr int kExitFailure = 3;    // runtime failure (I/O, network, serv
 void AddCryptoCommands(CLI::App& app, int* exit_code);
 void AddPkiCommands(CLI::App& app, int* exit_code);
 void AddNodeCommands(CLI::App& app, int* exit_code);
+void AddAuditCommands(CLI::App& app, int* exit_code);
 
 }  // namespace beibu::cli

@@ -34,6 +34,13 @@ TEST_F(SpaceTest, EdgesEnrolAndReportHealthy) {
   EXPECT_NE(table.out.find("edge-sg"), std::string::npos);
   EXPECT_NE(table.out.find("online"), std::string::npos);
   EXPECT_EQ(table.out.find("operator"), std::string::npos) << "plain `nodes` lists edges only";
+
+  // Tokens, enrolments and connections went into the hub's audit log, and the
+  // hub signs a checkpoint over it within a second or so.
+  std::filesystem::path note = cluster_.dir() / "hub-data/audit/checkpoint.note";
+  EXPECT_TRUE(cluster_.WaitForLog([&] { return ReadFile(note); }, "beibu/hub\n"))
+      << "no signed checkpoint of the hub's audit log";
+  EXPECT_NE(ReadFile(note).find("\xE2\x80\x94 hub "), std::string::npos) << ReadFile(note);
 }
 
 TEST_F(SpaceTest, KilledEdgeReconnectsWithoutEnrollingAgain) {
