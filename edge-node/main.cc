@@ -10,6 +10,7 @@
 #include "beibu/daemon/logging.h"
 #include "beibu/daemon/node_info_service.h"
 #include "beibu/daemon/server_host.h"
+#include "anchorer.h"
 #include "edge_config.h"
 #include "edge_identity.h"
 #include "hub_link.h"
@@ -110,9 +111,22 @@ int Run(const beibu::daemon::DaemonArgs& args) {
         }
       });
   link.Start();
+  {
+    beibu::v1::AuditEvent started;
+    started.set_operation("edge.started");
+    started.mutable_who()->set_id(id->self().id);
+    started.mutable_who()->set_role("edge");
+    started.set_detail("serving on port " + std::to_string(server->port()));
+    if (auto i = audit->Append(std::move(started)); !i.ok()) return CannotStart(i.status());
+  }
+  beibu::edge::Anchorer anchorer(*config, id, audit);
+  anchorer.Start();
   spdlog::info("event=started id={} country={} listen={} port={} hub={}", id->self().id,
                id->self().country, config->listen, server->port(), config->hub);
-  beibu::daemon::ServeUntilSignal(*server, [&link] { link.Stop(); });
+  beibu::daemon::ServeUntilSignal(*server, [&link, &anchorer] {
+    anchorer.Stop();
+    link.Stop();
+  });
   return beibu::daemon::kExitClean;
 }
 

@@ -24,6 +24,8 @@ constexpr char kNodePrefix[] = "node/";
 constexpr char kTokenPrefix[] = "token/";
 constexpr char kRevokedPrefix[] = "revoked/";
 constexpr char kCrlNumberKey[] = "meta/crl_number";
+constexpr char kAnchorPrefix[] = "anchor/";  // node id -> last cosigned note
+constexpr char kAlarmPrefix[] = "alarm/";    // node id / unix ms -> reason
 
 int64_t UnixSeconds(pki::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -261,6 +263,7 @@ absl::StatusOr<v1::EnrollResponse> HubState::Enroll(const v1::EnrollRequest& req
   node.set_country(identity.country);
   node.set_role(std::string(pki::RoleName(identity.role)));
   node.set_serial_hex(cert->SerialHex());
+  node.set_certificate_pem(cert->ToPem());
   *node.mutable_enrolled_at() = TimeUtil::GetCurrentTime();
   record["used"] = true;
   storage::WriteBatch batch;
@@ -346,6 +349,58 @@ absl::StatusOr<v1::NodeRecord> HubState::LoadNode(const std::string& node_id) co
   v1::NodeRecord node;
   if (!node.ParseFromString(*raw)) return absl::DataLossError("stored node record is corrupt");
   return node;
+}
+
+absl::StatusOr<std::string> HubState::AnchoredNote(const std::string& node_id) const {
+  return db_->Get(kAnchorPrefix + node_id);
+}
+
+absl::StatusOr<crypto::Sm2PublicKey> HubState::NodeKey(const std::string& node_id) const {
+  absl::StatusOr<v1::NodeRecord> node = LoadNode(node_id);
+  if (!node.ok()) return absl::NotFoundError(absl::StrCat("no enrolled node '", node_id, "'"));
+  absl::StatusOr<pki::Certificate> cert = pki::Certificate::FromPem(node->certificate_pem());
+  if (!cert.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the registry holds no certificate for '", node_id, "' (enrolled before anchoring existed?)"));
+  }
+  return cert->PublicKey();
+}
+
+absl::StatusOr<uint64_t> HubState::RecordAnchor(const pki::Identity& edge,
+                                                const std::string& cosigned) {
+  v1::AuditEvent e;
+  e.set_operation("anchor.cosign");
+  e.mutable_who()->set_id(edge.id);
+  e.mutable_who()->set_role("edge");
+  e.mutable_who()->set_country(edge.country);
+  e.mutable_who()->set_serial_hex(edge.serial_hex);
+  crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(cosigned));
+  v1::Digest* digest = e.add_digests();
+  digest->set_algorithm("sm3");
+  digest->set_value(std::string(d.begin(), d.end()));
+  // The hub's own log first: an anchor recorded but not logged could be
+  // denied later; logged but not recorded, the edge simply resubmits.
+  absl::StatusOr<uint64_t> index = audit_->Append(std::move(e));
+  if (!index.ok()) return index.status();
+  if (absl::Status s = db_->Put(kAnchorPrefix + edge.id, cosigned); !s.ok()) return s;
+  return index;
+}
+
+void HubState::RecordAnchorRefusal(const pki::Identity& edge, const absl::Status& why, bool alarm) {
+  std::string reason = why.ToString();
+  if (alarm) {
+    spdlog::error("event=anchor_alarm node={} error=\"{}\" action=\"the edge's audit log was "
+                  "rewritten or forked: investigate the edge before trusting its evidence\"",
+                  edge.id, reason);
+    uint64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+    (void)db_->Put(absl::StrCat(kAlarmPrefix, edge.id, "/", now), reason);
+  } else {
+    spdlog::warn("event=anchor_refused node={} error=\"{}\"", edge.id, reason);
+  }
+  Audit(alarm ? "anchor.alarm" : "anchor.refused", edge,
+        alarm ? absl::StatusCode::kDataLoss : why.code(), reason);
 }
 
 bool HubState::RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status) {

@@ -53,6 +53,17 @@ class HubState {
   bool RecordHeartbeat(const std::string& node_id, const v1::EdgeStatus& status);
   void SetConnected(const pki::Identity& edge, bool connected);
 
+  // Anchoring records (the caller serialises them; see AnchorService).
+  // The last cosigned checkpoint note of `node_id`; NOT_FOUND if none.
+  absl::StatusOr<std::string> AnchoredNote(const std::string& node_id) const;
+  // The public key of the node's current certificate.
+  absl::StatusOr<crypto::Sm2PublicKey> NodeKey(const std::string& node_id) const;
+  // Records an accepted, cosigned checkpoint and appends it to the hub's log;
+  // returns the hub log index.
+  absl::StatusOr<uint64_t> RecordAnchor(const pki::Identity& edge, const std::string& cosigned);
+  // Records a refused checkpoint; `alarm` for forks and rewrites.
+  void RecordAnchorRefusal(const pki::Identity& edge, const absl::Status& why, bool alarm);
+
   // The hub's own audit log (data_dir/audit), checkpointed every second.
   audit::AuditLog& audit() { return *audit_; }
   v1::ListNodesResponse ListNodes() const;

@@ -9,6 +9,7 @@
 #include "beibu/daemon/logging.h"
 #include "beibu/daemon/node_info_service.h"
 #include "beibu/daemon/server_host.h"
+#include "anchor_service.h"
 #include "hub_config.h"
 #include "hub_state.h"
 #include "registry_service.h"
@@ -60,6 +61,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
 
   beibu::hub::RegistryService registry(hub);
   beibu::hub::AdminService admin(hub);
+  beibu::hub::AnchorService anchor(hub);
   beibu::daemon::NodeInfoService info(hub->self(), [hub] { return hub->bundle()->DigestHex(); });
   absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> host =
       beibu::daemon::ServerHost::Start({
@@ -73,7 +75,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                 c.allow_anonymous_peer = true;  // enrolment; services check roles per call
                 return c;
               },
-          .services = {&registry, &admin, &info},
+          .services = {&registry, &admin, &anchor, &info},
           .transport = *transport,
       });
   if (!host.ok()) return CannotStart(host.status());

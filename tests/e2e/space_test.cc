@@ -118,6 +118,26 @@ TEST_F(SpaceTest, RevocationReachesEdgesWhichThenRefuseTheCertificate) {
   EXPECT_NE(refused.err.find("revoked"), std::string::npos) << refused.err;
 }
 
+TEST_F(SpaceTest, EdgeAuditLogIsAnchoredAndAReplacedLogRaisesAnAlarm) {
+  cluster_.AddEdge("edge-kh", "KH");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-kh", "online"));
+  ASSERT_TRUE(cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-kh"); }, "event=anchored"))
+      << cluster_.EdgeLog("edge-kh");
+  std::string anchored = ReadFile(cluster_.dir() / "edge-kh/audit/anchored.note");
+  EXPECT_NE(anchored.find("\xE2\x80\x94 edge-kh "), std::string::npos) << anchored;
+  EXPECT_NE(anchored.find("\xE2\x80\x94 hub "), std::string::npos) << "no hub cosignature";
+
+  // Someone wipes the edge's audit log: the new log cannot extend the one
+  // the hub witnessed, and the hub raises it.
+  cluster_.KillEdge("edge-kh", SIGKILL);
+  std::filesystem::remove_all(cluster_.dir() / "edge-kh/audit");
+  cluster_.DropJoinToken("edge-kh");
+  cluster_.StartEdge("edge-kh");
+  EXPECT_TRUE(cluster_.WaitForLog([&] { return cluster_.HubLog(); },
+                                  "event=anchor_alarm node=edge-kh"))
+      << cluster_.HubLog();
+}
+
 TEST_F(SpaceTest, HubRestartKeepsRegistryAndEdgesReconnect) {
   cluster_.AddEdge("edge-id", "ID");
   ASSERT_TRUE(cluster_.WaitForHealth("edge-id", "online"));

@@ -105,6 +105,8 @@ std::string EncodeState(uint64_t size, ByteView root) {
 
 }  // namespace
 
+std::chrono::steady_clock::time_point g_last_pub;
+long long g_handoff, g_build, g_write, g_pub;
 struct LogStore::Handles {
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
@@ -524,6 +526,8 @@ absl::StatusOr<uint64_t> LogStore::Submit(std::shared_ptr<Request> req) {
     writing_ = true;
   }
 
+  auto T0 = std::chrono::steady_clock::now();
+  if (g_last_pub.time_since_epoch().count()) g_handoff += (T0 - g_last_pub).count();
   // Leader: take the open batch.
   std::unique_ptr<Pending> batch = std::move(pending_);
   pending_ = std::make_unique<Pending>();
@@ -535,7 +539,10 @@ absl::StatusOr<uint64_t> LogStore::Submit(std::shared_ptr<Request> req) {
   batch->wb.Put(db_->meta, log_format::kStateKey, EncodeState(new_size, root));
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
+  auto T1 = std::chrono::steady_clock::now();
   rocksdb::Status ws = db_->db->Write(wo, &batch->wb);
+  auto T2 = std::chrono::steady_clock::now();
+  g_build += (T1-T0).count(); g_write += (T2-T1).count();
   absl::Status written =
       ws.ok() ? absl::OkStatus() : Convert(ws, absl::StrCat("appending to log ", path_));
 
@@ -558,6 +565,8 @@ absl::StatusOr<uint64_t> LogStore::Submit(std::shared_ptr<Request> req) {
   if (!next_leader) writing_ = false;
   lock.unlock();
 
+  g_last_pub = std::chrono::steady_clock::now();
+  g_pub += (g_last_pub - T2).count();
   if (next_leader) {
     next_leader->state.store(Request::kLeader, std::memory_order_release);
     FutexWake(next_leader->state);
