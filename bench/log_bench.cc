@@ -47,9 +47,9 @@
 //
 // Not part of the test suite (docs/audit-log.md, "Performance").
 #include <fcntl.h>
-#include <sched.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,8 +76,8 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 struct Flags {
   int threads = 64;
-  double seconds = 5;   // per run kind per round
-  double slice = 0.5;   // runs alternate in slices of this length
+  double seconds = 5;  // per run kind per round
+  double slice = 0.5;  // runs alternate in slices of this length
   int rounds = 3;
   size_t entry_bytes = 256;
   uint64_t proof_entries = 1000000;
@@ -86,9 +86,10 @@ struct Flags {
 };
 
 [[noreturn]] void Usage() {
-  std::fprintf(stderr,
-               "usage: log_bench [--threads N] [--seconds S] [--slice S] [--rounds R] [--entry-bytes B]\n"
-               "                 [--proof-entries N (0 skips)] [--proof-samples K] [--dir PATH]\n");
+  std::fprintf(
+      stderr,
+      "usage: log_bench [--threads N] [--seconds S] [--slice S] [--rounds R] [--entry-bytes B]\n"
+      "                 [--proof-entries N (0 skips)] [--proof-samples K] [--dir PATH]\n");
   std::exit(2);
 }
 
@@ -100,17 +101,27 @@ Flags ParseFlags(int argc, char** argv) {
       if (i + 1 >= argc) Usage();
       return argv[++i];
     };
-    if (a == "--threads") f.threads = std::atoi(next().c_str());
-    else if (a == "--seconds") f.seconds = std::atof(next().c_str());
-    else if (a == "--slice") f.slice = std::atof(next().c_str());
-    else if (a == "--rounds") f.rounds = std::atoi(next().c_str());
-    else if (a == "--entry-bytes") f.entry_bytes = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--proof-entries") f.proof_entries = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--proof-samples") f.proof_samples = std::atoi(next().c_str());
-    else if (a == "--dir") f.dir = next();
-    else Usage();
+    if (a == "--threads")
+      f.threads = std::atoi(next().c_str());
+    else if (a == "--seconds")
+      f.seconds = std::atof(next().c_str());
+    else if (a == "--slice")
+      f.slice = std::atof(next().c_str());
+    else if (a == "--rounds")
+      f.rounds = std::atoi(next().c_str());
+    else if (a == "--entry-bytes")
+      f.entry_bytes = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--proof-entries")
+      f.proof_entries = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--proof-samples")
+      f.proof_samples = std::atoi(next().c_str());
+    else if (a == "--dir")
+      f.dir = next();
+    else
+      Usage();
   }
-  if (f.threads < 1 || f.seconds <= 0 || f.slice <= 0 || f.rounds < 1 || f.proof_samples < 1) Usage();
+  if (f.threads < 1 || f.seconds <= 0 || f.slice <= 0 || f.rounds < 1 || f.proof_samples < 1)
+    Usage();
   return f;
 }
 
@@ -253,7 +264,8 @@ RunResult RunRawBatch(const Flags& f, rocksdb::DB& db, uint64_t& index, size_t b
   wo.sync = true;
   RunResult r;
   auto t0 = Clock::now();
-  auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  auto end =
+      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   uint64_t first = index;
   while (Clock::now() < end) {
     rocksdb::WriteBatch wb;
@@ -399,11 +411,10 @@ void ProofPart(const Flags& f, const std::string& base) {
 
 int Main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
-  std::string base = f.dir.empty()
-                         ? (std::filesystem::temp_directory_path() /
-                            ("beibu-log-bench-" + std::to_string(getpid())))
-                               .string()
-                         : f.dir + "/beibu-log-bench-" + std::to_string(getpid());
+  std::string base = f.dir.empty() ? (std::filesystem::temp_directory_path() /
+                                      ("beibu-log-bench-" + std::to_string(getpid())))
+                                         .string()
+                                   : f.dir + "/beibu-log-bench-" + std::to_string(getpid());
   std::filesystem::create_directories(base);
   double fsync_ms = FsyncMillis(base), fsync_awake_ms;
   {
@@ -416,10 +427,10 @@ int Main(int argc, char** argv) {
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) > 0) std::printf("load average at the start: %.2f\n", load[0]);
   }
-  std::printf("fdatasync of a 4 KiB append to a preallocated file: %.2f ms (%.2f ms with CPUs kept "
-              "awake)\n  -> at most %.0f durable appends/s for %d writers waiting one entry each\n\n",
-              fsync_ms, fsync_awake_ms, f.threads * 1000.0 / std::min(fsync_ms, fsync_awake_ms),
-              f.threads);
+  std::printf(
+      "fdatasync of a 4 KiB append to a preallocated file: %.2f ms (%.2f ms with CPUs kept "
+      "awake)\n  -> at most %.0f durable appends/s for %d writers waiting one entry each\n\n",
+      fsync_ms, fsync_awake_ms, f.threads * 1000.0 / std::min(fsync_ms, fsync_awake_ms), f.threads);
   std::printf("%-6s %-16s %12s %10s %10s\n", "round", "run", "appends/s", "ops", "per sync");
   std::vector<double> store_rates, batch_rates, awake_rates, thread_rates, ratios, ratios_awake;
   for (int round = 0; round < f.rounds; ++round) {
@@ -474,8 +485,8 @@ int Main(int argc, char** argv) {
   std::printf("  store %.0f/s   raw-batch %.0f/s   raw-batch+awake %.0f/s   raw-threads %.0f/s\n",
               sr, Median(batch_rates), Median(awake_rates), Median(thread_rates));
   std::printf("  ratio store/raw-batch %.2f (goal >= 0.5: %s)\n", r, r >= 0.5 ? "met" : "NOT met");
-  std::printf("  ratio store/raw-batch+awake %.2f (least favourable)   store/raw-threads %.2f\n", ra,
-              sr / Median(thread_rates));
+  std::printf("  ratio store/raw-batch+awake %.2f (least favourable)   store/raw-threads %.2f\n",
+              ra, sr / Median(thread_rates));
   std::printf("  goal >= 50000 appends/s: %s\n", sr >= 50000 ? "met" : "NOT met");
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) > 0) std::printf("  load average at the end: %.2f\n", load[0]);

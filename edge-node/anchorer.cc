@@ -120,6 +120,12 @@ absl::Status Anchorer::AnchorOnce() {
   if (absl::Status s = client_->Call("/beibu.v1.Anchor/SubmitCheckpoint", req, &resp); !s.ok()) {
     return s;
   }
+  // The hub certificate first: a reader of anchored.note needs it.
+  if (absl::Status s = config::WriteFileAtomic(config_.data_dir + "/audit/hub-cert.pem",
+                                               resp.hub_certificate_pem());
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = config::WriteFileAtomic(config_.data_dir + "/audit/anchored.note",
                                                resp.cosigned_note());
       !s.ok()) {

@@ -13,6 +13,7 @@
 #include "anchorer.h"
 #include "edge_config.h"
 #include "edge_identity.h"
+#include "evidence_service.h"
 #include "hub_link.h"
 
 namespace {
@@ -68,6 +69,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   if (!audit_log.ok()) return CannotStart(audit_log.status());
   beibu::audit::AuditLog* audit = audit_log->get();
   beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
+  beibu::edge::EvidenceService evidence(audit, id, config->data_dir + "/audit");
   absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> host =
       beibu::daemon::ServerHost::Start({
           .listen_address = config->listen,
@@ -81,7 +83,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                                         beibu::pki::Role::kEdge,       beibu::pki::Role::kHub};
                 return c;
               },
-          .services = {&info},
+          .services = {&info, &evidence},
           .transport = *transport,
       });
   if (!host.ok()) return CannotStart(host.status());

@@ -88,6 +88,7 @@ grpc::Status AnchorService::SubmitCheckpoint(grpc::ServerContext* ctx,
   if (!index.ok()) return rpc::ToGrpc(index.status());
   resp->set_cosigned_note(*cosigned);
   resp->set_hub_log_index(*index);
+  resp->set_hub_certificate_pem(state_->credentials().chain.front().ToPem());
   return grpc::Status::OK;
 }
 

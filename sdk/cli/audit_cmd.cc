@@ -360,7 +360,9 @@ void AddVerifyProof(CLI::App& audit, int* exit_code) {
 
 void AddAuditCommands(CLI::App& app, int* exit_code) {
   CLI::App* audit = app.add_subcommand(
-      "audit", "The tamper-evident audit log: check its Merkle proofs offline");
+      "audit",
+      "The tamper-evident audit log: check its Merkle proofs offline; regulators query, "
+      "tail and export it");
   audit->require_subcommand(1);
   audit->footer(
       "Every node keeps an append-only Merkle log of audit events and notarized documents\n"
@@ -368,6 +370,7 @@ void AddAuditCommands(CLI::App& app, int* exit_code) {
       "keys: anyone holding a proof and the roots it names can check it.\n"
       "Exit status: 0 ok, 1 check failed, 2 bad arguments or input, 3 I/O failure.");
   AddVerifyProof(*audit, exit_code);
+  AddAuditQueryCommands(*audit, exit_code);
 }
 
 }  // namespace beibu::cli

@@ -16,6 +16,9 @@ inline constexpr int kExitFailure = 3;    // runtime failure (I/O, network, serv
 void AddCryptoCommands(CLI::App& app, int* exit_code);
 void AddPkiCommands(CLI::App& app, int* exit_code);
 void AddNodeCommands(CLI::App& app, int* exit_code);
+void AddEvidenceCommands(CLI::App& app, int* exit_code);
 void AddAuditCommands(CLI::App& app, int* exit_code);
+// `beibu audit query|tail|export|prove` (audit_query_cmd.cc), added to the audit group.
+void AddAuditQueryCommands(CLI::App& audit, int* exit_code);
 
 }  // namespace beibu::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   beibu::cli::AddCryptoCommands(app, &exit_code);
   beibu::cli::AddPkiCommands(app, &exit_code);
   beibu::cli::AddNodeCommands(app, &exit_code);
+  beibu::cli::AddEvidenceCommands(app, &exit_code);
   beibu::cli::AddAuditCommands(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -138,6 +138,59 @@ TEST_F(SpaceTest, EdgeAuditLogIsAnchoredAndAReplacedLogRaisesAnAlarm) {
       << cluster_.HubLog();
 }
 
+TEST_F(SpaceTest, NotarizedInMalaysiaVerifiedOfflineAndInChina) {
+  cluster_.AddEdge("edge-my", "MY");
+  cluster_.AddEdge("edge-cn", "CN");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-my", "online"));
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-cn", "online"));
+  auto enrol = [&](const std::string& id, const std::string& cc) {
+    std::string dir = (cluster_.dir() / id).string();
+    RunResult r = cluster_.Beibu({"enroll", "--hub", cluster_.hub_address(), "--token",
+                                  cluster_.CreateToken(id, "enterprise", cc), "--out", dir});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return dir;
+  };
+  std::string exporter = enrol("my-palm-oil", "MY");
+  std::string importer = enrol("cn-foods", "CN");
+  std::string doc = (cluster_.dir() / "contract.txt").string();
+  WriteFile(doc, "Sale of 500 t of palm oil, FOB Port Klang, USD 412,500.\n");
+  std::string receipt = (cluster_.dir() / "contract.receipt.json").string();
+  auto at = [&](const std::string& edge) {
+    return "127.0.0.1:" + std::to_string(cluster_.EdgePort(edge));
+  };
+  RunResult n = cluster_.Beibu({"notarize", doc, "--server", at("edge-my"), "--identity", exporter,
+                                "--type", "e_contract", "--party", "cn-foods", "--out", receipt,
+                                "--wait", "20"});
+  ASSERT_EQ(n.exit_code, 0) << n.err;
+  EXPECT_NE(n.out.find("anchored"), std::string::npos) << n.out;
+
+  std::string trust = (cluster_.dir() / "pki/trust-bundle.pem").string();
+  RunResult offline = cluster_.Beibu({"verify", receipt, doc, "--trust", trust});
+  EXPECT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_NE(offline.out.find("anchored by hub"), std::string::npos) << offline.out;
+
+  RunResult online = cluster_.Beibu({"verify", receipt, doc, "--server", at("edge-cn"),
+                                     "--identity", importer});
+  EXPECT_EQ(online.exit_code, 0) << online.err;
+  EXPECT_NE(online.out.find("checked at edge-cn"), std::string::npos) << online.out;
+
+  std::string forged = (cluster_.dir() / "forged.txt").string();
+  WriteFile(forged, "Sale of 500 t of palm oil, FOB Port Klang, USD 41,250.\n");
+  RunResult altered_doc = cluster_.Beibu({"verify", receipt, forged, "--trust", trust});
+  EXPECT_EQ(altered_doc.exit_code, 1);
+  EXPECT_NE(altered_doc.err.find("document does not match"), std::string::npos) << altered_doc.err;
+
+  std::string json = ReadFile(receipt);
+  size_t at_index = json.find("\"index\": ");
+  ASSERT_NE(at_index, std::string::npos) << json;
+  std::string tampered = json;
+  tampered.insert(at_index + 9, "1");  // index N becomes 1N
+  WriteFile(cluster_.dir() / "tampered.json", tampered);
+  RunResult altered = cluster_.Beibu(
+      {"verify", (cluster_.dir() / "tampered.json").string(), doc, "--trust", trust});
+  EXPECT_NE(altered.exit_code, 0) << altered.out;
+}
+
 TEST_F(SpaceTest, HubRestartKeepsRegistryAndEdgesReconnect) {
   cluster_.AddEdge("edge-id", "ID");
   ASSERT_TRUE(cluster_.WaitForHealth("edge-id", "online"));

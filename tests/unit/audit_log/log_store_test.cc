@@ -43,8 +43,8 @@ Bytes Mth(const Hasher& h, const std::vector<Bytes>& leaves, uint64_t lo, uint64
   return h.HashChildren(Mth(h, leaves, lo, lo + k), Mth(h, leaves, lo + k, hi));
 }
 
-std::vector<Bytes> Path(const Hasher& h, const std::vector<Bytes>& leaves, uint64_t m,
-                        uint64_t lo, uint64_t hi) {
+std::vector<Bytes> Path(const Hasher& h, const std::vector<Bytes>& leaves, uint64_t m, uint64_t lo,
+                        uint64_t hi) {
   uint64_t n = hi - lo;
   if (n == 1) return {};
   uint64_t k = Split(n);
@@ -91,10 +91,9 @@ class RawDb {
  public:
   explicit RawDb(const std::string& path) {
     rocksdb::DBOptions o;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-        {rocksdb::kDefaultColumnFamilyName, {}},
-        {log_format::kEntriesFamily, {}},
-        {log_format::kNodesFamily, {}}};
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}},
+                                                        {log_format::kEntriesFamily, {}},
+                                                        {log_format::kNodesFamily, {}}};
     rocksdb::DB* raw = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(o, path, cfs, &handles_, &raw);
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -213,8 +212,7 @@ void CheckAgainstReference(const Hasher& h) {
       auto proof = store->ConsistencyProof(m, n);
       ASSERT_TRUE(proof.ok()) << proof.status();
       ASSERT_EQ(*proof, SubProof(h, leaves, m, 0, n, true)) << "old " << m << " new " << n;
-      ASSERT_TRUE(
-          merkle::VerifyConsistency(h, m, n, store->Root(m).value(), root, *proof).ok());
+      ASSERT_TRUE(merkle::VerifyConsistency(h, m, n, store->Root(m).value(), root, *proof).ok());
     }
   }
   for (uint64_t i = 0; i < kN; ++i) {
@@ -224,27 +222,32 @@ void CheckAgainstReference(const Hasher& h) {
   EXPECT_TRUE(store->VerifyIntegrity().ok());
 }
 
-TEST(LogStoreTest, RootsAndProofsMatchTheReferenceSm3) { CheckAgainstReference(merkle::Sm3Hasher()); }
+TEST(LogStoreTest, RootsAndProofsMatchTheReferenceSm3) {
+  CheckAgainstReference(merkle::Sm3Hasher());
+}
 
 TEST(LogStoreTest, RootsAndProofsMatchTheReferenceSha256) {
   CheckAgainstReference(merkle::Sha256Hasher());
 }
 
 TEST(LogStoreTest, PublishedSha256VectorsFromRfc6962Implementations) {
-  const std::vector<Bytes> data = {
-      {}, {0x00}, {0x10}, {0x20, 0x21}, {0x30, 0x31}, {0x40, 0x41, 0x42, 0x43},
-      {0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57},
-      {0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e,
-       0x6f}};
-  const char* roots[] = {
-      "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-      "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-      "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-      "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-      "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-      "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-      "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
+  const std::vector<Bytes> data = {{},
+                                   {0x00},
+                                   {0x10},
+                                   {0x20, 0x21},
+                                   {0x30, 0x31},
+                                   {0x40, 0x41, 0x42, 0x43},
+                                   {0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57},
+                                   {0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
+                                    0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f}};
+  const char* roots[] = {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+                         "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+                         "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+                         "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                         "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+                         "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+                         "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+                         "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
   testing::TempDir dir;
   OpenOptions o;
   o.hasher = &merkle::Sha256Hasher();
