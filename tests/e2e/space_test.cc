@@ -191,14 +191,25 @@ TEST_F(SpaceTest, NotarizedInMalaysiaVerifiedOfflineAndInChina) {
   EXPECT_NE(altered.exit_code, 0) << altered.out;
 }
 
-TEST_F(SpaceTest, HubRestartKeepsRegistryAndEdgesReconnect) {
+TEST_F(SpaceTest, HubRestartKeepsRegistryAndEdgesReconnectAndCatchUp) {
   cluster_.AddEdge("edge-id", "ID");
   ASSERT_TRUE(cluster_.WaitForHealth("edge-id", "online"));
+  ASSERT_TRUE(cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-id"); }, "event=anchored"));
   cluster_.KillHub(SIGKILL);
+  // While the hub is away the edge keeps logging (its restart logs an event)…
+  cluster_.KillEdge("edge-id", SIGTERM);
+  cluster_.DropJoinToken("edge-id");
+  size_t before = cluster_.EdgeLog("edge-id").size();
+  cluster_.StartEdge("edge-id");
+  ASSERT_TRUE(cluster_.WaitForLog(
+      [&] { return cluster_.EdgeLog("edge-id").substr(before); }, "event=started"));
   cluster_.RestartHub();
   ASSERT_TRUE(cluster_.WaitForHealth("edge-id", "online", std::chrono::seconds(30)))
       << cluster_.EdgeLog("edge-id");
-  EXPECT_TRUE(cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-id"); }, "hub_link_down"));
+  // …and anchors everything since at the hub once it is back.
+  EXPECT_TRUE(cluster_.WaitForLog([&] { return cluster_.EdgeLog("edge-id").substr(before); },
+                                  "event=anchored", std::chrono::seconds(40)))
+      << cluster_.EdgeLog("edge-id");
 }
 
 TEST_F(SpaceTest, OnlyOperatorsAdministerAndOnlyEdgesHeartbeat) {
