@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "beibu/audit/audit_log.h"
+#include "beibu/audit/audit_query_service.h"
 #include "beibu/crypto/crypto.h"
 #include "beibu/daemon/daemon_main.h"
 #include "beibu/daemon/logging.h"
@@ -70,6 +71,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   beibu::audit::AuditLog* audit = audit_log->get();
   beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
   beibu::edge::EvidenceService evidence(audit, id, config->data_dir + "/audit");
+  beibu::audit::AuditQueryService audit_query(audit, id->self().country);
   absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> host =
       beibu::daemon::ServerHost::Start({
           .listen_address = config->listen,
@@ -83,7 +85,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                                         beibu::pki::Role::kEdge,       beibu::pki::Role::kHub};
                 return c;
               },
-          .services = {&info, &evidence},
+          .services = {&info, &evidence, &audit_query},
           .transport = *transport,
       });
   if (!host.ok()) return CannotStart(host.status());
@@ -125,7 +127,8 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   anchorer.Start();
   spdlog::info("event=started id={} country={} listen={} port={} hub={}", id->self().id,
                id->self().country, config->listen, server->port(), config->hub);
-  beibu::daemon::ServeUntilSignal(*server, [&link, &anchorer] {
+  beibu::daemon::ServeUntilSignal(*server, [&link, &anchorer, &audit_query] {
+    audit_query.Stop();
     anchorer.Stop();
     link.Stop();
   });

@@ -4,6 +4,7 @@
 // the trust bundle and revocation list to them. See docs/operations.md.
 #include <spdlog/spdlog.h>
 
+#include "beibu/audit/audit_query_service.h"
 #include "beibu/crypto/crypto.h"
 #include "beibu/daemon/daemon_main.h"
 #include "beibu/daemon/logging.h"
@@ -62,6 +63,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   beibu::hub::RegistryService registry(hub);
   beibu::hub::AdminService admin(hub);
   beibu::hub::AnchorService anchor(hub);
+  beibu::audit::AuditQueryService audit_query(&hub->audit(), hub->self().country);
   beibu::daemon::NodeInfoService info(hub->self(), [hub] { return hub->bundle()->DigestHex(); });
   absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> host =
       beibu::daemon::ServerHost::Start({
@@ -71,11 +73,12 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                 beibu::channel::HandshakeConfig c;
                 c.credentials = hub->credentials();
                 c.trust = hub->bundle();
-                c.allowed_peer_roles = {beibu::pki::Role::kEdge, beibu::pki::Role::kOperator};
+                c.allowed_peer_roles = {beibu::pki::Role::kEdge, beibu::pki::Role::kOperator,
+                                        beibu::pki::Role::kRegulator};
                 c.allow_anonymous_peer = true;  // enrolment; services check roles per call
                 return c;
               },
-          .services = {&registry, &admin, &anchor, &info},
+          .services = {&registry, &admin, &anchor, &audit_query, &info},
           .transport = *transport,
       });
   if (!host.ok()) return CannotStart(host.status());
@@ -91,7 +94,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   spdlog::info("event=started listen={} port={} ca_fingerprint={} crypto=\"{}\"", config->listen,
                server->port(), hub->bundle()->roots().front().FingerprintHex(),
                beibu::crypto::ProviderVersion());
-  beibu::daemon::ServeUntilSignal(*server);
+  beibu::daemon::ServeUntilSignal(*server, [&audit_query] { audit_query.Stop(); });
   return beibu::daemon::kExitClean;
 }
 
