@@ -137,6 +137,31 @@ done
 [ $refused -eq 1 ] || fail "edge-vn still accepts a revoked certificate"
 echo "edge-vn refused it: $(cat revoked.err)"
 
+say "An e-contract is notarized in Malaysia (only its SM3 digest leaves) and verified in China"
+token=$("$bin/beibu" pki token create "${ops[@]}" --id my-palm-oil --role enterprise --country MY 2>/dev/null)
+"$bin/beibu" enroll --hub "$hub" --token "$token" --out my-palm-oil --id my-palm-oil > /dev/null || fail "enrolment in MY"
+token=$("$bin/beibu" pki token create "${ops[@]}" --id cn-foods --role enterprise --country CN 2>/dev/null)
+"$bin/beibu" enroll --hub "$hub" --token "$token" --out cn-foods --id cn-foods > /dev/null || fail "enrolment in CN"
+echo "Sale of 500 t of palm oil, FOB Port Klang, USD 412,500." > contract.txt
+"$bin/beibu" notarize contract.txt --server "127.0.0.1:$(cat edge-my.port)" --identity my-palm-oil \
+  --type e_contract --party cn-foods --wait 20 || fail "notarization"
+"$bin/beibu" verify contract.txt.receipt.json contract.txt --trust pki/trust-bundle.pem || fail "offline verification"
+"$bin/beibu" verify contract.txt.receipt.json contract.txt --server "127.0.0.1:$(cat edge-cn.port)" \
+  --identity cn-foods || fail "verification at edge-cn"
+echo "Sale of 500 t of palm oil, FOB Port Klang, USD 41,250." > altered.txt
+if "$bin/beibu" verify contract.txt.receipt.json altered.txt --trust pki/trust-bundle.pem 2> altered.err; then
+  fail "an altered contract verified"
+fi
+echo "an altered contract is refused: $(cat altered.err)"
+
+say "Vietnam's regulator reads the hub's audit trail: Vietnamese events only"
+token=$("$bin/beibu" pki token create "${ops[@]}" --id vn-mps --role regulator --country VN 2>/dev/null)
+"$bin/beibu" enroll --hub "$hub" --token "$token" --out vn-mps --id vn-mps > /dev/null || fail "regulator enrolment"
+"$bin/beibu" audit query --server "$hub" --identity vn-mps --limit 8 || fail "audit query"
+if "$bin/beibu" audit query --json --server "$hub" --identity vn-mps | grep -q 'edge-sg'; then
+  fail "the VN regulator saw a Singaporean event"
+fi
+
 say "Done: every step behaved"
 echo "files and logs: $work"
 if [ $keep_running -eq 1 ]; then

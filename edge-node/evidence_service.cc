@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "beibu/audit/receipt.h"
 #include "beibu/config/files.h"
+#include "beibu/pki/certificate.h"
 #include "beibu/rpc/peer.h"
 #include "beibu/rpc/status.h"
 
@@ -41,6 +42,45 @@ grpc::Status EvidenceService::Notarize(grpc::ServerContext* ctx, const v1::Notar
       .parties = {req->parties().begin(), req->parties().end()},
       .reference = req->reference(),
       .notarized_at_ms = NowMs()};
+  // The enterprise signs the request: the certificate it sends must be the
+  // one it authenticated with, trusted here, and its key must verify.
+  if (req->enterprise_signature().empty() || req->enterprise_certificate_pem().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "notarization needs the enterprise's signature over the request and its "
+                        "certificate (enterprise_signature, enterprise_certificate_pem)");
+  }
+  absl::StatusOr<pki::Certificate> cert =
+      pki::Certificate::FromPem(req->enterprise_certificate_pem());
+  if (!cert.ok()) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("enterprise certificate: ", std::string(cert.status().message())));
+  }
+  std::optional<pki::Identity> peer = rpc::PeerOf(*ctx);
+  if (!peer || cert->SerialHex() != peer->serial_hex) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        absl::StrCat("the enterprise certificate sent (serial ", cert->SerialHex(),
+                                     ") is not the one ", who.id, " authenticated with (serial ",
+                                     who.serial_hex, ")"));
+  }
+  if (absl::StatusOr<pki::Identity> trusted =
+          identity_->trust()->Verify({*cert}, pki::Clock::now(), {pki::Role::kEnterprise});
+      !trusted.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        absl::StrCat("enterprise certificate not trusted: ",
+                                     std::string(trusted.status().message())));
+  }
+  absl::StatusOr<crypto::Sm2PublicKey> key = cert->PublicKey();
+  if (!key.ok()) return rpc::ToGrpc(key.status());
+  entry.enterprise_signature =
+      Bytes(req->enterprise_signature().begin(), req->enterprise_signature().end());
+  if (absl::Status s = audit::VerifyNotarizationRequest(entry, entry.enterprise_signature, *key);
+      !s.ok()) {
+    if (s.code() == absl::StatusCode::kInvalidArgument) return rpc::ToGrpc(s);
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        absl::StrCat("enterprise signature invalid: ", std::string(s.message())));
+  }
+  entry.enterprise_certificate = cert->ToDer();
   absl::StatusOr<Bytes> encoded = audit::EncodeNotarizationEntry(entry);
   if (!encoded.ok()) return rpc::ToGrpc(encoded.status());
   absl::StatusOr<uint64_t> index = log_->AppendEntry(*encoded);

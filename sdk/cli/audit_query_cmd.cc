@@ -75,7 +75,7 @@ std::string JsonLine(const v1::AuditRecord& r) {
 
 void PrintHeader() {
   std::cout << std::left << std::setw(8) << "INDEX" << std::setw(26) << "TIME" << std::setw(22)
-            << "WHO" << std::setw(22) << "OPERATION" << std::setw(12) << "NODE" << std::setw(10)
+            << "WHO" << std::setw(30) << "OPERATION" << std::setw(12) << "NODE" << std::setw(10)
             << "FROM>TO" << std::setw(11) << "LEVEL" << std::setw(9) << "DECISION"
             << "TRANSFER\n";
 }
@@ -87,7 +87,7 @@ void PrintRow(const v1::AuditRecord& r) {
   if (!e.who().country().empty()) who += "/" + e.who().country();
   std::cout << std::left << std::setw(8) << r.index() << std::setw(26)
             << (e.has_time() ? TimeUtil::ToString(e.time()) : "-") << std::setw(22) << dash(who)
-            << std::setw(22) << dash(e.operation()) << std::setw(12)
+            << std::setw(30) << dash(e.operation()) << std::setw(12)
             << dash(e.node_id() + (e.node_country().empty() ? "" : "/" + e.node_country()))
             << std::setw(10) << (dash(e.source_country()) + ">" + dash(e.destination_country()))
             << std::setw(11) << dash(e.data_level()) << std::setw(9) << dash(e.decision())

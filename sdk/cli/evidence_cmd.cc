@@ -7,6 +7,7 @@
 #include "beibu/config/files.h"
 #include "beibu/crypto/crypto.h"
 #include "beibu/daemon/identity_files.h"
+#include "beibu/enroll/enroll.h"
 #include "beibu/v1/evidence.pb.h"
 #include "commands.h"
 #include "connection.h"
@@ -34,9 +35,45 @@ struct NotarizeOptions {
   int wait_seconds = 0;
 };
 
+// The enterprise signs its notarization request with the key it connects
+// with (--key, or key.pem in --identity), as the channel's connect step does.
+absl::StatusOr<channel::Credentials> LoadSigningCredentials(const ConnectionFlags& c) {
+  auto pick = [&](const std::string& explicit_path, const char* file) {
+    if (!explicit_path.empty()) return explicit_path;
+    return c.identity_dir.empty() ? std::string() : c.identity_dir + "/" + file;
+  };
+  std::string key_path = pick(c.key, enroll::kKeyFile), cert_path = pick(c.cert, enroll::kCertFile);
+  if (key_path.empty() || cert_path.empty()) {
+    return absl::InvalidArgumentError(
+        "no identity: pass --identity DIR (from `beibu enroll`) or --key, --cert and --trust");
+  }
+  absl::StatusOr<channel::Credentials> creds = daemon::LoadCredentials(key_path, cert_path);
+  if (!creds.ok()) return creds.status();
+  if (creds->chain.empty()) return absl::InvalidArgumentError("no certificate in " + cert_path);
+  return creds;
+}
+
 int RunNotarize(const NotarizeOptions& o) {
   absl::StatusOr<crypto::Sm3Digest> digest = DigestOfFile(o.file);
   if (!digest.ok()) return ReportError(digest.status());
+  std::optional<audit::DocumentType> type = audit::ParseDocumentType(o.type);
+  if (!type) {
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat("--type ", o.type,
+                     " is not one of e_contract, certificate_of_origin, invoice, bill_of_lading, "
+                     "other")));
+  }
+  absl::StatusOr<channel::Credentials> creds = LoadSigningCredentials(o.conn);
+  if (!creds.ok()) return ReportError(creds.status());
+  absl::StatusOr<pki::Identity> me = creds->chain.front().GetIdentity();
+  if (!me.ok()) return ReportError(me.status());
+  audit::NotarizationEntry request{.document_digest = Bytes(digest->begin(), digest->end()),
+                                   .document_type = *type,
+                                   .issuer = me->id,
+                                   .parties = o.parties,
+                                   .reference = o.reference};
+  absl::StatusOr<Bytes> signature = audit::SignNotarizationRequest(request, creds->key);
+  if (!signature.ok()) return ReportError(signature.status());
   absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = o.conn.Connect({pki::Role::kEdge});
   if (!client.ok()) return ReportError(client.status());
   v1::NotarizeRequest req;
@@ -44,6 +81,8 @@ int RunNotarize(const NotarizeOptions& o) {
   req.set_document_type(o.type);
   for (const std::string& p : o.parties) req.add_parties(p);
   req.set_reference(o.reference);
+  req.set_enterprise_signature(std::string(signature->begin(), signature->end()));
+  req.set_enterprise_certificate_pem(creds->chain.front().ToPem());
   v1::ReceiptResponse resp;
   if (absl::Status s = (*client)->Call("/beibu.v1.Evidence/Notarize", req, &resp); !s.ok()) {
     return ReportError(s);

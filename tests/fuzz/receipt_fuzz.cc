@@ -38,6 +38,13 @@ constexpr char kHubKeyPem[] =
     "RAj3TAVi7VDaqD8T51kL3jo81iEc4t6WHuxuOiN+M4Mf1mL9vipi7Qn2\n"
     "-----END PRIVATE KEY-----\n";
 
+constexpr char kEnterpriseKeyPem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqBHM9VAYItBG0wawIBAQQg0KEWMDQFmNGSU7E4\n"
+    "7oI8Pg7QEKqCjmQns3fkHUW/0HuhRANCAAS5v5llCYwgwQ2Wu20+sGXZL14rg5/m\n"
+    "vmXGrv8a5XLnRKRLN0G1GZQeWGYwxucEIVE+BLN+FkRVM3XA/gdM9AjF\n"
+    "-----END PRIVATE KEY-----\n";
+
 constexpr std::string_view kDocument = "fuzz certificate of origin\n";
 constexpr uint64_t kCheckpointMs = 1764250200123;  // 2025-11-27T13:30:00.123Z
 // "Now" for verification: fixed, so that every run behaves the same.
@@ -47,6 +54,8 @@ struct EvidencePki {
   pki::TrustBundle bundle;
   crypto::Sm2PrivateKey edge_key;
   crypto::Sm2PrivateKey hub_key;
+  crypto::Sm2PrivateKey enterprise_key;
+  Bytes enterprise_der;  // the enterprise's certificate
   std::string node_pem;  // edge certificate + root
   std::string hub_pem;
 
@@ -74,10 +83,18 @@ struct EvidencePki {
         ca.Issue(hub_key.PublicKey(), {.id = "hub", .role = pki::Role::kHub, .country = "CN"},
                  since_2025)
             .value();
+    auto enterprise_key = crypto::Sm2PrivateKey::FromPem(kEnterpriseKeyPem).value();
+    pki::Certificate enterprise =
+        ca.Issue(enterprise_key.PublicKey(),
+                 {.id = "vn-coffee-export", .role = pki::Role::kEnterprise, .country = "VN"},
+                 since_2025)
+            .value();
     pki::TrustBundle bundle;
     if (!bundle.AddRoot(ca.certificate()).ok()) __builtin_trap();
-    return new EvidencePki{std::move(bundle), std::move(edge_key), std::move(hub_key),
-                           edge.ToPem() + ca.certificate().ToPem(), hub.ToPem()};
+    return new EvidencePki{std::move(bundle),  std::move(edge_key),
+                           std::move(hub_key), std::move(enterprise_key),
+                           enterprise.ToDer(), edge.ToPem() + ca.certificate().ToPem(),
+                           hub.ToPem()};
   }
 };
 
@@ -95,6 +112,8 @@ audit::Receipt SeedReceipt(bool anchored) {
   e.parties = {"vn-coffee-export", "sg-trading"};
   e.reference = "FUZZ-1";
   e.notarized_at_ms = kCheckpointMs - 500;
+  e.enterprise_signature = audit::SignNotarizationRequest(e, p.enterprise_key).value();
+  e.enterprise_certificate = p.enterprise_der;
   Bytes entry = audit::EncodeNotarizationEntry(e).value();
   for (int i = 0; i < 5; ++i) {
     Bytes data = i == 2 ? entry : ToBytes("audit event " + std::to_string(i));

@@ -256,7 +256,9 @@ std::optional<DocumentType> ParseDocumentType(std::string_view name) {
   return std::nullopt;
 }
 
-absl::StatusOr<Bytes> EncodeNotarizationEntry(const NotarizationEntry& e) {
+namespace {
+// The field rules shared by the entry and the request.
+absl::Status ValidateRequestFields(const NotarizationEntry& e) {
   if (e.document_digest.size() != crypto::kSm3Size) {
     return EntryError(
         absl::StrCat("document digest of ", e.document_digest.size(), " bytes, expected 32 (SM3)"));
@@ -277,10 +279,61 @@ absl::StatusOr<Bytes> EncodeNotarizationEntry(const NotarizationEntry& e) {
   if (!ValidText(e.reference, 0, kMaxReferenceBytes)) {
     return EntryError("reference must be 0-256 bytes of UTF-8 text without control characters");
   }
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::StatusOr<Bytes> NotarizationRequestBytes(const NotarizationEntry& e) {
+  if (absl::Status s = ValidateRequestFields(e); !s.ok()) return s;
+  Bytes out(kNotarizationRequestMagic.begin(), kNotarizationRequestMagic.end());
+  out.push_back(kNotarizationRequestVersion);
+  out.push_back(static_cast<uint8_t>(e.document_type));
+  out.insert(out.end(), e.document_digest.begin(), e.document_digest.end());
+  PutString(out, e.issuer);
+  out.push_back(static_cast<uint8_t>(e.parties.size()));
+  for (const std::string& p : e.parties) PutString(out, p);
+  PutString(out, e.reference);
+  return out;
+}
+
+absl::StatusOr<Bytes> SignNotarizationRequest(const NotarizationEntry& entry,
+                                              const crypto::Sm2PrivateKey& key) {
+  absl::StatusOr<Bytes> request = NotarizationRequestBytes(entry);
+  if (!request.ok()) return request.status();
+  return key.Sign(*request);
+}
+
+absl::Status VerifyNotarizationRequest(const NotarizationEntry& entry, ByteView signature,
+                                       const crypto::Sm2PublicKey& key) {
+  absl::StatusOr<Bytes> request = NotarizationRequestBytes(entry);
+  if (!request.ok()) return request.status();
+  if (absl::Status s = key.Verify(*request, signature); !s.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("not a signature over the notarization request by this key (",
+                     std::string(s.message()), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Bytes> EncodeNotarizationEntry(const NotarizationEntry& e) {
+  if (absl::Status s = ValidateRequestFields(e); !s.ok()) return s;
   if (e.notarized_at_ms > kMaxTimestampMs) return EntryError("notarized_at out of range");
+  if (e.enterprise_signature.empty() != e.enterprise_certificate.empty()) {
+    return EntryError("enterprise signature and certificate go together (both or neither)");
+  }
+  if (e.enterprise_signature.size() > kMaxEnterpriseSignatureBytes) {
+    return EntryError(absl::StrCat("enterprise signature of ", e.enterprise_signature.size(),
+                                   " bytes, more than ", kMaxEnterpriseSignatureBytes));
+  }
+  if (e.enterprise_certificate.size() > kMaxEnterpriseCertificateBytes) {
+    return EntryError(absl::StrCat("enterprise certificate of ", e.enterprise_certificate.size(),
+                                   " bytes, more than ", kMaxEnterpriseCertificateBytes));
+  }
+  const bool signed_entry = !e.enterprise_signature.empty();
+  const uint8_t type = static_cast<uint8_t>(e.document_type);
 
   Bytes out(kNotarizationMagic.begin(), kNotarizationMagic.end());
-  out.push_back(kNotarizationVersion);
+  out.push_back(signed_entry ? kNotarizationVersion : kNotarizationVersion1);
   out.push_back(type);
   out.insert(out.end(), e.document_digest.begin(), e.document_digest.end());
   PutU64(out, e.notarized_at_ms);
@@ -288,6 +341,12 @@ absl::StatusOr<Bytes> EncodeNotarizationEntry(const NotarizationEntry& e) {
   out.push_back(static_cast<uint8_t>(e.parties.size()));
   for (const std::string& p : e.parties) PutString(out, p);
   PutString(out, e.reference);
+  if (signed_entry) {
+    PutU16(out, static_cast<uint16_t>(e.enterprise_signature.size()));
+    out.insert(out.end(), e.enterprise_signature.begin(), e.enterprise_signature.end());
+    PutU16(out, static_cast<uint16_t>(e.enterprise_certificate.size()));
+    out.insert(out.end(), e.enterprise_certificate.begin(), e.enterprise_certificate.end());
+  }
   return out;
 }
 
@@ -299,7 +358,7 @@ absl::StatusOr<NotarizationEntry> DecodeNotarizationEntry(ByteView encoded) {
   if (!r.Take(kNotarizationMagic.size(), magic) || AsChars(magic) != kNotarizationMagic) {
     return EntryError("not a notarization entry (magic \"BBNZ\" missing)");
   }
-  if (!r.U8(version) || version != kNotarizationVersion) {
+  if (!r.U8(version) || (version != kNotarizationVersion1 && version != kNotarizationVersion)) {
     return EntryError("unsupported version");
   }
   if (!r.U8(type) || type < 1 || type > 5) return EntryError("unknown document type");
@@ -319,6 +378,20 @@ absl::StatusOr<NotarizationEntry> DecodeNotarizationEntry(ByteView encoded) {
   }
   if (!r.String(e.reference)) return EntryError("truncated reference");
   if (!ValidText(e.reference, 0, kMaxReferenceBytes)) return EntryError("invalid reference");
+  if (version == kNotarizationVersion) {
+    uint16_t n;
+    ByteView b;
+    if (!r.U16(n) || !r.Take(n, b)) return EntryError("truncated enterprise signature");
+    if (n == 0 || n > kMaxEnterpriseSignatureBytes) {
+      return EntryError("invalid enterprise signature length");
+    }
+    e.enterprise_signature.assign(b.begin(), b.end());
+    if (!r.U16(n) || !r.Take(n, b)) return EntryError("truncated enterprise certificate");
+    if (n == 0 || n > kMaxEnterpriseCertificateBytes) {
+      return EntryError("invalid enterprise certificate length");
+    }
+    e.enterprise_certificate.assign(b.begin(), b.end());
+  }
   if (!r.AtEnd()) return EntryError("trailing bytes");
   return e;
 }
@@ -573,7 +646,41 @@ absl::StatusOr<VerifiedReceipt> VerifyReceiptOffline(const Receipt& receipt,
     }
   }
 
-  // 8. The hub's witness cosignature.
+  // 8. The enterprise's signature over its notarization request.
+  auto enterprise_error = [](std::string_view why) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("enterprise signature invalid: ", std::string(why)));
+  };
+  if (out.entry.enterprise_signature.empty()) {
+    return enterprise_error(
+        "the entry carries no enterprise signature (a version 1 entry: nothing proves the "
+        "enterprise asked for it)");
+  }
+  absl::StatusOr<pki::Certificate> ent_cert =
+      pki::Certificate::FromDer(out.entry.enterprise_certificate);
+  if (!ent_cert.ok()) {
+    return enterprise_error(absl::StrCat("the entry's enterprise certificate does not parse: ",
+                                         std::string(ent_cert.status().message())));
+  }
+  absl::StatusOr<pki::Identity> enterprise =
+      bundle.Verify({*ent_cert}, cert_time, {pki::Role::kEnterprise});
+  if (!enterprise.ok())
+    return Prefixed(enterprise.status(), "enterprise certificate not trusted: ");
+  if (enterprise->id != out.entry.issuer) {
+    return enterprise_error(absl::StrCat("the entry's certificate is ", enterprise->id,
+                                         "'s, but the issuer is ", out.entry.issuer));
+  }
+  absl::StatusOr<crypto::Sm2PublicKey> ent_key = ent_cert->PublicKey();
+  if (!ent_key.ok()) return enterprise_error(std::string(ent_key.status().message()));
+  if (absl::Status s =
+          VerifyNotarizationRequest(out.entry, out.entry.enterprise_signature, *ent_key);
+      !s.ok()) {
+    return enterprise_error(
+        absl::StrCat(enterprise->id, "'s signature does not verify: ", std::string(s.message())));
+  }
+  out.enterprise = *enterprise;
+
+  // 9. The hub's witness cosignature.
   auto not_anchored = [&](std::string why) -> absl::StatusOr<VerifiedReceipt> {
     if (!options.require_anchor) return out;
     return absl::FailedPreconditionError(absl::StrCat(

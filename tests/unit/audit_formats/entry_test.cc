@@ -87,7 +87,8 @@ TEST(NotarizationEntry, DecodeIsStrict) {
     return DecodeNotarizationEntry(b).ok();
   };
   EXPECT_FALSE(edited(0, 'X'));    // magic
-  EXPECT_FALSE(edited(4, 2));      // version
+  EXPECT_FALSE(edited(4, 3));      // version
+  EXPECT_FALSE(edited(4, 0));      // version
   EXPECT_FALSE(edited(5, 0));      // type
   EXPECT_FALSE(edited(5, 6));      // type
   EXPECT_FALSE(edited(38, 0xFF));  // timestamp beyond year 9999
@@ -95,6 +96,52 @@ TEST(NotarizationEntry, DecodeIsStrict) {
   EXPECT_FALSE(edited(48, 0x01));  // control character in the issuer
   // An audit event or any other entry is not a notarization.
   EXPECT_FALSE(DecodeNotarizationEntry(AsBytes("{\"event\":\"transfer\"}")).ok());
+}
+
+TEST(NotarizationEntry, Version2CarriesTheEnterpriseSignature) {
+  NotarizationEntry e = SampleEntry("abc", 1764250200123);
+  const Bytes v1 = Unwrap(EncodeNotarizationEntry(e));
+  e.enterprise_signature = Bytes(71, 0x30);
+  e.enterprise_certificate = Bytes(300, 0xAB);
+  const Bytes v2 = Unwrap(EncodeNotarizationEntry(e));
+  // Version 2: the version 1 fields, then BE16-prefixed signature and certificate.
+  Bytes want = v1;
+  want[4] = 2;
+  Bytes tail = {0x00, 71};
+  tail.insert(tail.end(), 71, 0x30);
+  tail.insert(tail.end(), {0x01, 0x2c});
+  tail.insert(tail.end(), 300, 0xAB);
+  want.insert(want.end(), tail.begin(), tail.end());
+  EXPECT_EQ(HexEncode(v2), HexEncode(want));
+  EXPECT_EQ(Unwrap(DecodeNotarizationEntry(v2)), e);
+  for (size_t n = v1.size(); n < v2.size(); ++n) {
+    EXPECT_FALSE(DecodeNotarizationEntry(ByteView(v2.data(), n)).ok()) << "truncated to " << n;
+  }
+  Bytes trailing = v2;
+  trailing.push_back(0);
+  EXPECT_FALSE(DecodeNotarizationEntry(trailing).ok());
+  // A version 1 entry is version 1 bytes: version 2 without the tail fails.
+  Bytes relabelled = v1;
+  relabelled[4] = 2;
+  EXPECT_FALSE(DecodeNotarizationEntry(relabelled).ok());
+  // Empty fields in a version 2 entry are refused.
+  Bytes empty_sig = v1;
+  empty_sig[4] = 2;
+  empty_sig.insert(empty_sig.end(), {0x00, 0x00, 0x00, 0x01, 0xAB});
+  EXPECT_FALSE(DecodeNotarizationEntry(empty_sig).ok());
+  // Both or neither; bounded.
+  NotarizationEntry half = e;
+  half.enterprise_certificate.clear();
+  EXPECT_EQ(EncodeNotarizationEntry(half).status().code(), absl::StatusCode::kInvalidArgument);
+  half = e;
+  half.enterprise_signature.clear();
+  EXPECT_EQ(EncodeNotarizationEntry(half).status().code(), absl::StatusCode::kInvalidArgument);
+  NotarizationEntry big = e;
+  big.enterprise_signature.assign(kMaxEnterpriseSignatureBytes + 1, 1);
+  EXPECT_EQ(EncodeNotarizationEntry(big).status().code(), absl::StatusCode::kInvalidArgument);
+  big = e;
+  big.enterprise_certificate.assign(kMaxEnterpriseCertificateBytes + 1, 1);
+  EXPECT_EQ(EncodeNotarizationEntry(big).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(NotarizationEntry, DocumentTypeNames) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -84,11 +85,13 @@ struct Party {
   std::string id;
 };
 
-// The hub CA, an edge (edge-vn) and the hub, a bundle trusting the CA.
+// The hub CA, an edge (edge-vn), the hub and an enterprise
+// (vn-coffee-export), a bundle trusting the CA.
 struct TestPki {
   pki::CertificateAuthority ca;
   Party edge;
   Party hub;
+  Party enterprise;
   pki::TrustBundle bundle;
 
   static Party Issue(const pki::CertificateAuthority& ca, std::string id, pki::Role role,
@@ -107,9 +110,11 @@ struct TestPki {
         Unwrap(pki::CertificateAuthority::CreateRoot(NewKey(), "Beibu Test Root", "CN", options));
     Party edge = Issue(ca, "edge-vn", pki::Role::kEdge, "VN", options);
     Party hub = Issue(ca, "hub", pki::Role::kHub, "CN", options);
+    Party enterprise = Issue(ca, "vn-coffee-export", pki::Role::kEnterprise, "VN", options);
     pki::TrustBundle bundle;
     EXPECT_TRUE(bundle.AddRoot(ca.certificate()).ok());
-    return TestPki{std::move(ca), std::move(edge), std::move(hub), std::move(bundle)};
+    return TestPki{std::move(ca), std::move(edge), std::move(hub), std::move(enterprise),
+                   std::move(bundle)};
   }
 };
 
@@ -124,22 +129,35 @@ inline NotarizationEntry SampleEntry(std::string_view document, uint64_t at_ms) 
   return e;
 }
 
+// SampleEntry signed by `signer` (its key and certificate): a version 2 entry.
+inline NotarizationEntry SignedEntry(const Party& signer, std::string_view document,
+                                     uint64_t at_ms) {
+  NotarizationEntry e = SampleEntry(document, at_ms);
+  e.enterprise_signature = Unwrap(SignNotarizationRequest(e, signer.key));
+  e.enterprise_certificate = signer.cert.ToDer();
+  return e;
+}
+
 // A log of `size` entries on `pki.edge`, one of which (at `index`) notarizes
-// `document`; a checkpoint signed by the edge and, when `anchored`, cosigned
-// by the hub; and the receipt for that entry.
+// `document` (signed by pki.enterprise); a checkpoint signed by the edge and, when `anchored`,
+// cosigned by the hub; and the receipt for that entry.
 struct BuiltReceipt {
   MemoryLog log;
   Checkpoint checkpoint;
   Receipt receipt;
 };
 
+// `edit`, when given, changes the signed entry before it is logged.
 inline BuiltReceipt BuildReceipt(const TestPki& pki, std::string_view document, uint64_t index,
-                                 uint64_t size, bool anchored = true) {
+                                 uint64_t size, bool anchored = true,
+                                 const std::function<void(NotarizationEntry&)>& edit = nullptr) {
   BuiltReceipt b;
   const uint64_t now = NowMs();
   for (uint64_t i = 0; i < size; ++i) {
     if (i == index) {
-      b.log.Append(Unwrap(EncodeNotarizationEntry(SampleEntry(document, now - 1000))));
+      NotarizationEntry e = SignedEntry(pki.enterprise, document, now - 1000);
+      if (edit) edit(e);
+      b.log.Append(Unwrap(EncodeNotarizationEntry(e)));
     } else {
       b.log.Append(ToBytes("audit event " + std::to_string(i)));
     }

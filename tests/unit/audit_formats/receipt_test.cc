@@ -291,6 +291,7 @@ TEST_F(ReceiptTest, EvidenceOutlivesTheCertificates) {
   };
   pki_.edge = issue("edge-vn", pki::Role::kEdge);
   pki_.hub = issue("hub", pki::Role::kHub);
+  pki_.enterprise = issue("vn-coffee-export", pki::Role::kEnterprise);
   BuiltReceipt b = BuildReceipt(pki_, kDocument, 3, 5);
   const auto later = pki::Clock::now() + std::chrono::hours(24 * 730);
   EXPECT_TRUE(VerifyReceiptOffline(b.receipt, pki_.bundle, AsBytes(kDocument), later).ok());
@@ -397,6 +398,129 @@ TEST_F(ReceiptTest, ParseIsStrict) {
   EXPECT_EQ(Unwrap(ParseReceipt(original.dump(-1, ' ', /*ensure_ascii=*/true))), b.receipt);
 }
 
+TEST(NotarizationRequest, SignsAndVerifies) {
+  TestPki pki = TestPki::Make();
+  NotarizationEntry e = testing::SampleEntry(kDocument, 1764250200123);
+  Bytes request = Unwrap(NotarizationRequestBytes(e));
+  const std::string want =
+      HexEncode(AsBytes("BBNZ-REQ")) + "01" + "02" + HexEncode(e.document_digest) + "0010" +
+      HexEncode(AsBytes("vn-coffee-export")) + "02" + "0010" +
+      HexEncode(AsBytes("vn-coffee-export")) + "000a" + HexEncode(AsBytes("sg-trading")) + "0011" +
+      HexEncode(AsBytes("CO-VN-2025-000417"));
+  EXPECT_EQ(HexEncode(request), want);
+  EXPECT_EQ(request.size(), 110u);  // docs/evidence.md §2.1
+  // The node's timestamp is not part of what the enterprise signs.
+  NotarizationEntry later = e;
+  later.notarized_at_ms += 5000;
+  EXPECT_EQ(Unwrap(NotarizationRequestBytes(later)), request);
+
+  Bytes sig = Unwrap(SignNotarizationRequest(e, pki.enterprise.key));
+  EXPECT_TRUE(VerifyNotarizationRequest(later, sig, pki.enterprise.key.PublicKey()).ok());
+  // The same signature as a plain SM2 signature over the request bytes.
+  EXPECT_TRUE(pki.enterprise.key.PublicKey().Verify(request, sig).ok());
+  EXPECT_EQ(VerifyNotarizationRequest(e, sig, pki.edge.key.PublicKey()).code(),
+            absl::StatusCode::kUnauthenticated);
+  for (auto edit : std::vector<std::function<void(NotarizationEntry&)>>{
+           [](NotarizationEntry& x) { x.document_digest[0] ^= 1; },
+           [](NotarizationEntry& x) { x.document_type = DocumentType::kInvoice; },
+           [](NotarizationEntry& x) { x.issuer = "sg-trading"; },
+           [](NotarizationEntry& x) { x.parties.pop_back(); },
+           [](NotarizationEntry& x) { x.reference = "CO-VN-2025-000418"; }}) {
+    NotarizationEntry x = e;
+    edit(x);
+    EXPECT_EQ(VerifyNotarizationRequest(x, sig, pki.enterprise.key.PublicKey()).code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  NotarizationEntry bad = e;
+  bad.document_digest.pop_back();
+  EXPECT_EQ(NotarizationRequestBytes(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ReceiptTest, ReceiptCarriesTheEnterprise) {
+  BuiltReceipt b = BuildReceipt(pki_, kDocument, 2, 4);
+  VerifiedReceipt v = Unwrap(Verify(b.receipt));
+  EXPECT_EQ(v.enterprise.id, "vn-coffee-export");
+  EXPECT_EQ(v.enterprise.role, pki::Role::kEnterprise);
+  NotarizationEntry e = Unwrap(DecodeNotarizationEntry(b.receipt.entry));
+  EXPECT_EQ(e.enterprise_certificate, pki_.enterprise.cert.ToDer());
+  EXPECT_TRUE(VerifyJson(Unwrap(FormatReceipt(b.receipt))).ok());
+}
+
+TEST_F(ReceiptTest, EnterpriseSignatureIsChecked) {
+  TestPki stranger = TestPki::Make();  // another CA: untrusted
+  testing::Party other_cn = TestPki::Issue(pki_.ca, "sg-trading", pki::Role::kEnterprise, "SG");
+  testing::Party not_enterprise =
+      TestPki::Issue(pki_.ca, "vn-coffee-export", pki::Role::kEdge, "VN");
+  struct Case {
+    std::string name;
+    std::function<void(NotarizationEntry&)> edit;
+    absl::StatusCode code;
+    std::string reason;
+  };
+  auto signed_by = [](const testing::Party& p) {
+    return [&p](NotarizationEntry& e) {
+      e.enterprise_signature = Unwrap(SignNotarizationRequest(e, p.key));
+      e.enterprise_certificate = p.cert.ToDer();
+    };
+  };
+  std::vector<Case> cases = {
+      {"signed by another key",
+       [&](NotarizationEntry& e) {
+         e.enterprise_signature = Unwrap(SignNotarizationRequest(e, pki_.edge.key));
+       },
+       absl::StatusCode::kUnauthenticated,
+       "enterprise signature invalid: vn-coffee-export's signature does not verify"},
+      {"signature over other fields",
+       [&](NotarizationEntry& e) {
+         NotarizationEntry other = e;
+         other.reference = "CO-VN-2025-000418";
+         e.enterprise_signature = Unwrap(SignNotarizationRequest(other, pki_.enterprise.key));
+       },
+       absl::StatusCode::kUnauthenticated, "enterprise signature invalid"},
+      {"certificate of another CN", signed_by(other_cn), absl::StatusCode::kUnauthenticated,
+       "enterprise signature invalid: the entry's certificate is sg-trading's, but the issuer is "
+       "vn-coffee-export"},
+      {"certificate not an enterprise", signed_by(not_enterprise),
+       absl::StatusCode::kPermissionDenied, "enterprise certificate not trusted: role"},
+      {"certificate of an untrusted CA", signed_by(stranger.enterprise),
+       absl::StatusCode::kUnauthenticated, "enterprise certificate not trusted"},
+      {"certificate garbage",
+       [](NotarizationEntry& e) { e.enterprise_certificate = ToBytes("not a certificate"); },
+       absl::StatusCode::kUnauthenticated, "enterprise certificate does not parse"},
+      {"version 1 entry (unsigned)",
+       [](NotarizationEntry& e) {
+         e.enterprise_signature.clear();
+         e.enterprise_certificate.clear();
+       },
+       absl::StatusCode::kUnauthenticated,
+       "enterprise signature invalid: the entry carries no enterprise signature"},
+  };
+  for (const Case& c : cases) {
+    BuiltReceipt b = BuildReceipt(pki_, kDocument, 1, 3, /*anchored=*/true, c.edit);
+    absl::Status s = Verify(b.receipt).status();
+    EXPECT_EQ(s.code(), c.code) << c.name << ": " << s;
+    EXPECT_TRUE(Contains(s, c.reason)) << c.name << ": " << s;
+    // Through the JSON too, and whether anchored or not.
+    s = VerifyJson(Unwrap(FormatReceipt(b.receipt)));
+    EXPECT_EQ(s.code(), c.code) << c.name << ": " << s;
+    ReceiptVerifyOptions lenient;
+    lenient.require_anchor = false;
+    s = Verify(BuildReceipt(pki_, kDocument, 1, 3, false, c.edit).receipt, kDocument, lenient)
+            .status();
+    EXPECT_EQ(s.code(), c.code) << c.name << ": " << s;
+  }
+}
+
+TEST_F(ReceiptTest, RevokedEnterpriseCertificateIsRefused) {
+  BuiltReceipt b = BuildReceipt(pki_, kDocument, 0, 1);
+  pki::RevocationList crl =
+      Unwrap(pki_.ca.IssueCrl({{pki_.enterprise.cert.SerialHex(), pki::Clock::now()}}, 1));
+  ASSERT_TRUE(pki_.bundle.AddCrl(crl).ok());
+  absl::Status s = Verify(b.receipt).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Contains(s, "enterprise certificate not trusted")) << s;
+}
+
 // Prints the worked example of docs/evidence.md:
 //   BEIBU_EVIDENCE_EXAMPLE=1 audit_formats_test --gtest_filter=*WorkedExample*
 TEST_F(ReceiptTest, WorkedExample) {
@@ -407,7 +531,7 @@ TEST_F(ReceiptTest, WorkedExample) {
   pki_ = TestPki::Make(since_2025);
   MemoryLog log;
   for (int i = 0; i < 6; ++i) log.Append(ToBytes("audit event " + std::to_string(i)));
-  NotarizationEntry entry = testing::SampleEntry(kDocument, at);
+  NotarizationEntry entry = testing::SignedEntry(pki_.enterprise, kDocument, at);
   Bytes encoded = Unwrap(EncodeNotarizationEntry(entry));
   uint64_t index = log.Append(encoded);
   log.Append(ToBytes("audit event 7"));

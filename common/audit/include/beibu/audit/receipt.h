@@ -4,6 +4,9 @@
 // notarizes a document: a canonical, versioned binary record of the
 // document's SM3 digest and metadata (EncodeNotarizationEntry). Its leaf hash
 // is SM3(0x00 || entry), as for every entry of Beibu's RFC 9162 logs.
+// Version 2 entries also carry the enterprise's SM2 signature over the
+// notarization request (NotarizationRequestBytes) and the enterprise's
+// certificate, so that a receipt proves the enterprise itself asked for it.
 //
 // A receipt is a self-contained JSON file: the entry, its index, an inclusion
 // proof, the node's signed checkpoint (with the hub's witness cosignature once
@@ -24,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "beibu/audit/checkpoint.h"
 #include "beibu/crypto/bytes.h"
+#include "beibu/crypto/sm2.h"
 #include "beibu/pki/identity.h"
 #include "beibu/pki/trust_bundle.h"
 
@@ -43,10 +47,18 @@ enum class DocumentType : uint8_t {
 std::string_view DocumentTypeName(DocumentType type);
 std::optional<DocumentType> ParseDocumentType(std::string_view name);
 
-// The first 5 bytes of every encoded entry: magic "BBNZ" and version 1.
+// The first 5 bytes of every encoded entry: magic "BBNZ" and the version:
+// 1 (no enterprise signature; still decoded, refused by VerifyReceiptOffline)
+// or 2 (signed by the enterprise; what nodes write).
 inline constexpr std::string_view kNotarizationMagic = "BBNZ";
-inline constexpr uint8_t kNotarizationVersion = 1;
-inline constexpr size_t kMaxEntityIdBytes = 128;  // issuer and each party
+inline constexpr uint8_t kNotarizationVersion1 = 1;
+inline constexpr uint8_t kNotarizationVersion = 2;
+// The first 9 bytes of the notarization request the enterprise signs.
+inline constexpr std::string_view kNotarizationRequestMagic = "BBNZ-REQ";
+inline constexpr uint8_t kNotarizationRequestVersion = 1;
+inline constexpr size_t kMaxEnterpriseSignatureBytes = 128;         // SM2 DER is <= 72
+inline constexpr size_t kMaxEnterpriseCertificateBytes = 8 * 1024;  // DER
+inline constexpr size_t kMaxEntityIdBytes = 128;                    // issuer and each party
 inline constexpr size_t kMaxParties = 16;
 inline constexpr size_t kMaxReferenceBytes = 256;
 
@@ -57,6 +69,11 @@ struct NotarizationEntry {
   std::vector<std::string> parties;  // enterprise ids of the parties, in the order given
   std::string reference;             // optional: contract or certificate number, may be empty
   uint64_t notarized_at_ms = 0;      // when the node accepted it, unix ms
+  // Version 2: the issuer's SM2 signature (SM3, default ID, DER) over
+  // NotarizationRequestBytes(*this), and the issuer's certificate (DER, the
+  // leaf) it verifies with. Both empty: a version 1 entry.
+  Bytes enterprise_signature;
+  Bytes enterprise_certificate;
 
   bool operator==(const NotarizationEntry&) const = default;
 };
@@ -65,10 +82,26 @@ struct NotarizationEntry {
 // when a field breaks its limits: digest not 32 bytes, issuer or a party
 // empty or longer than kMaxEntityIdBytes, more than kMaxParties parties, a
 // reference longer than kMaxReferenceBytes, text that is not UTF-8 or holds
-// control characters, notarized_at_ms > kMaxTimestampMs, unknown type.
+// control characters, notarized_at_ms > kMaxTimestampMs, unknown type, only
+// one of enterprise_signature and enterprise_certificate set, or either
+// longer than its limit. Both empty encode version 1, both set version 2.
 absl::StatusOr<Bytes> EncodeNotarizationEntry(const NotarizationEntry& entry);
 // The inverse, strict: Encode(Decode(b)) == b for every accepted b.
 absl::StatusOr<NotarizationEntry> DecodeNotarizationEntry(ByteView encoded);
+
+// The notarization request the enterprise signs (docs/evidence.md,
+// "Notarization request"): "BBNZ-REQ" 0x01 || type || digest ||
+// issuer || party count || parties || reference, strings BE16-length-prefixed.
+// Everything of the entry but the node's timestamp and the signature itself.
+// INVALID_ARGUMENT under the same field rules as EncodeNotarizationEntry.
+absl::StatusOr<Bytes> NotarizationRequestBytes(const NotarizationEntry& entry);
+// The enterprise's signature over NotarizationRequestBytes(entry): SM2 with
+// SM3, default ID, DER.
+absl::StatusOr<Bytes> SignNotarizationRequest(const NotarizationEntry& entry,
+                                              const crypto::Sm2PrivateKey& key);
+// UNAUTHENTICATED when `signature` is not `key`'s over the request bytes.
+absl::Status VerifyNotarizationRequest(const NotarizationEntry& entry, ByteView signature,
+                                       const crypto::Sm2PublicKey& key);
 
 // The entry's leaf hash in the log: SM3(0x00 || encoded).
 Bytes EntryLeafHash(ByteView encoded);
@@ -124,6 +157,7 @@ struct VerifiedReceipt {
   NotarizationEntry entry;
   Checkpoint checkpoint;
   pki::Identity node;                // who signed the checkpoint
+  pki::Identity enterprise;          // who signed the notarization request
   std::optional<pki::Identity> hub;  // who cosigned it; empty when not anchored
 };
 
@@ -140,7 +174,14 @@ struct VerifiedReceipt {
 //   6. index < size and inclusion proof          DATA_LOSS "entry not in the log: ..."
 //   7. SM3(document) == entry digest             DATA_LOSS "document does not match the receipt:
 //   ..."
-//   8. hub chain trusted, role hub               code of TrustBundle::Verify,
+//   8. entry is version 2 (signed)               UNAUTHENTICATED "enterprise signature invalid:
+//   ..."
+//      enterprise certificate trusted, role      code of TrustBundle::Verify,
+//      enterprise (at the checkpoint's time)     "enterprise certificate not trusted: ..."
+//      its CN equals the entry's issuer          UNAUTHENTICATED "enterprise signature invalid:
+//      ..." its signature over the request bytes      UNAUTHENTICATED "enterprise signature
+//      invalid: ..."
+//   9. hub chain trusted, role hub               code of TrustBundle::Verify,
 //                                                "hub certificate not trusted: ..."
 //      hub's cosignature present                 FAILED_PRECONDITION "not yet anchored: ..."
 //      hub's cosignature valid                   UNAUTHENTICATED "hub cosignature invalid: ..."
