@@ -138,11 +138,11 @@ TEST_F(SpaceTest, EdgeAuditLogIsAnchoredAndAReplacedLogRaisesAnAlarm) {
       << cluster_.HubLog();
 }
 
-TEST_F(SpaceTest, NotarizedInMalaysiaVerifiedOfflineAndInChina) {
-  cluster_.AddEdge("edge-my", "MY");
-  cluster_.AddEdge("edge-cn", "CN");
-  ASSERT_TRUE(cluster_.WaitForHealth("edge-my", "online"));
-  ASSERT_TRUE(cluster_.WaitForHealth("edge-cn", "online"));
+TEST_F(SpaceTest, ReceiptIssuedInVietnamVerifiesOfflineAndInSingapore) {
+  cluster_.AddEdge("edge-vn", "VN");
+  cluster_.AddEdge("edge-sg", "SG");
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-vn", "online"));
+  ASSERT_TRUE(cluster_.WaitForHealth("edge-sg", "online"));
   auto enrol = [&](const std::string& id, const std::string& cc) {
     std::string dir = (cluster_.dir() / id).string();
     RunResult r = cluster_.Beibu({"enroll", "--hub", cluster_.hub_address(), "--token",
@@ -150,16 +150,16 @@ TEST_F(SpaceTest, NotarizedInMalaysiaVerifiedOfflineAndInChina) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return dir;
   };
-  std::string exporter = enrol("my-palm-oil", "MY");
-  std::string importer = enrol("cn-foods", "CN");
+  std::string exporter = enrol("vn-coffee", "VN");
+  std::string importer = enrol("sg-traders", "SG");
   std::string doc = (cluster_.dir() / "contract.txt").string();
-  WriteFile(doc, "Sale of 500 t of palm oil, FOB Port Klang, USD 412,500.\n");
+  WriteFile(doc, "Sale of 20 t of robusta coffee, FOB Ho Chi Minh City, USD 98,000.\n");
   std::string receipt = (cluster_.dir() / "contract.receipt.json").string();
   auto at = [&](const std::string& edge) {
     return "127.0.0.1:" + std::to_string(cluster_.EdgePort(edge));
   };
-  RunResult n = cluster_.Beibu({"notarize", doc, "--server", at("edge-my"), "--identity", exporter,
-                                "--type", "e_contract", "--party", "cn-foods", "--out", receipt,
+  RunResult n = cluster_.Beibu({"notarize", doc, "--server", at("edge-vn"), "--identity", exporter,
+                                "--type", "e_contract", "--party", "sg-traders", "--out", receipt,
                                 "--wait", "20"});
   ASSERT_EQ(n.exit_code, 0) << n.err;
   EXPECT_NE(n.out.find("anchored"), std::string::npos) << n.out;
@@ -169,13 +169,13 @@ TEST_F(SpaceTest, NotarizedInMalaysiaVerifiedOfflineAndInChina) {
   EXPECT_EQ(offline.exit_code, 0) << offline.err;
   EXPECT_NE(offline.out.find("anchored by hub"), std::string::npos) << offline.out;
 
-  RunResult online = cluster_.Beibu({"verify", receipt, doc, "--server", at("edge-cn"),
+  RunResult online = cluster_.Beibu({"verify", receipt, doc, "--server", at("edge-sg"),
                                      "--identity", importer});
   EXPECT_EQ(online.exit_code, 0) << online.err;
-  EXPECT_NE(online.out.find("checked at edge-cn"), std::string::npos) << online.out;
+  EXPECT_NE(online.out.find("checked at edge-sg"), std::string::npos) << online.out;
 
   std::string forged = (cluster_.dir() / "forged.txt").string();
-  WriteFile(forged, "Sale of 500 t of palm oil, FOB Port Klang, USD 41,250.\n");
+  WriteFile(forged, "Sale of 20 t of robusta coffee, FOB Ho Chi Minh City, USD 9,800.\n");
   RunResult altered_doc = cluster_.Beibu({"verify", receipt, forged, "--trust", trust});
   EXPECT_EQ(altered_doc.exit_code, 1);
   EXPECT_NE(altered_doc.err.find("document does not match"), std::string::npos) << altered_doc.err;
