@@ -1,10 +1,11 @@
 #include "anchorer.h"
 
+#include "hub_connection.h"
+
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
 #include "beibu/config/files.h"
-#include "beibu/daemon/identity_files.h"
 #include "beibu/daemon/logging.h"
 #include "beibu/v1/registry.pb.h"
 
@@ -24,7 +25,9 @@ Anchorer::Anchorer(const EdgeConfig& config, EdgeIdentity* identity, audit::Audi
 
 Anchorer::~Anchorer() { Stop(); }
 
-void Anchorer::Start() { thread_ = std::thread([this] { Run(); }); }
+void Anchorer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Anchorer::Stop() {
   {
@@ -51,9 +54,10 @@ void Anchorer::Run() {
     client_.reset();  // reconnect next time
     hub_size_.reset();
     if (absl::IsDataLoss(s)) {
-      spdlog::error("event=anchor_refused error=\"{}\" action=\"the hub saw this edge's audit log "
-                    "rewritten or forked; investigate before trusting its evidence\"",
-                    s.message());
+      spdlog::error(
+          "event=anchor_refused error=\"{}\" action=\"the hub saw this edge's audit log "
+          "rewritten or forked; investigate before trusting its evidence\"",
+          s.message());
     } else {
       spdlog::warn("event=anchor_failed error=\"{}\" retry_in_ms={}", s.message(), wait.count());
     }
@@ -62,15 +66,7 @@ void Anchorer::Run() {
 }
 
 absl::Status Anchorer::Connect() {
-  channel::HandshakeConfig hs;
-  hs.credentials = identity_->credentials();
-  hs.trust = identity_->trust();
-  hs.allowed_peer_roles = {pki::Role::kHub};
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
-      daemon::LoadClientTransport(config_.hub_tls_ca);
-  if (!transport.ok()) return transport.status();
-  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = rpc::TunnelClient::Connect(
-      {.address = config_.hub, .handshake = std::move(hs), .transport = *transport});
+  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = ConnectToHub(config_, *identity_);
   if (!client.ok()) return client.status();
   client_ = *std::move(client);
   return absl::OkStatus();
@@ -89,8 +85,8 @@ absl::Status Anchorer::AnchorOnce() {
   }
   if (!hub_size_) {
     v1::GetAnchoredResponse anchored;
-    if (absl::Status s = client_->Call("/beibu.v1.Anchor/GetAnchored", v1::GetAnchoredRequest(),
-                                       &anchored);
+    if (absl::Status s =
+            client_->Call("/beibu.v1.Anchor/GetAnchored", v1::GetAnchoredRequest(), &anchored);
         !s.ok()) {
       return s;
     }
@@ -126,8 +122,8 @@ absl::Status Anchorer::AnchorOnce() {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = config::WriteFileAtomic(config_.data_dir + "/audit/anchored.note",
-                                               resp.cosigned_note());
+  if (absl::Status s =
+          config::WriteFileAtomic(config_.data_dir + "/audit/anchored.note", resp.cosigned_note());
       !s.ok()) {
     return s;
   }

@@ -1,5 +1,7 @@
 #include "hub_link.h"
 
+#include "hub_connection.h"
+
 #include <grpcpp/security/credentials.h>
 #include <spdlog/spdlog.h>
 
@@ -93,15 +95,7 @@ void HubLink::Run() {
 }
 
 absl::Status HubLink::RunSession() {
-  channel::HandshakeConfig hs;
-  hs.credentials = identity_->credentials();
-  hs.trust = identity_->trust();
-  hs.allowed_peer_roles = {pki::Role::kHub};
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
-      daemon::LoadClientTransport(config_.hub_tls_ca);
-  if (!transport.ok()) return transport.status();
-  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = rpc::TunnelClient::Connect(
-      {.address = config_.hub, .handshake = std::move(hs), .transport = *transport});
+  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = ConnectToHub(config_, *identity_);
   if (!client.ok()) return client.status();
   std::unique_ptr<rpc::TunnelCall> call = (*client)->StartCall("/beibu.v1.Registry/Heartbeat");
   {

@@ -4,6 +4,7 @@
 // heartbeat stream to the hub. See docs/operations.md.
 #include <spdlog/spdlog.h>
 
+#include "anchorer.h"
 #include "beibu/audit/audit_log.h"
 #include "beibu/audit/audit_query_service.h"
 #include "beibu/crypto/crypto.h"
@@ -11,7 +12,6 @@
 #include "beibu/daemon/logging.h"
 #include "beibu/daemon/node_info_service.h"
 #include "beibu/daemon/server_host.h"
-#include "anchorer.h"
 #include "edge_config.h"
 #include "edge_identity.h"
 #include "evidence_service.h"
@@ -64,9 +64,11 @@ int Run(const beibu::daemon::DaemonArgs& args) {
       beibu::daemon::LoadServerTransport(config->tls_cert, config->tls_key);
   if (!transport.ok()) return CannotStart(transport.status());
 
-  absl::StatusOr<std::unique_ptr<beibu::audit::AuditLog>> audit_log = beibu::audit::AuditLog::Open(
-      {.dir = config->data_dir + "/audit", .node_id = id->self().id, .key = id->credentials().key,
-       .node_country = id->self().country});
+  absl::StatusOr<std::unique_ptr<beibu::audit::AuditLog>> audit_log =
+      beibu::audit::AuditLog::Open({.dir = config->data_dir + "/audit",
+                                    .node_id = id->self().id,
+                                    .key = id->credentials().key,
+                                    .node_country = id->self().country});
   if (!audit_log.ok()) return CannotStart(audit_log.status());
   beibu::audit::AuditLog* audit = audit_log->get();
   beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });

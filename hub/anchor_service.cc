@@ -65,18 +65,18 @@ grpc::Status AnchorService::SubmitCheckpoint(grpc::ServerContext* ctx,
         note.ok() ? audit::ParseCheckpoint(note->body) : note.status();
     if (cp.ok() && cp->size < previous->size &&
         audit::VerifyNoteSignature(*note, *key, edge.id).ok()) {
-      absl::Status rollback = absl::DataLossError(absl::StrCat(
-          "rollback: the edge signed a checkpoint of size ", cp->size,
-          " after the hub had cosigned size ", previous->size));
+      absl::Status rollback = absl::DataLossError(
+          absl::StrCat("rollback: the edge signed a checkpoint of size ", cp->size,
+                       " after the hub had cosigned size ", previous->size));
       state_->RecordAnchorRefusal(edge, rollback, /*alarm=*/true);
       return rpc::ToGrpc(rollback);
     }
   }
   std::vector<Bytes> proof;
   for (const std::string& h : req->consistency_proof()) proof.emplace_back(h.begin(), h.end());
-  absl::StatusOr<std::string> cosigned = audit::WitnessCosign(
-      req->checkpoint_note(), *key, edge.id, previous, proof, NowMs(),
-      state_->credentials().key, state_->self().id);
+  absl::StatusOr<std::string> cosigned =
+      audit::WitnessCosign(req->checkpoint_note(), *key, edge.id, previous, proof, NowMs(),
+                           state_->credentials().key, state_->self().id);
   if (!cosigned.ok()) {
     // Forks and rewrites are DATA_LOSS; a stale or future checkpoint is a
     // FAILED_PRECONDITION: both are refused, only forks are alarms.

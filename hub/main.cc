@@ -4,13 +4,13 @@
 // the trust bundle and revocation list to them. See docs/operations.md.
 #include <spdlog/spdlog.h>
 
+#include "anchor_service.h"
 #include "beibu/audit/audit_query_service.h"
 #include "beibu/crypto/crypto.h"
 #include "beibu/daemon/daemon_main.h"
 #include "beibu/daemon/logging.h"
 #include "beibu/daemon/node_info_service.h"
 #include "beibu/daemon/server_host.h"
-#include "anchor_service.h"
 #include "hub_config.h"
 #include "hub_state.h"
 #include "registry_service.h"

@@ -42,30 +42,6 @@ constexpr size_t kMaxProofFileSize = size_t{1} << 20;
 // other user-input codes: malformed input or bad arguments (exit 2). Anything
 // else: a runtime failure such as a read error (exit 3).
 
-int ExitCodeFor(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kOk:
-      return kExitOk;
-    case absl::StatusCode::kUnauthenticated:
-      return kExitInvalid;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-      return kExitUsage;
-    default:
-      return kExitFailure;
-  }
-}
-
-void Finish(const char* command, const absl::Status& status, int* exit_code) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "beibu audit %s: %s\n", command, std::string(status.message()).c_str());
-  }
-  *exit_code = ExitCodeFor(status);
-}
-
 // --- Input -------------------------------------------------------------------
 
 // The whole of `path` ("-" = standard input), at most `limit` bytes.
@@ -95,7 +71,8 @@ absl::StatusOr<std::string> ReadWhole(const std::string& path, size_t limit) {
     ssize_t r = read(fd, buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
-      status = absl::DataLossError(absl::StrCat("error reading ", name, ": ", std::strerror(errno)));
+      status =
+          absl::DataLossError(absl::StrCat("error reading ", name, ": ", std::strerror(errno)));
       break;
     }
     if (r == 0) break;
@@ -203,9 +180,8 @@ absl::Status CheckFields(const json& obj, const std::vector<std::string>& want,
 absl::StatusOr<uint64_t> GetCount(const json& obj, const std::string& field) {
   const json& v = obj.at(field);
   if (!v.is_number_unsigned()) {
-    return Malformed(absl::StrCat("field \"", field,
-                                  "\" must be a non-negative integer below 2^64, not ",
-                                  TypeName(v)));
+    return Malformed(absl::StrCat(
+        "field \"", field, "\" must be a non-negative integer below 2^64, not ", TypeName(v)));
   }
   return v.get<uint64_t>();
 }
@@ -213,8 +189,8 @@ absl::StatusOr<uint64_t> GetCount(const json& obj, const std::string& field) {
 // An SM3 hash: exactly 64 lowercase hex digits.
 absl::StatusOr<Bytes> ParseHash(const json& v, const std::string& where) {
   if (!v.is_string()) {
-    return Malformed(absl::StrCat(where, " must be a string of 64 lowercase hex digits, not ",
-                                  TypeName(v)));
+    return Malformed(
+        absl::StrCat(where, " must be a string of 64 lowercase hex digits, not ", TypeName(v)));
   }
   const std::string& s = v.get_ref<const std::string&>();
   for (char c : s) {
@@ -327,14 +303,16 @@ absl::Status RunVerifyProof(const std::string& path) {
   if (!s.ok()) return s;
   std::fputs("valid\n", stdout);
   if (std::fflush(stdout) != 0) {
-    return absl::InternalError(absl::StrCat("cannot write standard output: ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot write standard output: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
 
 // --- Command-line wiring -----------------------------------------------------
 
-constexpr char kVerifyProofFooter[] = R"(The proof is one JSON object, hashes as 64 lowercase hex digits (SM3):
+constexpr char kVerifyProofFooter[] =
+    R"(The proof is one JSON object, hashes as 64 lowercase hex digits (SM3):
   {"type":"inclusion","leaf_hash":HEX,"index":N,"tree_size":N,"root":HEX,"path":[HEX,...]}
   {"type":"consistency","old_size":N,"new_size":N,"old_root":HEX,"new_root":HEX,"path":[HEX,...]}
 leaf_hash is SM3(0x00 || entry); N are integers >= 0; no other fields are allowed.
@@ -353,7 +331,8 @@ void AddVerifyProof(CLI::App& audit, int* exit_code) {
       "verify-proof", "Check a Merkle inclusion or consistency proof offline; print \"valid\"");
   cmd->add_option("FILE", *path, "Proof JSON file; - for standard input")->required();
   cmd->footer(kVerifyProofFooter);
-  cmd->callback([path, exit_code] { Finish("verify-proof", RunVerifyProof(*path), exit_code); });
+  cmd->callback(
+      [path, exit_code] { FinishCommand("audit verify-proof", RunVerifyProof(*path), exit_code); });
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "absl/status/status.h"
+
 namespace beibu::cli {
 
 // Exit codes shared by every command (documented in docs/cli.md).
@@ -12,6 +14,13 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitInvalid = 1;    // a check ran and failed (bad signature, invalid proof)
 inline constexpr int kExitUsage = 2;      // bad arguments or malformed input
 inline constexpr int kExitFailure = 3;    // runtime failure (I/O, network, server refused)
+
+// The exit code for a command's final status: OK 0; UNAUTHENTICATED (a
+// check failed) 1; bad input (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
+// ALREADY_EXISTS, FAILED_PRECONDITION, OUT_OF_RANGE) 2; anything else 3.
+int ExitCodeFor(const absl::Status& status);
+// Prints a failure as "beibu <command>: <message>" and records the exit code.
+void FinishCommand(const char* command, const absl::Status& status, int* exit_code);
 
 void AddCryptoCommands(CLI::App& app, int* exit_code);
 void AddPkiCommands(CLI::App& app, int* exit_code);

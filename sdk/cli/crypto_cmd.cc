@@ -37,31 +37,6 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 
 // Maps a status to the documented exit codes: UNAUTHENTICATED is a check that
 // failed, the user-input codes are usage errors, the rest runtime failures.
-int ExitCodeFor(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kOk:
-      return kExitOk;
-    case absl::StatusCode::kUnauthenticated:
-      return kExitInvalid;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-      return kExitUsage;
-    default:
-      return kExitFailure;
-  }
-}
-
-// Prints a failure as "beibu crypto CMD: message" and records the exit code.
-void Finish(const char* command, const absl::Status& status, int* exit_code) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "beibu crypto %s: %s\n", command, std::string(status.message()).c_str());
-  }
-  *exit_code = ExitCodeFor(status);
-}
 
 // A status for a failed open(2) of an input file the user named.
 absl::Status OpenError(const std::string& what, const std::string& path, int err) {
@@ -366,7 +341,7 @@ void AddSm3(CLI::App& crypto, int* exit_code) {
   CLI::App* cmd = crypto.add_subcommand(
       "sm3", "Print the SM3 digest of FILE as lowercase hex (same as `openssl dgst -sm3 -r`)");
   cmd->add_option("FILE", *path, "File to hash; - for standard input")->required();
-  cmd->callback([path, exit_code] { Finish("sm3", RunSm3(*path), exit_code); });
+  cmd->callback([path, exit_code] { FinishCommand("crypto sm3", RunSm3(*path), exit_code); });
 }
 
 void AddSign(CLI::App& crypto, int* exit_code) {
@@ -381,7 +356,7 @@ void AddSign(CLI::App& crypto, int* exit_code) {
   cmd->footer(
       "Example: beibu crypto sign --key key.pem report.pdf > report.pdf.sig\n"
       "openssl equivalent: openssl dgst -sm3 -sign key.pem -sigopt distid:1234567812345678 FILE");
-  cmd->callback([o, exit_code] { Finish("sign", RunSign(*o), exit_code); });
+  cmd->callback([o, exit_code] { FinishCommand("crypto sign", RunSign(*o), exit_code); });
 }
 
 void AddVerify(CLI::App& crypto, int* exit_code) {
@@ -401,7 +376,7 @@ void AddVerify(CLI::App& crypto, int* exit_code) {
   cmd->footer(
       "Exit status: 0 valid; 1 invalid (reason on stderr); 2 bad arguments, "
       "unreadable or malformed key/certificate; 3 I/O failure.");
-  cmd->callback([o, exit_code] { Finish("verify", RunVerify(*o), exit_code); });
+  cmd->callback([o, exit_code] { FinishCommand("crypto verify", RunVerify(*o), exit_code); });
 }
 
 void AddKeygen(CLI::App& crypto, int* exit_code) {
@@ -411,7 +386,7 @@ void AddKeygen(CLI::App& crypto, int* exit_code) {
       ->required();
   cmd->add_option("--pub", o->pub, "Also write the public key (PEM) to this file");
   cmd->add_flag("--force", o->force, "Replace existing files");
-  cmd->callback([o, exit_code] { Finish("keygen", RunKeygen(*o), exit_code); });
+  cmd->callback([o, exit_code] { FinishCommand("crypto keygen", RunKeygen(*o), exit_code); });
 }
 
 }  // namespace

@@ -141,7 +141,8 @@ int RunVerify(const VerifyOptions& o) {
       return ReportError(s);
     }
     if (!resp.valid()) {
-      std::cerr << "invalid (checked at " << (*client)->server().id << "): " << resp.reason() << "\n";
+      std::cerr << "invalid (checked at " << (*client)->server().id << "): " << resp.reason()
+                << "\n";
       return kExitInvalid;
     }
     if (!resp.anchored() && !o.allow_unanchored) {

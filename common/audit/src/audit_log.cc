@@ -37,12 +37,12 @@ Bytes EncodeAuditEvent(const v1::AuditEvent& event) {
 }
 
 absl::StatusOr<v1::AuditEvent> DecodeAuditEvent(ByteView entry) {
-  if (entry.size() < kMagicSize ||
-      std::memcmp(entry.data(), kAuditEventMagic, kMagicSize) != 0) {
+  if (entry.size() < kMagicSize || std::memcmp(entry.data(), kAuditEventMagic, kMagicSize) != 0) {
     return absl::InvalidArgumentError("not an audit event entry");
   }
   v1::AuditEvent event;
-  if (!event.ParseFromArray(entry.data() + kMagicSize, static_cast<int>(entry.size() - kMagicSize))) {
+  if (!event.ParseFromArray(entry.data() + kMagicSize,
+                            static_cast<int>(entry.size() - kMagicSize))) {
     return absl::DataLossError("audit event entry does not parse");
   }
   return event;
@@ -59,10 +59,12 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
   absl::StatusOr<std::string> note = config::ReadFile(o.dir + "/" + kNoteFile);
   if (note.ok()) {
     absl::StatusOr<SignedNote> parsed = ParseSignedNote(*note);
-    if (!parsed.ok()) return absl::DataLossError(absl::StrCat(o.dir, "/", kNoteFile, ": ", parsed.status().message()));
+    if (!parsed.ok())
+      return absl::DataLossError(
+          absl::StrCat(o.dir, "/", kNoteFile, ": ", parsed.status().message()));
     if (absl::Status s = VerifyNoteSignature(*parsed, o.key->PublicKey(), o.node_id); !s.ok()) {
-      return absl::DataLossError(absl::StrCat(o.dir, "/", kNoteFile,
-                                              " is not signed by this node's key: ", s.message()));
+      return absl::DataLossError(
+          absl::StrCat(o.dir, "/", kNoteFile, " is not signed by this node's key: ", s.message()));
     }
     absl::StatusOr<audit::Checkpoint> cp = ParseCheckpoint(parsed->body);
     if (!cp.ok()) return cp.status();
