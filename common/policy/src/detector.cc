@@ -28,30 +28,84 @@ bool AlwaysValid(std::string_view) { return true; }
 // Order matters for tie-breaking between overlapping findings of equal score.
 const std::vector<TypeSpec>& Types() {
   static const auto* kTypes = new std::vector<TypeSpec>{
-      {"CN_RESIDENT_ID", R"(\d{17}[\dXx])", IsValidCnResidentId, 0.85,
-       {"身份证", "证件号", "id card", "id_card", "idcard", "id no", "id_no", "resident id", "公民身份"},
-       false, false},
-      {"CN_USCC", R"([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})", IsValidCnUscc, 0.85,
-       {"统一社会信用代码", "信用代码", "uscc", "credit code", "credit_code"}, false, false},
-      {"SG_NRIC_FIN", R"([STFGM]\d{7}[A-Z])", IsValidSgNricFin, 0.85, {"nric", "fin"}, false, false},
-      {"TH_NATIONAL_ID", R"(\d{13}|\d-\d{4}-\d{5}-\d{2}-\d)", IsValidThNationalId, 0.85,
-       {"thai id", "national id", "national_id", "บัตรประชาชน", "เลขประจำตัวประชาชน"}, true, false},
-      {"BANK_CARD", R"(\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?|\d{16,19})", IsValidBankCard, 0.8,
-       {"card", "银行卡", "卡号", "account", "账号", "pan"}, true, false},
-      {"CN_MOBILE", R"((?:\+86[ -]?)?1[3-9]\d{9})", IsValidCnMobile, 0.6,
-       {"手机", "电话", "mobile", "phone", "tel", "联系方式"}, true, false},
-      {"MY_MYKAD", R"(\d{6}-\d{2}-\d{4}|\d{12})", IsValidMyMykad, 0.6,
-       {"mykad", "ic no", "ic_no", "nric", "kad pengenalan", "no. k/p"}, true, false},
-      {"VN_CCCD", R"(\d{12})", IsValidVnCccd, 0.55,
-       {"cccd", "căn cước", "can cuoc", "cmnd", "citizen id"}, false, false},
+      {"CN_RESIDENT_ID",
+       R"(\d{17}[\dXx])",
+       IsValidCnResidentId,
+       0.85,
+       {"身份证", "证件号", "id card", "id_card", "idcard", "id no", "id_no", "resident id",
+        "公民身份"},
+       false,
+       false},
+      {"CN_USCC",
+       R"([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})",
+       IsValidCnUscc,
+       0.85,
+       {"统一社会信用代码", "信用代码", "uscc", "credit code", "credit_code"},
+       false,
+       false},
+      {"SG_NRIC_FIN",
+       R"([STFGM]\d{7}[A-Z])",
+       IsValidSgNricFin,
+       0.85,
+       {"nric", "fin"},
+       false,
+       false},
+      {"TH_NATIONAL_ID",
+       R"(\d{13}|\d-\d{4}-\d{5}-\d{2}-\d)",
+       IsValidThNationalId,
+       0.85,
+       {"thai id", "national id", "national_id", "บัตรประชาชน", "เลขประจำตัวประชาชน"},
+       true,
+       false},
+      {"BANK_CARD",
+       R"(\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?|\d{16,19})",
+       IsValidBankCard,
+       0.8,
+       {"card", "银行卡", "卡号", "account", "账号", "pan"},
+       true,
+       false},
+      {"CN_MOBILE",
+       R"((?:\+86[ -]?)?1[3-9]\d{9})",
+       IsValidCnMobile,
+       0.6,
+       {"手机", "电话", "mobile", "phone", "tel", "联系方式"},
+       true,
+       false},
+      {"MY_MYKAD",
+       R"(\d{6}-\d{2}-\d{4}|\d{12})",
+       IsValidMyMykad,
+       0.6,
+       {"mykad", "ic no", "ic_no", "nric", "kad pengenalan", "no. k/p"},
+       true,
+       false},
+      {"VN_CCCD",
+       R"(\d{12})",
+       IsValidVnCccd,
+       0.55,
+       {"cccd", "căn cước", "can cuoc", "cmnd", "citizen id"},
+       false,
+       false},
       {"ID_NIK", R"(\d{16})", IsValidIdNik, 0.55, {"nik", "ktp", "kependudukan"}, false, false},
-      {"EMAIL", R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)", IsValidEmail, 0.9,
-       {"email", "e-mail", "mail", "邮箱"}, false, false},
+      {"EMAIL",
+       R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)",
+       IsValidEmail,
+       0.9,
+       {"email", "e-mail", "mail", "邮箱"},
+       false,
+       false},
       {"IP_ADDRESS",
        R"(\d{1,3}(?:\.\d{1,3}){3}|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){0,6}:?(?::[0-9A-Fa-f]{1,4}){1,7}|(?:[0-9A-Fa-f]{1,4}:){1,7}:|::)",
-       IsValidIpAddress, 0.7, {"ip", "address", "addr", "host"}, false, false},
-      {"PASSPORT", R"([A-Z]{1,2}\d{6,8})", AlwaysValid, 0.7,
-       {"passport", "护照", "paspor", "hộ chiếu", "passeport", "pasaporte", "หนังสือเดินทาง"}, false,
+       IsValidIpAddress,
+       0.7,
+       {"ip", "address", "addr", "host"},
+       false,
+       false},
+      {"PASSPORT",
+       R"([A-Z]{1,2}\d{6,8})",
+       AlwaysValid,
+       0.7,
+       {"passport", "护照", "paspor", "hộ chiếu", "passeport", "pasaporte", "หนังสือเดินทาง"},
+       false,
        true},
   };
   return *kTypes;
@@ -135,7 +189,8 @@ std::vector<Finding> Detector::Scan(std::string_view text) const {
         std::string cand(text.substr(s, e - s));
         if (t.strip_separators) {
           std::erase_if(cand, [](char c) { return c == ' ' || c == '-'; });
-          if (std::string_view(t.type) == "CN_MOBILE" && cand.size() == 14 && cand.rfind("+86", 0) == 0)
+          if (std::string_view(t.type) == "CN_MOBILE" && cand.size() == 14 &&
+              cand.rfind("+86", 0) == 0)
             cand.erase(0, 3);
         }
         if (!t.validate(cand)) ok = false;
@@ -143,7 +198,8 @@ std::vector<Finding> Detector::Scan(std::string_view text) const {
       if (ok && t.context_required && !HasContext(text, s, kPassportWindow, t.context)) ok = false;
       if (ok) {
         double score = t.base_score;
-        if (HasContext(text, s, kContextWindow, t.context)) score = std::min(1.0, score + kContextBoost);
+        if (HasContext(text, s, kContextWindow, t.context))
+          score = std::min(1.0, score + kContextBoost);
         found.push_back({t.type, s, e, score});
         pos = e;
       } else {
@@ -171,7 +227,8 @@ std::vector<Finding> Detector::Scan(std::string_view text) const {
     for (const Finding& k : out) overlaps = overlaps || (f.start < k.end && k.start < f.end);
     if (!overlaps) out.push_back(f);
   }
-  std::sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) { return a.start < b.start; });
+  std::sort(out.begin(), out.end(),
+            [](const Finding& a, const Finding& b) { return a.start < b.start; });
   return out;
 }
 

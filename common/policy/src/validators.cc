@@ -102,11 +102,18 @@ bool IsValidSgNricFin(std::string_view c) {
   char expect;
   switch (p) {
     case 'S':
-    case 'T': expect = "JZIHGFEDCBA"[r]; break;
+    case 'T':
+      expect = "JZIHGFEDCBA"[r];
+      break;
     case 'F':
-    case 'G': expect = "XWUTRQPNMLK"[r]; break;
-    case 'M': expect = "KLJNPQRTUWX"[10 - r]; break;
-    default: return false;
+    case 'G':
+      expect = "XWUTRQPNMLK"[r];
+      break;
+    case 'M':
+      expect = "KLJNPQRTUWX"[10 - r];
+      break;
+    default:
+      return false;
   }
   return c[8] == expect;
 }
@@ -147,11 +154,10 @@ bool IsValidIdNik(std::string_view c) {
 bool IsValidVnCccd(std::string_view c) {
   if (c.size() != 12 || !AllDigits(c)) return false;
   // Province/city codes, Circular 07/2016/TT-BCA appendix (63 units).
-  static constexpr int kProv[] = {1,  2,  4,  6,  8,  10, 11, 12, 14, 15, 17, 19, 20,
-                                  22, 24, 25, 26, 27, 30, 31, 33, 34, 35, 36, 37, 38,
-                                  40, 42, 44, 45, 46, 48, 49, 51, 52, 54, 56, 58, 60,
-                                  62, 64, 66, 67, 68, 70, 72, 74, 75, 77, 79, 80, 82,
-                                  83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96};
+  static constexpr int kProv[] = {1,  2,  4,  6,  8,  10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25,
+                                  26, 27, 30, 31, 33, 34, 35, 36, 37, 38, 40, 42, 44, 45, 46, 48,
+                                  49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75,
+                                  77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96};
   const int p = Num(c.substr(0, 3));
   bool ok = false;
   for (int v : kProv) ok = ok || v == p;
@@ -169,7 +175,8 @@ bool IsValidEmail(std::string_view c) {
   if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos)
     return false;
   for (char ch : local) {
-    const bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+    const bool alnum =
+        (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
     if (!alnum && std::string_view("._%+-").find(ch) == std::string_view::npos) return false;
   }
   size_t pos = 0;
@@ -177,9 +184,11 @@ bool IsValidEmail(std::string_view c) {
   while (true) {
     const size_t dot = domain.find('.', pos);
     label = domain.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
     for (char ch : label) {
-      const bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+      const bool alnum =
+          (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
       if (!alnum && ch != '-') return false;
     }
     if (dot == std::string_view::npos) break;

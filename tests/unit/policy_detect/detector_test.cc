@@ -34,7 +34,9 @@ int Count(const std::vector<Finding>& fs, std::string_view type) {
   return n;
 }
 
-std::string_view Slice(std::string_view text, const Finding& f) { return text.substr(f.start, f.end - f.start); }
+std::string_view Slice(std::string_view text, const Finding& f) {
+  return text.substr(f.start, f.end - f.start);
+}
 
 TEST(Detector, ByteOffsetsAfterUtf8) {
   const std::string text = "张三的号码是11010519491231002X。";
@@ -88,13 +90,16 @@ TEST(Detector, PassportNeedsContext) {
   const Finding g = One(D().Scan("护照号码 EA1234567"), "PASSPORT");
   EXPECT_EQ(g.end - g.start, 9u);
   // Context word more than 32 bytes before: not a passport.
-  EXPECT_EQ(Count(D().Scan("passport ........................................ E12345678"), "PASSPORT"), 0);
+  EXPECT_EQ(
+      Count(D().Scan("passport ........................................ E12345678"), "PASSPORT"),
+      0);
 }
 
 TEST(Detector, MultipleTypes) {
   const std::string text =
       "客户 alice@example.com 手机 +86 13812345678, NRIC S1234567D, card 6222021001115704287, "
-      "USCC 91350100M000100Y43, Thai ID 1-1017-00230-70-8, MyKad 900101-14-5678, NIK 3174055708900001, "
+      "USCC 91350100M000100Y43, Thai ID 1-1017-00230-70-8, MyKad 900101-14-5678, NIK "
+      "3174055708900001, "
       "CCCD 079203001234, host 192.168.1.10 and 2001:db8::1";
   const auto fs = D().Scan(text);
   EXPECT_EQ(Slice(text, One(fs, "EMAIL")), "alice@example.com");
@@ -112,7 +117,8 @@ TEST(Detector, MultipleTypes) {
 }
 
 TEST(Detector, CsvLine) {
-  const std::string line = "id,name,id_card,phone,email\n7,王五,11010519491231002X,13812345678,w@x.cn\n";
+  const std::string line =
+      "id,name,id_card,phone,email\n7,王五,11010519491231002X,13812345678,w@x.cn\n";
   const auto fs = D().Scan(line);
   ASSERT_EQ(fs.size(), 3u);
   EXPECT_EQ(fs[0].type, "CN_RESIDENT_ID");

@@ -56,8 +56,8 @@ char RefThCheck(std::string_view s12) {
 }
 
 TEST(CnResidentId, Valid) {
-  for (std::string_view id : {"11010519491231002X", "440308199901011234", "310115200002294567",
-                              "510108198511300017"}) {
+  for (std::string_view id :
+       {"11010519491231002X", "440308199901011234", "310115200002294567", "510108198511300017"}) {
     ASSERT_EQ(RefCnCheck(id.substr(0, 17)), id[17]) << id;
     EXPECT_TRUE(IsValidCnResidentId(id)) << id;
   }
@@ -70,7 +70,7 @@ TEST(CnResidentId, InvalidAndNearMiss) {
   EXPECT_FALSE(IsValidCnResidentId("11010519491231002"));    // 17 chars
   EXPECT_FALSE(IsValidCnResidentId("11010519491231002XX"));  // 19 chars
   EXPECT_FALSE(IsValidCnResidentId("1101051949123100X2"));   // X in wrong place
-  std::string bad_date = "11010519490231001";  // 31 Feb
+  std::string bad_date = "11010519490231001";                // 31 Feb
   bad_date += RefCnCheck(bad_date);
   EXPECT_FALSE(IsValidCnResidentId(bad_date));
   std::string old = "11010518991231001";  // year < 1900
@@ -85,20 +85,20 @@ TEST(CnResidentId, InvalidAndNearMiss) {
 }
 
 TEST(CnUscc, Valid) {
-  for (std::string_view c : {"91350100M000100Y43", "91110000600037341L", "9144030071526726XG",
-                             "92440300MB5FYBMPLT"}) {
+  for (std::string_view c :
+       {"91350100M000100Y43", "91110000600037341L", "9144030071526726XG", "92440300MB5FYBMPLT"}) {
     ASSERT_EQ(RefUsccCheck(c.substr(0, 17)), c[17]) << c;
     EXPECT_TRUE(IsValidCnUscc(c)) << c;
   }
 }
 
 TEST(CnUscc, InvalidAndNearMiss) {
-  EXPECT_FALSE(IsValidCnUscc("91350100M000100Y44"));   // wrong check
-  EXPECT_FALSE(IsValidCnUscc("91110000600037341M"));   // wrong check
-  EXPECT_FALSE(IsValidCnUscc("91350100M000100Y4"));    // 17 chars
-  EXPECT_FALSE(IsValidCnUscc("91350100I000100Y43"));   // I not in alphabet
-  EXPECT_FALSE(IsValidCnUscc("9135010OM000100Y43"));   // letter in the division code
-  EXPECT_FALSE(IsValidCnUscc("91350100m000100Y43"));   // lower case
+  EXPECT_FALSE(IsValidCnUscc("91350100M000100Y44"));  // wrong check
+  EXPECT_FALSE(IsValidCnUscc("91110000600037341M"));  // wrong check
+  EXPECT_FALSE(IsValidCnUscc("91350100M000100Y4"));   // 17 chars
+  EXPECT_FALSE(IsValidCnUscc("91350100I000100Y43"));  // I not in alphabet
+  EXPECT_FALSE(IsValidCnUscc("9135010OM000100Y43"));  // letter in the division code
+  EXPECT_FALSE(IsValidCnUscc("91350100m000100Y43"));  // lower case
 }
 
 TEST(BankCard, Valid) {
@@ -115,11 +115,12 @@ TEST(BankCard, InvalidAndNearMiss) {
   EXPECT_FALSE(IsValidBankCard("411111111111111"));       // 15 digits
   EXPECT_FALSE(IsValidBankCard("41111111111111111111"));  // 20 digits
   EXPECT_FALSE(IsValidBankCard("411111111111111A"));
-  EXPECT_FALSE(IsValidBankCard("0000000000000000"));      // leading zero
+  EXPECT_FALSE(IsValidBankCard("0000000000000000"));  // leading zero
 }
 
 TEST(CnMobile, ValidAndInvalid) {
-  for (std::string_view m : {"13812345678", "15900001111", "19912345678"}) EXPECT_TRUE(IsValidCnMobile(m)) << m;
+  for (std::string_view m : {"13812345678", "15900001111", "19912345678"})
+    EXPECT_TRUE(IsValidCnMobile(m)) << m;
   EXPECT_FALSE(IsValidCnMobile("12812345678"));   // second digit 2
   EXPECT_FALSE(IsValidCnMobile("1381234567"));    // 10 digits
   EXPECT_FALSE(IsValidCnMobile("138123456789"));  // 12 digits
@@ -136,12 +137,12 @@ TEST(SgNricFin, Valid) {
 }
 
 TEST(SgNricFin, InvalidAndNearMiss) {
-  EXPECT_FALSE(IsValidSgNricFin("S1234567A"));   // wrong letter
-  EXPECT_FALSE(IsValidSgNricFin("T1234567D"));   // S's letter on a T
+  EXPECT_FALSE(IsValidSgNricFin("S1234567A"));  // wrong letter
+  EXPECT_FALSE(IsValidSgNricFin("T1234567D"));  // S's letter on a T
   EXPECT_FALSE(IsValidSgNricFin("M1234567X"));
-  EXPECT_FALSE(IsValidSgNricFin("A1234567D"));   // bad prefix
-  EXPECT_FALSE(IsValidSgNricFin("S123456D"));    // 6 digits
-  EXPECT_FALSE(IsValidSgNricFin("S12345A7D"));   // letter among digits
+  EXPECT_FALSE(IsValidSgNricFin("A1234567D"));  // bad prefix
+  EXPECT_FALSE(IsValidSgNricFin("S123456D"));   // 6 digits
+  EXPECT_FALSE(IsValidSgNricFin("S12345A7D"));  // letter among digits
 }
 
 TEST(ThNationalId, Valid) {
@@ -168,29 +169,30 @@ TEST(MyMykad, Valid) {
 }
 
 TEST(MyMykad, InvalidAndNearMiss) {
-  EXPECT_FALSE(IsValidMyMykad("901301145678"));   // month 13
-  EXPECT_FALSE(IsValidMyMykad("900231145678"));   // 31 Feb
-  EXPECT_FALSE(IsValidMyMykad("900101175678"));   // birthplace 17 unused
-  EXPECT_FALSE(IsValidMyMykad("900101005678"));   // birthplace 00
-  EXPECT_FALSE(IsValidMyMykad("900101805678"));   // birthplace 80 unused
-  EXPECT_FALSE(IsValidMyMykad("90010114567"));    // 11 digits
+  EXPECT_FALSE(IsValidMyMykad("901301145678"));  // month 13
+  EXPECT_FALSE(IsValidMyMykad("900231145678"));  // 31 Feb
+  EXPECT_FALSE(IsValidMyMykad("900101175678"));  // birthplace 17 unused
+  EXPECT_FALSE(IsValidMyMykad("900101005678"));  // birthplace 00
+  EXPECT_FALSE(IsValidMyMykad("900101805678"));  // birthplace 80 unused
+  EXPECT_FALSE(IsValidMyMykad("90010114567"));   // 11 digits
   EXPECT_FALSE(IsValidMyMykad("9001011456A8"));
 }
 
 TEST(IdNik, Valid) {
-  for (std::string_view c : {"3174055708900001", "3201011205850002", "9471022902000123", "1101014101990001"})
+  for (std::string_view c :
+       {"3174055708900001", "3201011205850002", "9471022902000123", "1101014101990001"})
     EXPECT_TRUE(IsValidIdNik(c)) << c;
 }
 
 TEST(IdNik, InvalidAndNearMiss) {
-  EXPECT_FALSE(IsValidIdNik("1001011205850002"));   // province 10
-  EXPECT_FALSE(IsValidIdNik("9501011205850002"));   // province 95
-  EXPECT_FALSE(IsValidIdNik("3201013205850002"));   // day 32
-  EXPECT_FALSE(IsValidIdNik("3201017205850002"));   // day 72 (women 41-71)
-  EXPECT_FALSE(IsValidIdNik("3201011213850002"));   // month 13
-  EXPECT_FALSE(IsValidIdNik("3201013102850002"));   // 31 Feb
-  EXPECT_FALSE(IsValidIdNik("3201011205850000"));   // serial 0000
-  EXPECT_FALSE(IsValidIdNik("320101120585000"));    // 15 digits
+  EXPECT_FALSE(IsValidIdNik("1001011205850002"));  // province 10
+  EXPECT_FALSE(IsValidIdNik("9501011205850002"));  // province 95
+  EXPECT_FALSE(IsValidIdNik("3201013205850002"));  // day 32
+  EXPECT_FALSE(IsValidIdNik("3201017205850002"));  // day 72 (women 41-71)
+  EXPECT_FALSE(IsValidIdNik("3201011213850002"));  // month 13
+  EXPECT_FALSE(IsValidIdNik("3201013102850002"));  // 31 Feb
+  EXPECT_FALSE(IsValidIdNik("3201011205850000"));  // serial 0000
+  EXPECT_FALSE(IsValidIdNik("320101120585000"));   // 15 digits
 }
 
 TEST(VnCccd, Valid) {
@@ -199,26 +201,28 @@ TEST(VnCccd, Valid) {
 }
 
 TEST(VnCccd, InvalidAndNearMiss) {
-  EXPECT_FALSE(IsValidVnCccd("003090012345"));   // 003 is not a province code
-  EXPECT_FALSE(IsValidVnCccd("097090012345"));   // above 096
+  EXPECT_FALSE(IsValidVnCccd("003090012345"));  // 003 is not a province code
+  EXPECT_FALSE(IsValidVnCccd("097090012345"));  // above 096
   EXPECT_FALSE(IsValidVnCccd("000090012345"));
-  EXPECT_FALSE(IsValidVnCccd("001490012345"));   // 2190: in the future
-  EXPECT_FALSE(IsValidVnCccd("001299012345"));   // 2099: in the future
-  EXPECT_FALSE(IsValidVnCccd("00109001234"));    // 11 digits
+  EXPECT_FALSE(IsValidVnCccd("001490012345"));  // 2190: in the future
+  EXPECT_FALSE(IsValidVnCccd("001299012345"));  // 2099: in the future
+  EXPECT_FALSE(IsValidVnCccd("00109001234"));   // 11 digits
   EXPECT_FALSE(IsValidVnCccd("00109001234A"));
 }
 
 TEST(Email, ValidAndInvalid) {
-  for (std::string_view e : {"alice@example.com", "bob.smith+tag@mail.co.uk", "x_y%z@sub-domain.example.org"})
+  for (std::string_view e :
+       {"alice@example.com", "bob.smith+tag@mail.co.uk", "x_y%z@sub-domain.example.org"})
     EXPECT_TRUE(IsValidEmail(e)) << e;
-  for (std::string_view e : {"alice@example", "alice@@example.com", ".alice@example.com", "al..ice@example.com",
-                             "alice@-example.com", "alice@example.c0m", "@example.com", "alice@example..com"})
+  for (std::string_view e :
+       {"alice@example", "alice@@example.com", ".alice@example.com", "al..ice@example.com",
+        "alice@-example.com", "alice@example.c0m", "@example.com", "alice@example..com"})
     EXPECT_FALSE(IsValidEmail(e)) << e;
 }
 
 TEST(IpAddress, ValidAndInvalid) {
-  for (std::string_view ip : {"192.168.1.1", "10.0.0.255", "8.8.8.8", "2001:db8::1", "::1", "fe80::1:2:3:4",
-                              "2001:0db8:0000:0000:0000:ff00:0042:8329"})
+  for (std::string_view ip : {"192.168.1.1", "10.0.0.255", "8.8.8.8", "2001:db8::1", "::1",
+                              "fe80::1:2:3:4", "2001:0db8:0000:0000:0000:ff00:0042:8329"})
     EXPECT_TRUE(IsValidIpAddress(ip)) << ip;
   for (std::string_view ip : {"256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", "12:30:45",
                               "2001:db8:::1", "00:1a:2b:3c:4d:5e"})
