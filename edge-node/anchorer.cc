@@ -10,16 +10,6 @@
 #include "beibu/v1/registry.pb.h"
 
 namespace beibu::edge {
-namespace {
-
-absl::StatusOr<audit::Checkpoint> CheckpointOf(const std::string& note_text) {
-  absl::StatusOr<audit::SignedNote> note = audit::ParseSignedNote(note_text);
-  if (!note.ok()) return note.status();
-  return audit::ParseCheckpoint(note->body);
-}
-
-}  // namespace
-
 Anchorer::Anchorer(const EdgeConfig& config, EdgeIdentity* identity, audit::AuditLog* log)
     : config_(config), identity_(identity), log_(log) {}
 
@@ -76,7 +66,7 @@ absl::Status Anchorer::AnchorOnce() {
   absl::StatusOr<std::string> note = log_->Checkpoint();
   if (!note.ok()) return note.status();
   if (note->empty()) return absl::OkStatus();
-  absl::StatusOr<audit::Checkpoint> mine = CheckpointOf(*note);
+  absl::StatusOr<audit::Checkpoint> mine = audit::ParseCheckpointNote(*note);
   if (!mine.ok()) return mine.status();
   if (hub_size_ && *hub_size_ == mine->size && hub_root_ == mine->root) return absl::OkStatus();
 
@@ -93,7 +83,9 @@ absl::Status Anchorer::AnchorOnce() {
     hub_size_ = anchored.size();
     hub_root_.clear();
     if (!anchored.cosigned_note().empty()) {
-      if (absl::StatusOr<audit::Checkpoint> cp = CheckpointOf(anchored.cosigned_note()); cp.ok()) {
+      if (absl::StatusOr<audit::Checkpoint> cp =
+              audit::ParseCheckpointNote(anchored.cosigned_note());
+          cp.ok()) {
         hub_root_ = cp->root;
       }
     }

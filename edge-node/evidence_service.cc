@@ -88,11 +88,7 @@ grpc::Status EvidenceService::Notarize(grpc::ServerContext* ctx, const v1::Notar
   // Regulators follow notarizations through the audit events.
   v1::AuditEvent event;
   event.set_operation("evidence.notarize");
-  event.mutable_who()->set_id(who.id);
-  event.mutable_who()->set_role("enterprise");
-  event.mutable_who()->set_country(who.country);
-  event.mutable_who()->set_organization(who.organization);
-  event.mutable_who()->set_serial_hex(who.serial_hex);
+  *event.mutable_who() = audit::ActorOf(who);
   event.set_category(std::string(audit::DocumentTypeName(*type)));
   v1::Digest* d = event.add_digests();
   d->set_algorithm("sm3");
@@ -136,9 +132,7 @@ absl::StatusOr<v1::ReceiptResponse> EvidenceService::BuildReceipt(uint64_t index
   absl::StatusOr<std::string> anchored_note = config::ReadFile(audit_dir_ + "/anchored.note");
   absl::StatusOr<std::string> hub_cert = config::ReadFile(audit_dir_ + "/hub-cert.pem");
   if (anchored_note.ok() && hub_cert.ok()) {
-    absl::StatusOr<audit::SignedNote> parsed = audit::ParseSignedNote(*anchored_note);
-    absl::StatusOr<audit::Checkpoint> cp =
-        parsed.ok() ? audit::ParseCheckpoint(parsed->body) : parsed.status();
+    absl::StatusOr<audit::Checkpoint> cp = audit::ParseCheckpointNote(*anchored_note);
     if (cp.ok() && cp->size > index) {
       anchored = true;
       note = *anchored_note;
@@ -149,9 +143,7 @@ absl::StatusOr<v1::ReceiptResponse> EvidenceService::BuildReceipt(uint64_t index
   if (!anchored) {
     absl::StatusOr<std::string> own = log_->Checkpoint();
     if (!own.ok()) return own.status();
-    absl::StatusOr<audit::SignedNote> parsed = audit::ParseSignedNote(*own);
-    absl::StatusOr<audit::Checkpoint> cp =
-        parsed.ok() ? audit::ParseCheckpoint(parsed->body) : parsed.status();
+    absl::StatusOr<audit::Checkpoint> cp = audit::ParseCheckpointNote(*own);
     if (!cp.ok()) return cp.status();
     note = *own;
     size = cp->size;

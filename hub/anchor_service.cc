@@ -26,9 +26,7 @@ grpc::Status AnchorService::GetAnchored(grpc::ServerContext* ctx, const v1::GetA
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<std::string> note = state_->AnchoredNote(edge.id);
   if (!note.ok()) return grpc::Status::OK;  // nothing anchored yet
-  absl::StatusOr<audit::SignedNote> parsed = audit::ParseSignedNote(*note);
-  absl::StatusOr<audit::Checkpoint> cp =
-      parsed.ok() ? audit::ParseCheckpoint(parsed->body) : parsed.status();
+  absl::StatusOr<audit::Checkpoint> cp = audit::ParseCheckpointNote(*note);
   if (!cp.ok()) return rpc::ToGrpc(absl::DataLossError("stored anchor record is corrupt"));
   resp->set_size(cp->size);
   resp->set_cosigned_note(*note);
@@ -46,9 +44,7 @@ grpc::Status AnchorService::SubmitCheckpoint(grpc::ServerContext* ctx,
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<audit::Checkpoint> previous;
   if (absl::StatusOr<std::string> old = state_->AnchoredNote(edge.id); old.ok()) {
-    absl::StatusOr<audit::SignedNote> parsed = audit::ParseSignedNote(*old);
-    absl::StatusOr<audit::Checkpoint> cp =
-        parsed.ok() ? audit::ParseCheckpoint(parsed->body) : parsed.status();
+    absl::StatusOr<audit::Checkpoint> cp = audit::ParseCheckpointNote(*old);
     if (!cp.ok()) return rpc::ToGrpc(absl::DataLossError("stored anchor record is corrupt"));
     previous = *cp;
   }

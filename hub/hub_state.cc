@@ -85,9 +85,11 @@ absl::StatusOr<std::unique_ptr<HubState>> HubState::Open(const HubConfig& config
       storage::Db::Open(config.data_dir + "/registry");
   if (!db.ok()) return db.status();
   st->db_ = *std::move(db);
-  absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log = audit::AuditLog::Open(
-      {.dir = config.data_dir + "/audit", .node_id = st->self_.id, .key = st->credentials_->key,
-       .node_country = st->self_.country});
+  absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log =
+      audit::AuditLog::Open({.dir = config.data_dir + "/audit",
+                             .node_id = st->self_.id,
+                             .key = st->credentials_->key,
+                             .node_country = st->self_.country});
   if (!audit_log.ok()) return audit_log.status();
   st->audit_ = *std::move(audit_log);
   if (absl::Status s = st->LoadRevocations(); !s.ok()) return s;
@@ -157,11 +159,7 @@ void HubState::Audit(const std::string& operation, const pki::Identity& who, abs
                      const std::string& detail) {
   v1::AuditEvent e;
   e.set_operation(operation);
-  e.mutable_who()->set_id(who.id);
-  e.mutable_who()->set_role(who.id.empty() ? "anonymous" : std::string(pki::RoleName(who.role)));
-  e.mutable_who()->set_country(who.country);
-  e.mutable_who()->set_organization(who.organization);
-  e.mutable_who()->set_serial_hex(who.serial_hex);
+  *e.mutable_who() = audit::ActorOf(who);
   e.set_status_code(static_cast<int>(code));
   e.set_detail(detail);
   if (absl::StatusOr<uint64_t> i = audit_->Append(std::move(e)); !i.ok()) {
@@ -323,9 +321,9 @@ absl::StatusOr<v1::RevokeResponse> HubState::Revoke(const v1::RevokeRequest& req
       revoked_[serial] = entry;
       if (absl::Status s = RebuildBundleLocked(); !s.ok()) return s;
       spdlog::warn("event=revoked serial={} node={} crl_number={}", serial, node_id, crl_number_);
-    Audit("admin.revoke", by, absl::StatusCode::kOk,
-          absl::StrCat("serial ", serial, node_id.empty() ? "" : " of ", node_id, ", CRL ",
-                       crl_number_));
+      Audit("admin.revoke", by, absl::StatusCode::kOk,
+            absl::StrCat("serial ", serial, node_id.empty() ? "" : " of ", node_id, ", CRL ",
+                         crl_number_));
     }
     resp.set_serial_hex(serial);
     resp.set_crl_number(crl_number_);
@@ -360,8 +358,9 @@ absl::StatusOr<crypto::Sm2PublicKey> HubState::NodeKey(const std::string& node_i
   if (!node.ok()) return absl::NotFoundError(absl::StrCat("no enrolled node '", node_id, "'"));
   absl::StatusOr<pki::Certificate> cert = pki::Certificate::FromPem(node->certificate_pem());
   if (!cert.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the registry holds no certificate for '", node_id, "' (enrolled before anchoring existed?)"));
+    return absl::FailedPreconditionError(absl::StrCat("the registry holds no certificate for '",
+                                                      node_id,
+                                                      "' (enrolled before anchoring existed?)"));
   }
   return cert->PublicKey();
 }
@@ -370,10 +369,7 @@ absl::StatusOr<uint64_t> HubState::RecordAnchor(const pki::Identity& edge,
                                                 const std::string& cosigned) {
   v1::AuditEvent e;
   e.set_operation("anchor.cosign");
-  e.mutable_who()->set_id(edge.id);
-  e.mutable_who()->set_role("edge");
-  e.mutable_who()->set_country(edge.country);
-  e.mutable_who()->set_serial_hex(edge.serial_hex);
+  *e.mutable_who() = audit::ActorOf(edge);
   crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(cosigned));
   v1::Digest* digest = e.add_digests();
   digest->set_algorithm("sm3");
@@ -389,9 +385,10 @@ absl::StatusOr<uint64_t> HubState::RecordAnchor(const pki::Identity& edge,
 void HubState::RecordAnchorRefusal(const pki::Identity& edge, const absl::Status& why, bool alarm) {
   std::string reason = why.ToString();
   if (alarm) {
-    spdlog::error("event=anchor_alarm node={} error=\"{}\" action=\"the edge's audit log was "
-                  "rewritten or forked: investigate the edge before trusting its evidence\"",
-                  edge.id, reason);
+    spdlog::error(
+        "event=anchor_alarm node={} error=\"{}\" action=\"the edge's audit log was "
+        "rewritten or forked: investigate the edge before trusting its evidence\"",
+        edge.id, reason);
     uint64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();

@@ -48,6 +48,16 @@ absl::StatusOr<v1::AuditEvent> DecodeAuditEvent(ByteView entry) {
   return event;
 }
 
+v1::Actor ActorOf(const pki::Identity& identity) {
+  v1::Actor a;
+  a.set_id(identity.id);
+  a.set_role(identity.id.empty() ? "anonymous" : std::string(pki::RoleName(identity.role)));
+  a.set_country(identity.country);
+  a.set_organization(identity.organization);
+  a.set_serial_hex(identity.serial_hex);
+  return a;
+}
+
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options) {
   if (!options.key) return absl::InvalidArgumentError("audit log needs the node's signing key");
   if (!options.now_ms) options.now_ms = SystemNowMs;

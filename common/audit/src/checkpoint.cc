@@ -491,4 +491,10 @@ std::optional<Checkpoint> CheckpointSigner::last() const {
   return last_;
 }
 
+absl::StatusOr<Checkpoint> ParseCheckpointNote(std::string_view note_text) {
+  absl::StatusOr<SignedNote> note = ParseSignedNote(note_text);
+  if (!note.ok()) return note.status();
+  return ParseCheckpoint(note->body);
+}
+
 }  // namespace beibu::audit

@@ -27,6 +27,7 @@
 #include "beibu/audit/checkpoint.h"
 #include "beibu/audit/log_store.h"
 #include "beibu/crypto/sm2.h"
+#include "beibu/pki/identity.h"
 #include "beibu/v1/audit.pb.h"
 
 namespace beibu::audit {
@@ -46,6 +47,9 @@ struct AuditLogOptions {
 // "BBAE" 0x01 || AuditEvent; and back (INVALID_ARGUMENT for other entries).
 Bytes EncodeAuditEvent(const v1::AuditEvent& event);
 absl::StatusOr<v1::AuditEvent> DecodeAuditEvent(ByteView entry);
+
+// The event's `who` for a certificate identity; an empty id is "anonymous".
+v1::Actor ActorOf(const pki::Identity& identity);
 
 class AuditLog {
  public:

@@ -160,6 +160,8 @@ absl::StatusOr<std::string> FormatCheckpointBody(const Checkpoint& checkpoint);
 // The inverse, strict: exactly those four lines, decimal numbers without sign
 // or leading zeros, canonical base64 of exactly 32 bytes. INVALID_ARGUMENT.
 absl::StatusOr<Checkpoint> ParseCheckpoint(std::string_view body);
+// ParseSignedNote then ParseCheckpoint of its body; checks no signature.
+absl::StatusOr<Checkpoint> ParseCheckpointNote(std::string_view note_text);
 
 // FormatCheckpointBody + SignNote + FormatSignedNote: the note text.
 absl::StatusOr<std::string> SignCheckpoint(const Checkpoint& checkpoint,
