@@ -26,7 +26,7 @@ struct TypeSpec {
 bool AlwaysValid(std::string_view) { return true; }
 
 // Order matters for tie-breaking between overlapping findings of equal score.
-const std::vector<TypeSpec>& Types() {
+const std::vector<TypeSpec>& TypeSpecs() {
   static const auto* kTypes = new std::vector<TypeSpec>{
       {"CN_RESIDENT_ID",
        R"(\d{17}[\dXx])",
@@ -146,7 +146,7 @@ struct Detector::Impl {
     return o;
   }
   Impl() : set(Opts(), RE2::UNANCHORED) {
-    for (const TypeSpec& t : Types()) {
+    for (const TypeSpec& t : TypeSpecs()) {
       const std::string p = t.pattern;
       if (set.Add(re2::StringPiece(p.data(), p.size()), nullptr) < 0) std::abort();
       res.push_back(std::make_unique<RE2>(re2::StringPiece(p.data(), p.size()), Opts()));
@@ -158,7 +158,7 @@ struct Detector::Impl {
   std::vector<std::unique_ptr<RE2>> res;
 };
 
-Detector::Detector() : impl_(std::make_unique<Impl>()) {}
+Detector::Detector(Engine) : impl_(std::make_unique<Impl>()) {}
 Detector::~Detector() = default;
 
 std::vector<Finding> Detector::Scan(std::string_view text) const {
@@ -167,7 +167,7 @@ std::vector<Finding> Detector::Scan(std::string_view text) const {
   std::vector<Finding> found;
   if (!impl_->set.Match(sp, &hits)) return found;
   std::sort(hits.begin(), hits.end());
-  const auto& types = Types();
+  const auto& types = TypeSpecs();
   for (int idx : hits) {
     const TypeSpec& t = types[static_cast<size_t>(idx)];
     const RE2& re = *impl_->res[static_cast<size_t>(idx)];
@@ -231,5 +231,21 @@ std::vector<Finding> Detector::Scan(std::string_view text) const {
             [](const Finding& a, const Finding& b) { return a.start < b.start; });
   return out;
 }
+
+// Interim (issue 4 in progress): structured formats scan as text.
+std::vector<Finding> Detector::Scan(std::string_view text, Format) const { return Scan(text); }
+std::vector<Finding> Detector::ScanCsvRecord(std::string_view record,
+                                             const std::vector<std::string>&) const {
+  return Scan(record);
+}
+const std::vector<std::string>& Detector::Types() {
+  static const auto* kNames = [] {
+    auto* v = new std::vector<std::string>();
+    for (const TypeSpec& t : TypeSpecs()) v->push_back(t.type);
+    return v;
+  }();
+  return *kNames;
+}
+Format SniffFormat(std::string_view) { return Format::kText; }
 
 }  // namespace beibu::policy
