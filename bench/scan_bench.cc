@@ -1,0 +1,2 @@
+// Placeholder (issue 4): being written.
+int main() { return 0; }
