@@ -29,5 +29,6 @@ void AddEvidenceCommands(CLI::App& app, int* exit_code);
 void AddAuditCommands(CLI::App& app, int* exit_code);
 // `beibu audit query|tail|export|prove` (audit_query_cmd.cc), added to the audit group.
 void AddAuditQueryCommands(CLI::App& audit, int* exit_code);
+void AddPolicyCommands(CLI::App& app, int* exit_code);  // scan, route, mask, policy (policy_cmd.cc)
 
 }  // namespace beibu::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   beibu::cli::AddNodeCommands(app, &exit_code);
   beibu::cli::AddEvidenceCommands(app, &exit_code);
   beibu::cli::AddAuditCommands(app, &exit_code);
+  beibu::cli::AddPolicyCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

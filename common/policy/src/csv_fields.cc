@@ -63,11 +63,32 @@ std::string CsvQuote(std::string_view value) {
 }
 
 bool CsvRecordComplete(std::string_view text) {
-  // Outside a quoted field a '"' opens one only at a field start, but counting
-  // quotes is enough: inside, "" toggles twice; a quote that opens/closes once.
-  size_t quotes = 0;
-  for (char c : text) quotes += c == '"';
-  return quotes % 2 == 0;
+  // The same rule as SplitCsvRecord: a '"' opens a quoted field only at a
+  // field's start; inside, "" is a quote and '"' closes. A stray quote in an
+  // unquoted field ("5\" pipe") opens nothing, so it cannot glue the
+  // following lines into this record.
+  bool at_field_start = true;
+  bool in_quotes = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_quotes) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          ++i;
+        } else {
+          in_quotes = false;
+        }
+      }
+      continue;
+    }
+    if (c == ',' || c == '\n') {
+      at_field_start = true;
+    } else {
+      if (c == '"' && at_field_start) in_quotes = true;
+      at_field_start = false;
+    }
+  }
+  return !in_quotes;
 }
 
 std::vector<std::string> CsvHeader(std::string_view header_record) {

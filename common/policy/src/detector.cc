@@ -4,18 +4,23 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <string>
 
 #include "beibu/policy/validators.h"
+#include "csv_fields.h"
+#include "token_scanner.h"
 
 namespace beibu::policy {
 namespace {
 
+using internal::CandidateSink;
+
 struct TypeSpec {
   const char* type;
-  const char* pattern;  // candidate pattern; group 0 is the candidate
+  const char* pattern;  // candidate pattern (kRe2); token_scanner.cc mirrors it
   bool (*validate)(std::string_view);
   double base_score;
   std::vector<std::string_view> context;  // lower-case ASCII or UTF-8 words
@@ -25,7 +30,8 @@ struct TypeSpec {
 
 bool AlwaysValid(std::string_view) { return true; }
 
-// Order matters for tie-breaking between overlapping findings of equal score.
+// Order matters for tie-breaking between overlapping findings of equal score,
+// and must match internal::TypeId (token_scanner.h).
 const std::vector<TypeSpec>& TypeSpecs() {
   static const auto* kTypes = new std::vector<TypeSpec>{
       {"CN_RESIDENT_ID",
@@ -111,32 +117,223 @@ const std::vector<TypeSpec>& TypeSpecs() {
   return *kTypes;
 }
 
-constexpr size_t kContextWindow = 48;
-constexpr size_t kPassportWindow = 32;
+// Wide enough for the longest context word in UTF-8 (Thai
+// "เลขประจำตัวประชาชน" is 54 bytes) plus a separator.
+constexpr size_t kContextWindow = 64;
+constexpr size_t kPassportWindow = 48;
 constexpr double kContextBoost = 0.15;
 
-bool IsAlnum(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+using internal::IsAlnumByte;
 
-// True if one of `words` occurs in the `window` bytes before `pos` (stopping at
-// a newline, so a CSV/JSON line's own field names count but not other lines).
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// True if one of `words` occurs in the `window` bytes before `pos`, stopping
+// at a newline (so a CSV/JSON line's own field names count but not other
+// lines').
 bool HasContext(std::string_view text, size_t pos, size_t window,
                 const std::vector<std::string_view>& words) {
   size_t from = pos > window ? pos - window : 0;
-  const size_t nl = text.rfind('\n', pos == 0 ? 0 : pos - 1);
-  if (nl != std::string_view::npos && nl < pos && nl + 1 > from) from = nl + 1;
-  std::string lower(text.substr(from, pos - from));
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (size_t i = pos; i > from; --i) {
+    if (text[i - 1] == '\n') {
+      from = i;
+      break;
+    }
   }
+  char buf[kContextWindow];  // every window is at most kContextWindow bytes
+  const size_t n = std::min(pos - from, sizeof(buf));
+  for (size_t i = 0; i < n; ++i) buf[i] = Lower(text[from + i]);
+  const std::string_view lower(buf, n);
   for (std::string_view w : words) {
-    if (lower.find(w) != std::string::npos) return true;
+    if (lower.find(w) != std::string_view::npos) return true;
   }
   return false;
 }
 
+// Column names: '_', '-' and '.' count as spaces, so "passport_no",
+// "mobile-phone" and "id.card" read like the context words. Words of four
+// bytes or more match anywhere ("useremail"); shorter ASCII words ("ip",
+// "tel", "fin", "pan", "nik") must be a whole word, or "zip", "hotel",
+// "finance" and "company" would count.
+std::string NormalizeName(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    c = Lower(c);
+    if (c == '_' || c == '-' || c == '.') c = ' ';
+  }
+  return out;
+}
+
+bool NameHasWord(const std::string& name, std::string_view raw_word) {
+  const std::string word = NormalizeName(raw_word);
+  if (word.empty()) return false;
+  for (size_t at = name.find(word); at != std::string::npos; at = name.find(word, at + 1)) {
+    if (word.size() >= 4) return true;
+    const bool left = at == 0 || !IsAlnumByte(name[at - 1]);
+    const size_t end = at + word.size();
+    const bool right = end >= name.size() || !IsAlnumByte(name[end]);
+    if (left && right) return true;
+  }
+  return false;
+}
+
+// Bit i set: column `name` is context for type i.
+uint32_t ColumnMask(std::string_view name) {
+  const std::string norm = NormalizeName(name);
+  uint32_t mask = 0;
+  const auto& types = TypeSpecs();
+  for (size_t i = 0; i < types.size(); ++i) {
+    for (std::string_view w : types[i].context) {
+      if (NameHasWord(norm, w)) {
+        mask |= 1u << i;
+        break;
+      }
+    }
+  }
+  return mask;
+}
+
+// The fields of the CSV record being scanned and their columns' context bits.
+struct Columns {
+  size_t origin = 0;  // offset of the record in the scanned text
+  std::vector<internal::CsvField> fields;
+  const std::vector<uint32_t>* masks = nullptr;  // per header column
+
+  // Context bits of the column holding text offset `pos`.
+  uint32_t MaskAt(size_t pos) const {
+    if (masks == nullptr || pos < origin) return 0;
+    const size_t rel = pos - origin;
+    auto it = std::upper_bound(fields.begin(), fields.end(), rel,
+                               [](size_t v, const internal::CsvField& f) { return v < f.start; });
+    if (it == fields.begin()) return 0;
+    --it;
+    const size_t index = static_cast<size_t>(it - fields.begin());
+    if (rel >= it->end || index >= masks->size()) return 0;
+    return (*masks)[index];
+  }
+};
+
+// Step 3-5 of detector.h for one candidate, shared by both engines so that
+// they differ only in how candidates are found.
+class Collector : public CandidateSink {
+ public:
+  std::string_view line;  // the line (kRe2) or whole text (kFast) being scanned
+  size_t base = 0;        // its offset in the scanned text
+  const Columns* columns = nullptr;
+  // A finding before it is kept: the type name is only materialized for the
+  // findings that survive overlap resolution.
+  struct Hit {
+    int type;
+    size_t start, end;
+    double score;
+  };
+  std::vector<Hit> found[internal::kNumTypes];  // this line's, per type
+  std::vector<Hit> line_found;                  // this line's, type order
+  std::vector<Finding> out;                     // resolved, start order
+
+  bool Offer(int ti, size_t s, size_t e) override {
+    const TypeSpec& t = TypeSpecs()[static_cast<size_t>(ti)];
+    if (e <= s || e > line.size()) return false;
+    if (s > 0 && IsAlnumByte(line[s - 1])) return false;
+    if (e < line.size() && IsAlnumByte(line[e])) return false;
+    // "+8613800138000" is a phone number written with its country code; the
+    // digits after a '+' are never an identity-card or card number (a valid
+    // Thai checksum there is chance, one in ten).
+    if (ti != internal::kCnMobile && s > 0 && line[s - 1] == '+') return false;
+    if (ti == internal::kIpAddress) {
+      // "1.2.3.4.5" (a version string) is glued by its dots; "a:b::c:" too.
+      const auto glued = [&](char c) { return c == '.' || c == ':'; };
+      if (s > 1 && glued(line[s - 1]) && IsAlnumByte(line[s - 2])) return false;
+      if (e + 1 < line.size() && glued(line[e]) && IsAlnumByte(line[e + 1])) return false;
+    }
+    std::string_view cand = line.substr(s, e - s);
+    char buf[32];  // the longest candidate with separators is 23 bytes
+    if (t.strip_separators && cand.size() <= sizeof(buf)) {
+      size_t n = 0;
+      for (char ch : cand) {
+        if (ch != ' ' && ch != '-') buf[n++] = ch;
+      }
+      cand = std::string_view(buf, n);
+      if (ti == internal::kCnMobile && n == 14 && cand.substr(0, 3) == "+86") cand.remove_prefix(3);
+    }
+    if (!t.validate(cand)) return false;
+    const bool column =
+        columns != nullptr && (columns->MaskAt(base + s) >> static_cast<unsigned>(ti)) & 1u;
+    if (t.context_required && !column && !HasContext(line, s, kPassportWindow, t.context))
+      return false;
+    double score = t.base_score;
+    if (column || HasContext(line, s, kContextWindow, t.context))
+      score = std::min(1.0, score + kContextBoost);
+    found[ti].push_back({ti, base + s, base + e, score});
+    any = true;
+    return true;
+  }
+
+  // Resolves the line just scanned and appends its findings to `out`.
+  void LineEnd() override;
+  std::vector<size_t> order;  // scratch for ResolveLine
+
+  bool any = false;
+};
+
+// Step 6 for the findings of one line (findings on different lines never
+// overlap, so resolving line by line equals resolving the whole text): best
+// score first, then type order; keep what does not overlap; append to `out`
+// in start order. (A line is also allowed to be any run of lines.)
+void ResolveLine(Collector& c, std::vector<Finding>& out) {
+  std::vector<Collector::Hit>& all = c.line_found;
+  const auto emit = [&](const Collector::Hit& h) {
+    out.push_back({TypeSpecs()[static_cast<size_t>(h.type)].type, h.start, h.end, h.score});
+  };
+  if (all.size() == 1) {
+    emit(all[0]);
+    all.clear();
+    return;
+  }
+  std::vector<size_t>& order = c.order;
+  order.resize(all.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // `all` is in type order (see Collector::LineEnd), so a stable sort by score
+  // leaves equal scores in type order.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return all[a].score > all[b].score; });
+  if (all.size() <= 16) {
+    // Few findings (the usual line): linear overlap checks, no allocation.
+    size_t kept[16];
+    size_t n = 0;
+    for (size_t i : order) {
+      bool overlaps = false;
+      for (size_t k = 0; k < n && !overlaps; ++k)
+        overlaps = all[i].start < all[kept[k]].end && all[kept[k]].start < all[i].end;
+      if (!overlaps) kept[n++] = i;
+    }
+    std::sort(kept, kept + n, [&](size_t a, size_t b) { return all[a].start < all[b].start; });
+    for (size_t k = 0; k < n; ++k) emit(all[kept[k]]);
+    all.clear();
+    return;
+  }
+  std::map<size_t, size_t> kept;  // start -> index in `all`
+  for (size_t i : order) {
+    const Collector::Hit& f = all[i];
+    auto it = kept.lower_bound(f.start);
+    if (it != kept.end() && all[it->second].start < f.end) continue;
+    if (it != kept.begin() && all[std::prev(it)->second].end > f.start) continue;
+    kept.emplace(f.start, i);
+  }
+  for (const auto& [start, i] : kept) emit(all[i]);
+  all.clear();
+}
+
 }  // namespace
+
+void Collector::LineEnd() {
+  if (!any) return;
+  any = false;
+  for (auto& v : found) {
+    line_found.insert(line_found.end(), v.begin(), v.end());
+    v.clear();
+  }
+  ResolveLine(*this, out);
+}
 
 struct Detector::Impl {
   static RE2::Options Opts() {
@@ -145,7 +342,8 @@ struct Detector::Impl {
     o.set_max_mem(64 << 20);
     return o;
   }
-  Impl() : set(Opts(), RE2::UNANCHORED) {
+  explicit Impl(Engine e) : engine(e), set(Opts(), RE2::UNANCHORED) {
+    if (engine != Engine::kRe2) return;
     for (const TypeSpec& t : TypeSpecs()) {
       const std::string p = t.pattern;
       if (set.Add(re2::StringPiece(p.data(), p.size()), nullptr) < 0) std::abort();
@@ -154,90 +352,135 @@ struct Detector::Impl {
     }
     if (!set.Compile()) std::abort();
   }
+
+  // The reference engine on one line: RE2::Set says which types occur, then
+  // each type's RE2 is looped with RE2::Match(startpos).
+  void ScanLineRe2(std::string_view line, CandidateSink& sink) const {
+    const re2::StringPiece sp(line.data(), line.size());
+    std::vector<int> hits;
+    if (!set.Match(sp, &hits)) return;
+    std::sort(hits.begin(), hits.end());
+    for (int idx : hits) {
+      const RE2& re = *res[static_cast<size_t>(idx)];
+      size_t pos = 0;
+      re2::StringPiece m;
+      while (pos < line.size() && re.Match(sp, pos, line.size(), RE2::UNANCHORED, &m, 1)) {
+        const size_t s = static_cast<size_t>(m.data() - line.data());
+        const size_t e = s + m.size();
+        if (!m.empty() && sink.Offer(idx, s, e)) {
+          pos = e;
+        } else {
+          // Every candidate starting inside this alphanumeric run is glued to
+          // its start, so resume after the run.
+          size_t next = s + 1;
+          while (next < line.size() && IsAlnumByte(line[next])) ++next;
+          pos = std::max(next, s + 1);
+        }
+      }
+    }
+  }
+
+  // Scans `text` line by line: no candidate spans a newline and context stops
+  // at one, so this equals a whole-text scan, and keeps RE2's work per call
+  // small (a single RE2::Match over megabytes was the 0.27 MB/s case).
+  void ScanText(std::string_view text, size_t base, const Columns* columns, Collector& c) const {
+    c.columns = columns;
+    if (engine == Engine::kFast) {
+      // One pass over the whole text; the scanner reports line ends.
+      c.line = text;
+      c.base = base;
+      internal::ScanTextFast(text, c);
+    } else {
+      // Line by line: no candidate spans a newline and context stops at one,
+      // so this equals a whole-text scan, and keeps RE2's work per call small
+      // (one RE2::Match loop over megabytes was the 0.27 MB/s case).
+      size_t start = 0;
+      while (start <= text.size()) {
+        size_t nl = text.find('\n', start);
+        if (nl == std::string_view::npos) nl = text.size();
+        if (nl > start) {
+          c.line = text.substr(start, nl - start);
+          c.base = base + start;
+          ScanLineRe2(c.line, c);
+          c.LineEnd();
+        }
+        start = nl + 1;
+      }
+    }
+    c.columns = nullptr;
+  }
+
+  Engine engine;
   RE2::Set set;
   std::vector<std::unique_ptr<RE2>> res;
 };
 
-Detector::Detector(Engine) : impl_(std::make_unique<Impl>()) {}
+Detector::Detector(Engine engine) : impl_(std::make_unique<Impl>(engine)) {}
 Detector::~Detector() = default;
 
 std::vector<Finding> Detector::Scan(std::string_view text) const {
-  const re2::StringPiece sp(text.data(), text.size());
-  std::vector<int> hits;
-  std::vector<Finding> found;
-  if (!impl_->set.Match(sp, &hits)) return found;
-  std::sort(hits.begin(), hits.end());
-  const auto& types = TypeSpecs();
-  for (int idx : hits) {
-    const TypeSpec& t = types[static_cast<size_t>(idx)];
-    const RE2& re = *impl_->res[static_cast<size_t>(idx)];
-    size_t pos = 0;
-    re2::StringPiece m;
-    while (pos < text.size() && re.Match(sp, pos, text.size(), RE2::UNANCHORED, &m, 1)) {
-      const size_t s = static_cast<size_t>(m.data() - text.data());
-      const size_t e = s + m.size();
-      bool ok = m.size() > 0;
-      if (ok && s > 0 && IsAlnum(text[s - 1])) ok = false;
-      if (ok && e < text.size() && IsAlnum(text[e])) ok = false;
-      if (ok && std::string_view(t.type) == "IP_ADDRESS") {
-        // "1.2.3.4.5" (a version string) is glued by its dots; "a:b::c:" too.
-        const auto glued = [&](char c) { return c == '.' || c == ':'; };
-        if (s > 1 && glued(text[s - 1]) && IsAlnum(text[s - 2])) ok = false;
-        if (e + 1 < text.size() && glued(text[e]) && IsAlnum(text[e + 1])) ok = false;
-      }
-      if (ok) {
-        std::string cand(text.substr(s, e - s));
-        if (t.strip_separators) {
-          std::erase_if(cand, [](char c) { return c == ' ' || c == '-'; });
-          if (std::string_view(t.type) == "CN_MOBILE" && cand.size() == 14 &&
-              cand.rfind("+86", 0) == 0)
-            cand.erase(0, 3);
-        }
-        if (!t.validate(cand)) ok = false;
-      }
-      if (ok && t.context_required && !HasContext(text, s, kPassportWindow, t.context)) ok = false;
-      if (ok) {
-        double score = t.base_score;
-        if (HasContext(text, s, kContextWindow, t.context))
-          score = std::min(1.0, score + kContextBoost);
-        found.push_back({t.type, s, e, score});
-        pos = e;
-      } else {
-        // Every candidate starting inside this alphanumeric run is glued to its
-        // start, so resume after the run.
-        size_t next = s + 1;
-        while (next < text.size() && IsAlnum(text[next])) ++next;
-        pos = std::max(next, s + 1);
-      }
-    }
-  }
-  // Resolve overlaps: best score first, then type order; keep non-overlapping.
-  std::vector<size_t> order(found.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::map<std::string_view, size_t> rank;
-  for (size_t i = 0; i < types.size(); ++i) rank[types[i].type] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (found[a].score != found[b].score) return found[a].score > found[b].score;
-    return rank[found[a].type] < rank[found[b].type];
-  });
-  std::vector<Finding> out;
-  for (size_t i : order) {
-    const Finding& f = found[i];
-    bool overlaps = false;
-    for (const Finding& k : out) overlaps = overlaps || (f.start < k.end && k.start < f.end);
-    if (!overlaps) out.push_back(f);
-  }
-  std::sort(out.begin(), out.end(),
-            [](const Finding& a, const Finding& b) { return a.start < b.start; });
-  return out;
+  Collector c;
+  impl_->ScanText(text, 0, nullptr, c);
+  return std::move(c.out);
 }
 
-// Interim (issue 4 in progress): structured formats scan as text.
-std::vector<Finding> Detector::Scan(std::string_view text, Format) const { return Scan(text); }
-std::vector<Finding> Detector::ScanCsvRecord(std::string_view record,
-                                             const std::vector<std::string>&) const {
-  return Scan(record);
+namespace {
+
+std::vector<uint32_t> HeaderMasks(const std::vector<std::string>& header) {
+  std::vector<uint32_t> masks;
+  masks.reserve(header.size());
+  for (const std::string& name : header) masks.push_back(ColumnMask(name));
+  return masks;
 }
+
+// End of the CSV record starting at `start` (the '\n' that closes it, or the
+// end of the text): a newline inside a quoted field does not end it. Same
+// rule as internal::CsvRecordComplete, counted incrementally.
+size_t CsvRecordEnd(std::string_view text, size_t start) {
+  size_t quotes = 0;
+  for (size_t i = start; i < text.size(); ++i) {
+    if (text[i] == '"') ++quotes;
+    if (text[i] == '\n' && quotes % 2 == 0) return i;
+  }
+  return text.size();
+}
+
+}  // namespace
+
+std::vector<Finding> Detector::Scan(std::string_view text, Format format) const {
+  if (format == Format::kAuto) format = SniffFormat(text);
+  if (format != Format::kCsv) return Scan(text);  // JSON keys sit in the window
+  Collector c;
+  // The header is scanned as plain text: a header holding an identifier is
+  // most likely a data row of a header-less file, and must not leak.
+  const size_t header_end = CsvRecordEnd(text, 0);
+  const std::string_view header_record = text.substr(0, header_end);
+  impl_->ScanText(header_record, 0, nullptr, c);
+  const std::vector<uint32_t> masks = HeaderMasks(internal::CsvHeader(header_record));
+  Columns cols;
+  cols.masks = &masks;
+  for (size_t start = header_end + 1; start < text.size();) {
+    const size_t end = CsvRecordEnd(text, start);
+    const std::string_view record = text.substr(start, end - start);
+    cols.origin = start;
+    cols.fields = internal::SplitCsvRecord(record);
+    impl_->ScanText(record, start, &cols, c);
+    start = end + 1;
+  }
+  return std::move(c.out);
+}
+
+std::vector<Finding> Detector::ScanCsvRecord(std::string_view record,
+                                             const std::vector<std::string>& header) const {
+  const std::vector<uint32_t> masks = HeaderMasks(header);
+  Columns cols;
+  cols.masks = &masks;
+  cols.fields = internal::SplitCsvRecord(record);
+  Collector c;
+  impl_->ScanText(record, 0, &cols, c);
+  return std::move(c.out);
+}
+
 const std::vector<std::string>& Detector::Types() {
   static const auto* kNames = [] {
     auto* v = new std::vector<std::string>();
@@ -246,6 +489,27 @@ const std::vector<std::string>& Detector::Types() {
   }();
   return *kNames;
 }
-Format SniffFormat(std::string_view) { return Format::kText; }
+
+Format SniffFormat(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() &&
+         (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+    ++i;
+  if (i < text.size() && (text[i] == '{' || text[i] == '[')) return Format::kJsonLines;
+  std::string_view first = text.substr(0, text.find('\n'));
+  if (first.find(',') == std::string_view::npos || first.find('@') != std::string_view::npos)
+    return Format::kText;
+  for (const internal::CsvField& f : internal::SplitCsvRecord(first)) {
+    const std::string v = internal::CsvValue(first.substr(f.start, f.end - f.start));
+    size_t b = 0, e = v.size();
+    while (b < e && (v[b] == ' ' || v[b] == '\t')) ++b;
+    while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t')) --e;
+    if (b == e) continue;
+    bool digits = true;
+    for (size_t k = b; k < e; ++k) digits = digits && v[k] >= '0' && v[k] <= '9';
+    if (digits) return Format::kText;
+  }
+  return Format::kCsv;
+}
 
 }  // namespace beibu::policy

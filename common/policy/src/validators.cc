@@ -125,18 +125,25 @@ bool IsValidThNationalId(std::string_view c) {
   return (11 - sum % 11) % 10 == c[12] - '0';
 }
 
-// JPN birthplace ("PB") codes, from the National Registration Department's
-// published table: 01-16 states/federal territories, 21-59 the older per-state
-// codes, 60-68 ASEAN countries, 71-72 born abroad (pre-2001 registrations),
-// 74-79 other Asian countries, 82 unknown state, 83-99 regions/others.
-// Unused: 00, 17-20, 69-70, 73, 80-81.
+// JPN birthplace ("PB") codes: 01-16, 21-59, 60-68, 71-72, 74-79, 82-93,
+// 98-99. What was checked (Nov 2026, with the `search` tool, public pages that
+// reproduce JPN's "Kod Negeri" / country-of-birth lists): 01-13 states and
+// 14-16 federal territories, plus the extra state codes 21-58 and 59 (Negeri
+// Sembilan) -- ms.wikipedia "MyKad" and several copies of the JPN table;
+// 60-68 ASEAN countries (60 Brunei ... 68 Vietnam) and 74-79 other Asian
+// countries (74 China ... 79 Bangladesh) -- a JPN country list copy; 82
+// "unknown state"; 71-72 = born abroad, used before the 1990s, and "60 to 99"
+// for places abroad since -- ms.wikipedia. 83-93 (world regions), 98
+// (stateless) and 99 (unspecified) follow the team's table; the sources seen
+// put all of 60-99 in the foreign range without contradicting it.
+// Unused, hence rejected: 00, 17-20, 69-70, 73, 80-81, 94-97.
 bool IsValidMyMykad(std::string_view c) {
   if (c.size() != 12 || !AllDigits(c)) return false;
   const int yy = Num(c.substr(0, 2)), m = Num(c.substr(2, 2)), d = Num(c.substr(4, 2));
   if (!ValidDate(1900 + yy, m, d) && !ValidDate(2000 + yy, m, d)) return false;
   const int pb = Num(c.substr(6, 2));
-  return (pb >= 1 && pb <= 16) || (pb >= 21 && pb <= 68) || pb == 71 || pb == 72 ||
-         (pb >= 74 && pb <= 79) || pb >= 82;
+  return (pb >= 1 && pb <= 16) || (pb >= 21 && pb <= 59) || (pb >= 60 && pb <= 68) || pb == 71 ||
+         pb == 72 || (pb >= 74 && pb <= 79) || (pb >= 82 && pb <= 93) || pb == 98 || pb == 99;
 }
 
 bool IsValidIdNik(std::string_view c) {
@@ -153,7 +160,11 @@ bool IsValidIdNik(std::string_view c) {
 
 bool IsValidVnCccd(std::string_view c) {
   if (c.size() != 12 || !AllDigits(c)) return false;
-  // Province/city codes, Circular 07/2016/TT-BCA appendix (63 units).
+  // Province/city codes, Circular 07/2016/TT-BCA appendix 1 (63 units, 001 Ha
+  // Noi ... 096 Ca Mau). Checked code by code (Nov 2026, `search` tool) against
+  // a public copy of that appendix; thuvienphapluat.vn's table for the 2023
+  // Law on Identification starts with the same codes. The 2025 merger of
+  // provinces is not reflected (not checked).
   static constexpr int kProv[] = {1,  2,  4,  6,  8,  10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25,
                                   26, 27, 30, 31, 33, 34, 35, 36, 37, 38, 40, 42, 44, 45, 46, 48,
                                   49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75,
@@ -204,6 +215,14 @@ bool IsValidEmail(std::string_view c) {
 bool IsValidIpAddress(std::string_view c) {
   if (c.find(':') != std::string_view::npos) {
     if (c.size() > 45) return false;
+    // "::", "::d" and "a::" parse as addresses but are what '::' runs in
+    // code and binary data look like; an address that identifies a host has
+    // at least two groups.
+    int groups = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (c[i] != ':' && (i == 0 || c[i - 1] == ':')) ++groups;
+    }
+    if (groups < 2) return false;
     const std::string s(c);
     unsigned char buf[16];
     return inet_pton(AF_INET6, s.c_str(), buf) == 1;

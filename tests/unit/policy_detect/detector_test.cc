@@ -142,6 +142,41 @@ TEST(Detector, JsonRecordFieldNamesAreContext) {
   EXPECT_EQ(fs.size(), 4u);
 }
 
+// "8613800138000" passes the Thai checksum (sum 342, 342 mod 11 = 1, check
+// (11 - 1) mod 10 = 0), but after a '+' it is a phone number's digits.
+TEST(Detector, DigitsAfterPlusAreAPhoneNumber) {
+  for (Engine engine : {Engine::kFast, Engine::kRe2}) {
+    const Detector d(engine);
+    const std::string text = "call +8613800138000 now";
+    const std::vector<Finding> f = d.Scan(text);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].type, "CN_MOBILE");
+    EXPECT_EQ(f[0].start, 5u);
+    EXPECT_EQ(f[0].end, 19u);
+    // Without the '+' the same digits are a Thai ID.
+    const std::vector<Finding> g = d.Scan("id 8613800138000");
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].type, "TH_NATIONAL_ID");
+  }
+}
+
+// The Thai words are 42 and 54 bytes of UTF-8: the windows must hold them.
+TEST(Detector, LongUtf8ContextWordsFitTheWindow) {
+  for (Engine engine : {Engine::kFast, Engine::kRe2}) {
+    const Detector d(engine);
+    const std::string passport = "หนังสือเดินทาง AA1234567";
+    const std::vector<Finding> f = d.Scan(passport);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].type, "PASSPORT");
+    EXPECT_EQ(passport.substr(f[0].start, f[0].end - f[0].start), "AA1234567");
+    const std::vector<Finding> bare = d.Scan("เลขที่ 8613800138000");
+    const std::vector<Finding> ctx = d.Scan("เลขประจำตัวประชาชน 8613800138000");
+    ASSERT_EQ(bare.size(), 1u);
+    ASSERT_EQ(ctx.size(), 1u);
+    EXPECT_GT(ctx[0].score, bare[0].score);
+  }
+}
+
 TEST(Detector, EmptyAndPlainText) {
   EXPECT_TRUE(D().Scan("").empty());
   EXPECT_TRUE(D().Scan("nothing to see here, 12:30:45 on 2024-01-01, order 12345").empty());

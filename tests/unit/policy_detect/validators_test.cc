@@ -221,11 +221,12 @@ TEST(Email, ValidAndInvalid) {
 }
 
 TEST(IpAddress, ValidAndInvalid) {
-  for (std::string_view ip : {"192.168.1.1", "10.0.0.255", "8.8.8.8", "2001:db8::1", "::1",
+  for (std::string_view ip : {"192.168.1.1", "10.0.0.255", "8.8.8.8", "2001:db8::1", "fe80::1",
                               "fe80::1:2:3:4", "2001:0db8:0000:0000:0000:ff00:0042:8329"})
     EXPECT_TRUE(IsValidIpAddress(ip)) << ip;
   for (std::string_view ip : {"256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", "12:30:45",
-                              "2001:db8:::1", "00:1a:2b:3c:4d:5e"})
+                              "2001:db8:::1", "00:1a:2b:3c:4d:5e",
+                              "::", "::1", "::d", "a::"})
     EXPECT_FALSE(IsValidIpAddress(ip)) << ip;
 }
 

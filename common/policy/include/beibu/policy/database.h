@@ -1,7 +1,7 @@
 // The policy database: the category taxonomy, the masking profiles, one
 // compliance file per jurisdiction, the FTZ data export negative lists and the
 // global rules, loaded from a directory of YAML files (layout and every key in
-// docs/policy.md). It is an illustrative baseline that operators maintain, not
+// docs/policy-database.md). It is an illustrative baseline that operators maintain, not
 // legal advice.
 //
 // Directory layout (relative paths are part of the format; the digest covers them):
@@ -32,7 +32,7 @@
 
 namespace beibu::policy {
 
-// One masking operator (docs/policy.md lists their output formats).
+// One masking operator (docs/masking.md lists their output formats).
 struct MaskOp {
   enum class Kind {
     kMask,               // keep the first `keep_first` and last `keep_last` chars, the rest `mask_char`

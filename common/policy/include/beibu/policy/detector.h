@@ -9,10 +9,11 @@
 //     longer run and dropped; the scan then resumes after that run.
 //  4. The type's validator runs on the candidate with separators removed.
 //     Near-misses (wrong checksum, impossible date, ...) are NOT findings.
-//  5. Context words in the 48 bytes before the candidate (same line; for JSON
+//  5. Context words in the 64 bytes before the candidate (same line; for JSON
 //     and key=value text that includes the field name) raise the score by
 //     0.15 (capped at 1.0). PASSPORT is reported only when a passport context
-//     word is within the 32 bytes before it.
+//     word is within the 48 bytes before it. A candidate right after a '+' is
+//     a phone number's digits: only CN_MOBILE may start there.
 //  6. Overlapping findings: the higher score wins; ties go to the type listed
 //     first in kTypes order (checksum-backed types first).
 //

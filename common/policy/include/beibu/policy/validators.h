@@ -41,7 +41,8 @@ bool IsValidVnCccd(std::string_view candidate);
 // double dot; domain <= 253, labels 1-63 [A-Za-z0-9-] not starting/ending
 // with '-', TLD alphabetic >= 2.
 bool IsValidEmail(std::string_view candidate);
-// IPv4 dotted quad 0-255 without leading zeros, or IPv6 accepted by inet_pton.
+// IPv4 dotted quad 0-255 without leading zeros, or IPv6 accepted by inet_pton
+// with at least two groups ("::" and "::1" are not findings).
 bool IsValidIpAddress(std::string_view candidate);
 
 }  // namespace beibu::policy
