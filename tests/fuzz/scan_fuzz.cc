@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "beibu/policy/detector.h"
@@ -20,12 +21,7 @@ using beibu::policy::Format;
 
 void Check(std::string_view text, const std::vector<Finding>& a, const std::vector<Finding>& b,
            const char* what) {
-  bool same = a.size() == b.size();
-  for (size_t i = 0; same && i < a.size(); ++i) {
-    same = a[i].type == b[i].type && a[i].start == b[i].start && a[i].end == b[i].end &&
-           a[i].score == b[i].score;
-  }
-  if (!same) {
+  if (a != b) {
     std::fprintf(stderr, "%s: engines differ (%zu vs %zu findings)\n", what, a.size(), b.size());
     for (const Finding& f : a)
       std::fprintf(stderr, " fast %s %zu-%zu %f\n", f.type.c_str(), f.start, f.end, f.score);
@@ -45,7 +41,39 @@ void Check(std::string_view text, const std::vector<Finding>& a, const std::vect
   }
 }
 
+// Seeds (BEIBU_FUZZ_SEED_DIR, docs/fuzzing.md): every type valid and glued,
+// with separators and context, as text, CSV and JSON lines, so the fuzzer
+// starts where the validators and context rules are.
+void MaybeWriteSeeds() {
+  const char* dir = std::getenv("BEIBU_FUZZ_SEED_DIR");
+  if (dir == nullptr) return;
+  const std::pair<const char*, const char*> seeds[] = {
+      {"text",
+       "身份证 11010519491231002X, USCC 91350100M000100Y43, card 6222 0212 3456 7890 128, "
+       "call +86 138-0013-8000 or +8613800138000, mail a.b@example.com, NRIC S1234567D, "
+       "thai 1-1017-00230-70-5, mykad 880101-14-5678, nik 3171234501900001, cccd "
+       "001090000123, passport E12345678, ip 192.168.1.10 fe80::1:2, glued X11010519491231002X9\n"},
+      {"csv",
+       "id,name,passport_no,mobile_phone,email,client_ip\n1,\"Tran, Van\",E12345678,13800138000,"
+       "t@example.vn,10.0.0.1\n2,5\" pipe,\"K765\n4321\",+86 13912345678,x@y.com,::1\n"},
+      {"jsonl",
+       "{\"passport\":\"E1234567\",\"phone\":\"13800138000\",\"card\":\"4111111111111111\"}\n"
+       "{\"nested\":{\"passport_no\":\"K7654321\",\"ip\":\"2001:db8::1\"}}\n"},
+  };
+  for (const auto& [name, text] : seeds) {
+    std::FILE* f = std::fopen((std::string(dir) + "/" + name).c_str(), "wb");
+    if (f == nullptr) continue;
+    std::fputs(text, f);
+    std::fclose(f);
+  }
+}
+
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  MaybeWriteSeeds();
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Detector* fast = new Detector(Engine::kFast);

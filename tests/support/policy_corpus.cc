@@ -849,6 +849,119 @@ void TextRecord(Rng& r, Writer& w) {
   w.End();
 }
 
+// ---------------------------------------------------------------------------
+// Business records: no identifier at all, only the numbers and words that
+// surround identifiers in real exchange traffic (all written as decoys, so a
+// finding in them is a false positive).
+
+constexpr std::array<std::string_view, 8> kPorts = {
+    "Qinzhou",      "Beihai",     "Fangchenggang", "Hai Phong",
+    "Laem Chabang", "Port Klang", "Tanjung Priok", "Singapore"};
+constexpr std::array<std::string_view, 6> kEvents = {"gate_in", "loaded",          "departed",
+                                                     "arrived", "customs_cleared", "delivered"};
+constexpr std::array<std::string_view, 5> kCompanies = {
+    "Guangxi Beibu Gulf Trading Co.", "钦州港物流有限公司", "Công ty TNHH Hải Phòng Logistics",
+    "บริษัท แหลมฉบัง ชิปปิ้ง จำกัด", "PT Priok Samudra"};
+// Per language (Languages() order): a shipment note before the port name.
+constexpr std::array<std::string_view, 6> kShipmentNotes = {"Shipment status update at ",
+                                                            "货物状态更新，港口：",
+                                                            "Cập nhật lô hàng tại cảng ",
+                                                            "อัปเดตสถานะสินค้าที่ท่าเรือ ",
+                                                            "Kemas kini penghantaran di pelabuhan ",
+                                                            "Pembaruan pengiriman di pelabuhan "};
+
+// Decoy kinds a business record is made of (see DecoyOnce).
+constexpr int kOrderNumber = 5, kAmount = 10, kTracking = 11, kDateTime = 19;
+
+DecoyValue DecoyOf(Rng& r, int kind) {
+  while (true) {
+    DecoyValue d = DecoyOnce(r, kind);
+    if (Clean(d.text)) return d;
+  }
+}
+
+// "8471.30": a 6-digit HS code written with its dot.
+std::string HsCode(Rng& r) {
+  return Pad(r.Range(1, 97), 2) + Pad(r.Range(1, 99), 2) + "." + r.Digits(2);
+}
+
+void PlainCsvRecord(Rng& r, Writer& w, size_t id) {
+  w.Begin(Format::kCsv);
+  w.Put(std::to_string(id));
+  w.Put(",");
+  CsvField(w, r.Pick(kCompanies));
+  w.Put(",,,,,,,\"");  // identifier columns empty; the note is quoted
+  w.Put(r.Pick(kEvents));
+  w.Put(" at ");
+  w.Put(r.Pick(kPorts));
+  w.Put("; tracking ");
+  w.PutDecoy(DecoyOf(r, kTracking));
+  w.Put("; HS ");
+  w.Put(HsCode(r));
+  w.Put("; ");
+  w.Put(std::to_string(r.Range(1, 30000)));
+  w.Put(" kg; ");
+  w.PutDecoy(DecoyOf(r, kAmount));
+  w.Put("; ");
+  w.PutDecoy(DecoyOf(r, kDateTime));
+  w.Put("\"");
+  w.End();
+}
+
+void PlainJsonRecord(Rng& r, Writer& w) {
+  w.Begin(Format::kJsonLines);
+  w.Put("{\"event\":\"");
+  w.Put(r.Pick(kEvents));
+  w.Put("\",\"port\":\"");
+  w.Put(r.Pick(kPorts));
+  w.Put("\",\"tracking\":\"");
+  w.PutDecoy(DecoyOf(r, kTracking));
+  w.Put("\",\"ts\":\"");
+  w.PutDecoy(DecoyOf(r, kDateTime));
+  w.Put("\",\"hs_code\":\"");
+  w.Put(HsCode(r));
+  w.Put("\",\"weight_kg\":");
+  w.Put(std::to_string(r.Range(1, 30000)));
+  w.Put(",\"order\":\"");
+  w.PutDecoy(DecoyOf(r, kOrderNumber));
+  w.Put("\",\"amount\":\"");
+  w.PutDecoy(DecoyOf(r, kAmount));
+  w.Put("\",\"shipper\":\"");
+  w.Put(r.Pick(kCompanies));
+  w.Put("\"}");
+  w.End();
+}
+
+void PlainTextRecord(Rng& r, Writer& w) {
+  w.Begin(Format::kText);
+  const size_t li = static_cast<size_t>(r.Below(6));
+  const Language& lang = Languages()[li];
+  w.Put(kShipmentNotes[li]);
+  w.Put(r.Pick(kPorts));
+  w.Put(lang.joiner);
+  w.PutDecoy(DecoyOf(r, kDateTime));
+  w.Put(lang.joiner);
+  w.Put(lang.decoy_before);
+  w.PutDecoy(DecoyOf(r, kOrderNumber));
+  w.Put(lang.joiner);
+  w.PutDecoy(DecoyOf(r, kTracking));
+  w.Put(lang.joiner);
+  w.Put("HS ");
+  w.Put(HsCode(r));
+  w.Put(lang.joiner);
+  w.PutDecoy(DecoyOf(r, kAmount));
+  w.Put(r.Chance(50) ? "." : "");
+  w.End();
+}
+
+// True when the next record should be a business record. Draws nothing at
+// the default fraction 1.0, so existing seeds give the same corpus.
+bool PlainNext(Rng& r, const CorpusOptions& o) {
+  if (o.identifier_record_fraction >= 1.0) return false;
+  const double u = static_cast<double>(r.Next() >> 11) * 0x1.0p-53;  // [0, 1)
+  return u >= o.identifier_record_fraction;
+}
+
 void WriteHeader(Corpus& c) {
   c.text += c.csv_header;
   c.text += '\n';
@@ -876,13 +989,25 @@ Corpus GenerateDocument(Format format, const CorpusOptions& options) {
   while (!Done(c, options)) {
     switch (format) {
       case Format::kCsv:
-        CsvRecord(r, w, c.records.size() + 1);
+        if (PlainNext(r, options)) {
+          PlainCsvRecord(r, w, c.records.size() + 1);
+        } else {
+          CsvRecord(r, w, c.records.size() + 1);
+        }
         break;
       case Format::kJsonLines:
-        JsonRecord(r, w);
+        if (PlainNext(r, options)) {
+          PlainJsonRecord(r, w);
+        } else {
+          JsonRecord(r, w);
+        }
         break;
       default:
-        TextRecord(r, w);
+        if (PlainNext(r, options)) {
+          PlainTextRecord(r, w);
+        } else {
+          TextRecord(r, w);
+        }
     }
   }
   return c;
@@ -896,9 +1021,10 @@ Corpus GenerateMixed(const CorpusOptions& options) {
   for (int turn = 0; !Done(c, options); turn = (turn + 1) % 3) {
     if (turn == 0) WriteHeader(c);
     for (size_t i = 0; i < block && !Done(c, options); ++i) {
-      if (turn == 0) CsvRecord(r, w, i + 1);
-      if (turn == 1) JsonRecord(r, w);
-      if (turn == 2) TextRecord(r, w);
+      const bool plain = PlainNext(r, options);
+      if (turn == 0) plain ? PlainCsvRecord(r, w, i + 1) : CsvRecord(r, w, i + 1);
+      if (turn == 1) plain ? PlainJsonRecord(r, w) : JsonRecord(r, w);
+      if (turn == 2) plain ? PlainTextRecord(r, w) : TextRecord(r, w);
     }
   }
   return c;

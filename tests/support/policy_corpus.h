@@ -74,6 +74,12 @@ struct CorpusOptions {
   size_t records = 1000;      // records to write ...
   size_t min_bytes = 0;       // ... or more, until the text has at least this size
   size_t block_records = 50;  // mixed corpora: records per format block
+  // Share of records that carry identifiers. The others are business records
+  // of the same format (logistics events: tracking numbers, timestamps,
+  // amounts, HS codes, ports, order ids, multilingual notes) with no labels,
+  // only decoys: real traffic is mostly such records. 1.0 (the default) draws
+  // nothing extra, so a corpus is byte-identical to one made without it.
+  double identifier_record_fraction = 1.0;
 };
 
 // A document of one format: kCsv (header line first), kJsonLines or kText.

@@ -62,33 +62,30 @@ std::string CsvQuote(std::string_view value) {
   return out;
 }
 
-bool CsvRecordComplete(std::string_view text) {
-  // The same rule as SplitCsvRecord: a '"' opens a quoted field only at a
-  // field's start; inside, "" is a quote and '"' closes. A stray quote in an
-  // unquoted field ("5\" pipe") opens nothing, so it cannot glue the
-  // following lines into this record.
-  bool at_field_start = true;
-  bool in_quotes = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          ++i;
-        } else {
-          in_quotes = false;
-        }
-      }
-      continue;
+size_t CsvQuoteState::Step(std::string_view text, size_t i) {
+  const char c = text[i];
+  if (in_quotes) {
+    if (c == '"') {
+      if (i + 1 < text.size() && text[i + 1] == '"') return i + 2;  // "" inside quotes
+      in_quotes = false;
     }
-    if (c == ',' || c == '\n') {
-      at_field_start = true;
-    } else {
-      if (c == '"' && at_field_start) in_quotes = true;
-      at_field_start = false;
-    }
+    return i + 1;
   }
-  return !in_quotes;
+  if (c == ',' || c == '\n') {
+    field_start = true;
+  } else {
+    if (c == '"' && field_start) in_quotes = true;
+    field_start = false;
+  }
+  return i + 1;
+}
+
+size_t CsvRecordEnd(std::string_view text, size_t start, bool* open_quote) {
+  CsvQuoteState q;
+  size_t i = start;
+  while (i < text.size() && (q.in_quotes || text[i] != '\n')) i = q.Step(text, i);
+  if (open_quote != nullptr) *open_quote = q.in_quotes;
+  return i;
 }
 
 std::vector<std::string> CsvHeader(std::string_view header_record) {

@@ -127,24 +127,51 @@ using internal::IsAlnumByte;
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// True if one of `words` occurs in the `window` bytes before `pos`, stopping
-// at a newline (so a CSV/JSON line's own field names count but not other
-// lines').
-bool HasContext(std::string_view text, size_t pos, size_t window,
-                const std::vector<std::string_view>& words) {
-  size_t from = pos > window ? pos - window : 0;
-  for (size_t i = pos; i > from; --i) {
-    if (text[i - 1] == '\n') {
-      from = i;
-      break;
+// First bytes of the context words, raw (either case), as a bit per type:
+// the search below compares words only at window bytes that can start one of
+// the type's words, instead of running one substring search per word (this
+// check runs for every validated candidate, up to twice).
+const uint16_t* ContextFirstBytes() {
+  static const auto* kFirst = [] {
+    auto* first = new uint16_t[256]();
+    const auto& types = TypeSpecs();
+    for (size_t i = 0; i < types.size(); ++i) {
+      for (std::string_view w : types[i].context) {
+        const auto b = static_cast<uint8_t>(w[0]);
+        first[b] |= static_cast<uint16_t>(1u << i);
+        if (b >= 'a' && b <= 'z') first[b - 'a' + 'A'] |= static_cast<uint16_t>(1u << i);
+      }
     }
-  }
-  char buf[kContextWindow];  // every window is at most kContextWindow bytes
-  const size_t n = std::min(pos - from, sizeof(buf));
-  for (size_t i = 0; i < n; ++i) buf[i] = Lower(text[from + i]);
-  const std::string_view lower(buf, n);
-  for (std::string_view w : words) {
-    if (lower.find(w) != std::string_view::npos) return true;
+    return first;
+  }();
+  return kFirst;
+}
+
+// True if one of type `ti`'s words occurs, ASCII case-insensitively, within
+// the `window` bytes before `pos`, stopping at a newline (so a CSV/JSON
+// line's own field names count but not other lines'). Same result as
+// lower-casing the window and searching it for each word, without the copy.
+// Walks backwards so that the first newline ends the search.
+bool HasContext(std::string_view text, size_t pos, size_t window, int ti) {
+  static_assert(internal::kNumTypes <= 16, "ContextFirstBytes holds 16 types");
+  const uint16_t* first = ContextFirstBytes();
+  const uint16_t bit = static_cast<uint16_t>(1u << ti);
+  const std::vector<std::string_view>& words = TypeSpecs()[static_cast<size_t>(ti)].context;
+  const size_t from = pos > window ? pos - window : 0;
+  for (size_t i = pos; i > from;) {
+    --i;
+    const auto raw = static_cast<uint8_t>(text[i]);
+    if (!(first[raw] & bit)) {
+      if (raw == '\n') return false;  // words never contain a newline
+      continue;
+    }
+    const char b = Lower(text[i]);
+    for (std::string_view w : words) {
+      if (w[0] != b || w.size() > pos - i) continue;
+      size_t k = 1;
+      while (k < w.size() && Lower(text[i + k]) == w[k]) ++k;
+      if (k == w.size()) return true;
+    }
   }
   return false;
 }
@@ -193,14 +220,26 @@ uint32_t ColumnMask(std::string_view name) {
 }
 
 // The fields of the CSV record being scanned and their columns' context bits.
+// The record is split into fields only when a candidate passed its validator
+// and needs its column: most records of real traffic have none.
 struct Columns {
-  size_t origin = 0;  // offset of the record in the scanned text
-  std::vector<internal::CsvField> fields;
+  size_t origin = 0;                             // offset of the record in the scanned text
+  std::string_view record;                       // the record, split on first use
   const std::vector<uint32_t>* masks = nullptr;  // per header column
+
+  void Reset(std::string_view rec, size_t at) {
+    record = rec;
+    origin = at;
+    split = false;
+  }
 
   // Context bits of the column holding text offset `pos`.
   uint32_t MaskAt(size_t pos) const {
     if (masks == nullptr || pos < origin) return 0;
+    if (!split) {
+      fields = internal::SplitCsvRecord(record);
+      split = true;
+    }
     const size_t rel = pos - origin;
     auto it = std::upper_bound(fields.begin(), fields.end(), rel,
                                [](size_t v, const internal::CsvField& f) { return v < f.start; });
@@ -210,6 +249,10 @@ struct Columns {
     if (rel >= it->end || index >= masks->size()) return 0;
     return (*masks)[index];
   }
+
+ private:
+  mutable bool split = false;
+  mutable std::vector<internal::CsvField> fields;
 };
 
 // Step 3-5 of detector.h for one candidate, shared by both engines so that
@@ -226,9 +269,16 @@ class Collector : public CandidateSink {
     size_t start, end;
     double score;
   };
-  std::vector<Hit> found[internal::kNumTypes];  // this line's, per type
-  std::vector<Hit> line_found;                  // this line's, type order
-  std::vector<Finding> out;                     // resolved, start order
+  // This line's hits in the order offered. Both vectors are per-thread
+  // scratch reused by every Scan call, so a call allocates only its result.
+  std::vector<Hit>& hits = Scratch().hits;
+  std::vector<size_t>& order = Scratch().order;  // scratch for ResolveLine
+  std::vector<Finding> out;                      // resolved, start order
+
+  Collector() {
+    hits.clear();
+    order.clear();
+  }
 
   bool Offer(int ti, size_t s, size_t e) override {
     const TypeSpec& t = TypeSpecs()[static_cast<size_t>(ti)];
@@ -258,49 +308,67 @@ class Collector : public CandidateSink {
     if (!t.validate(cand)) return false;
     const bool column =
         columns != nullptr && (columns->MaskAt(base + s) >> static_cast<unsigned>(ti)) & 1u;
-    if (t.context_required && !column && !HasContext(line, s, kPassportWindow, t.context))
-      return false;
-    double score = t.base_score;
-    if (column || HasContext(line, s, kContextWindow, t.context))
-      score = std::min(1.0, score + kContextBoost);
-    found[ti].push_back({ti, base + s, base + e, score});
-    any = true;
+    // A word within the passport window is also within the wider one.
+    bool context = column;
+    if (t.context_required && !column) {
+      if (!HasContext(line, s, kPassportWindow, ti)) return false;
+      context = true;
+    }
+    if (!context) context = HasContext(line, s, kContextWindow, ti);
+    const double score = context ? std::min(1.0, t.base_score + kContextBoost) : t.base_score;
+    hits.push_back({ti, base + s, base + e, score});
     return true;
   }
 
   // Resolves the line just scanned and appends its findings to `out`.
   void LineEnd() override;
-  std::vector<size_t> order;  // scratch for ResolveLine
 
-  bool any = false;
+ private:
+  struct ScratchSpace {
+    std::vector<Hit> hits;
+    std::vector<size_t> order;
+  };
+  static ScratchSpace& Scratch() {
+    thread_local ScratchSpace s;
+    return s;
+  }
 };
 
 // Step 6 for the findings of one line (findings on different lines never
 // overlap, so resolving line by line equals resolving the whole text): best
-// score first, then type order; keep what does not overlap; append to `out`
-// in start order. (A line is also allowed to be any run of lines.)
+// score first, then type order, then offer order (a type's candidates are
+// offered in start order); keep what does not overlap; append to `out` in
+// start order. (A line is also allowed to be any run of lines.)
 void ResolveLine(Collector& c, std::vector<Finding>& out) {
-  std::vector<Collector::Hit>& all = c.line_found;
+  std::vector<Collector::Hit>& all = c.hits;
   const auto emit = [&](const Collector::Hit& h) {
-    out.push_back({TypeSpecs()[static_cast<size_t>(h.type)].type, h.start, h.end, h.score});
+    out.push_back({Detector::Types()[static_cast<size_t>(h.type)], h.start, h.end, h.score});
   };
+  if (out.capacity() == 0) out.reserve(std::max<size_t>(all.size(), 4));
   if (all.size() == 1) {
     emit(all[0]);
     all.clear();
     return;
   }
-  std::vector<size_t>& order = c.order;
-  order.resize(all.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  // `all` is in type order (see Collector::LineEnd), so a stable sort by score
-  // leaves equal scores in type order.
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return all[a].score > all[b].score; });
+  // A strict total order (indices break ties), so any sort gives the order.
+  const auto before = [&](size_t a, size_t b) {
+    if (all[a].score != all[b].score) return all[a].score > all[b].score;
+    if (all[a].type != all[b].type) return all[a].type < all[b].type;
+    return a < b;
+  };
   if (all.size() <= 16) {
-    // Few findings (the usual line): linear overlap checks, no allocation.
+    // Few findings (the usual line): insertion sort and linear overlap
+    // checks on the stack, no allocation.
+    size_t sorted[16];
+    for (size_t i = 0; i < all.size(); ++i) {
+      size_t k = i;
+      for (; k > 0 && before(i, sorted[k - 1]); --k) sorted[k] = sorted[k - 1];
+      sorted[k] = i;
+    }
     size_t kept[16];
     size_t n = 0;
-    for (size_t i : order) {
+    for (size_t j = 0; j < all.size(); ++j) {
+      const size_t i = sorted[j];
       bool overlaps = false;
       for (size_t k = 0; k < n && !overlaps; ++k)
         overlaps = all[i].start < all[kept[k]].end && all[kept[k]].start < all[i].end;
@@ -311,6 +379,10 @@ void ResolveLine(Collector& c, std::vector<Finding>& out) {
     all.clear();
     return;
   }
+  std::vector<size_t>& order = c.order;
+  order.resize(all.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), before);
   std::map<size_t, size_t> kept;  // start -> index in `all`
   for (size_t i : order) {
     const Collector::Hit& f = all[i];
@@ -326,13 +398,7 @@ void ResolveLine(Collector& c, std::vector<Finding>& out) {
 }  // namespace
 
 void Collector::LineEnd() {
-  if (!any) return;
-  any = false;
-  for (auto& v : found) {
-    line_found.insert(line_found.end(), v.begin(), v.end());
-    v.clear();
-  }
-  ResolveLine(*this, out);
+  if (!hits.empty()) ResolveLine(*this, out);
 }
 
 struct Detector::Impl {
@@ -433,18 +499,6 @@ std::vector<uint32_t> HeaderMasks(const std::vector<std::string>& header) {
   return masks;
 }
 
-// End of the CSV record starting at `start` (the '\n' that closes it, or the
-// end of the text): a newline inside a quoted field does not end it. Same
-// rule as internal::CsvRecordComplete, counted incrementally.
-size_t CsvRecordEnd(std::string_view text, size_t start) {
-  size_t quotes = 0;
-  for (size_t i = start; i < text.size(); ++i) {
-    if (text[i] == '"') ++quotes;
-    if (text[i] == '\n' && quotes % 2 == 0) return i;
-  }
-  return text.size();
-}
-
 }  // namespace
 
 std::vector<Finding> Detector::Scan(std::string_view text, Format format) const {
@@ -453,17 +507,16 @@ std::vector<Finding> Detector::Scan(std::string_view text, Format format) const 
   Collector c;
   // The header is scanned as plain text: a header holding an identifier is
   // most likely a data row of a header-less file, and must not leak.
-  const size_t header_end = CsvRecordEnd(text, 0);
+  const size_t header_end = internal::CsvRecordEnd(text, 0);
   const std::string_view header_record = text.substr(0, header_end);
   impl_->ScanText(header_record, 0, nullptr, c);
   const std::vector<uint32_t> masks = HeaderMasks(internal::CsvHeader(header_record));
   Columns cols;
   cols.masks = &masks;
   for (size_t start = header_end + 1; start < text.size();) {
-    const size_t end = CsvRecordEnd(text, start);
+    const size_t end = internal::CsvRecordEnd(text, start);
     const std::string_view record = text.substr(start, end - start);
-    cols.origin = start;
-    cols.fields = internal::SplitCsvRecord(record);
+    cols.Reset(record, start);
     impl_->ScanText(record, start, &cols, c);
     start = end + 1;
   }
@@ -472,10 +525,19 @@ std::vector<Finding> Detector::Scan(std::string_view text, Format format) const 
 
 std::vector<Finding> Detector::ScanCsvRecord(std::string_view record,
                                              const std::vector<std::string>& header) const {
-  const std::vector<uint32_t> masks = HeaderMasks(header);
+  // Callers stream records of one file with the same header: analysing the
+  // column names once per header instead of once per record halves the cost
+  // of masking a CSV file.
+  thread_local std::vector<std::string> cached_header;
+  thread_local std::vector<uint32_t> cached_masks;
+  if (cached_header != header || cached_masks.size() != header.size()) {
+    cached_masks = HeaderMasks(header);
+    cached_header = header;
+  }
+  const std::vector<uint32_t>& masks = cached_masks;
   Columns cols;
   cols.masks = &masks;
-  cols.fields = internal::SplitCsvRecord(record);
+  cols.Reset(record, 0);
   Collector c;
   impl_->ScanText(record, 0, &cols, c);
   return std::move(c.out);

@@ -255,35 +255,6 @@ absl::Status ValidateProfile(const MaskProfile& profile, const std::string& key)
   return absl::OkStatus();
 }
 
-// Tracks whether a CSV record is inside a quoted field, line by line, with
-// the rules of internal::SplitCsvRecord: '"' opens a quoted field only as the
-// field's first byte, "" inside is an escaped quote, the next lone '"' closes.
-struct CsvQuoteState {
-  bool in_quotes = false;
-  bool field_start = true;
-  // `line` ends with '\n' or the input, so a "" pair never straddles calls.
-  void Feed(std::string_view line) {
-    for (size_t i = 0; i < line.size(); ++i) {
-      const char c = line[i];
-      if (in_quotes) {
-        if (c != '"') continue;
-        if (i + 1 < line.size() && line[i + 1] == '"') {
-          ++i;
-        } else {
-          in_quotes = false;
-        }
-      } else if (c == ',' || c == '\n') {
-        field_start = true;
-      } else if (c == '"' && field_start) {
-        in_quotes = true;
-        field_start = false;
-      } else {
-        field_start = false;
-      }
-    }
-  }
-};
-
 // Reads '\n'-terminated lines through a fixed chunk, never holding more than
 // the chunk plus the current record, and refusing a record over the limit
 // before reading the rest of it.
@@ -400,13 +371,10 @@ absl::StatusOr<MaskStats> Masker::MaskStream(std::istream& in, std::ostream& out
       if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // BOM
       format = SniffFormat(line);
     }
-    // A CSV record continues while a quoted field is open. The quote rule is
-    // SplitCsvRecord's (a quote opens a field only at its start), not
-    // CsvRecordComplete's quote count: with the count, one stray quote
-    // (`5" pipe`) would glue every following line into one record, shifting
-    // columns so that named columns escape their by_field operator.
+    // A CSV record continues while a quoted field is open (the quote rule of
+    // SplitCsvRecord: a stray quote in `5" pipe` opens nothing).
     if (format == Format::kCsv && !over) {
-      CsvQuoteState quotes;
+      internal::CsvQuoteState quotes;
       quotes.Feed(record);
       while (quotes.in_quotes && !over && !record.empty() && record.back() == '\n') {
         const size_t from = record.size();

@@ -108,21 +108,24 @@ size_t ColonHexTail(std::string_view t, size_t p) {
 // The IP_ADDRESS pattern's alternatives, in order (detector.cc).
 size_t IpAt(std::string_view t, size_t s) {
   if (size_t e = Ipv4At(t, s)) return e;
+  // The "H{1,4}:" chain from s is forced (see HexColonChain), so one walk of
+  // up to 7 links serves the three alternatives that start with it.
   size_t q[8];
+  const int chain = HexColonChain(t, s, 7, q);
   // (?:H{1,4}:){7}H{1,4}
-  if (HexColonChain(t, s, 7, q) == 7) {
+  if (chain == 7) {
     const size_t h = HexRun(t, q[7]);
     if (h > 0) return q[7] + std::min<size_t>(h, 4);
   }
   // (?:H{1,4}:){0,6}:?(?::H{1,4}){1,7}
-  for (int k = HexColonChain(t, s, 6, q); k >= 0; --k) {
+  for (int k = std::min(chain, 6); k >= 0; --k) {
     if (At(t, q[k]) == ':') {
       if (size_t e = ColonHexTail(t, q[k] + 1)) return e;
     }
     if (size_t e = ColonHexTail(t, q[k])) return e;
   }
   // (?:H{1,4}:){1,7}:
-  for (int k = HexColonChain(t, s, 7, q); k >= 1; --k) {
+  for (int k = chain; k >= 1; --k) {
     if (At(t, q[k]) == ':') return q[k] + 1;
   }
   // ::
@@ -264,7 +267,10 @@ void ScanTextFast(std::string_view t, CandidateSink& sink) {
       // Each type has its own cursor and e-mail candidates end after the
       // '@', so interleaving them with the others here changes nothing.
       if (c == '+') Try(t, kCnMobile, i, cur[kCnMobile], sink);
-      if (c == ':') Try(t, kIpAddress, i, cur[kIpAddress], sink);
+      // An address starting at ':' begins "::" or ":H" (IpAt); JSON's
+      // `"key":"value"` colons are neither, so skip the matcher for them.
+      if (c == ':' && (At(t, i + 1) == ':' || Hex(t, i + 1)))
+        Try(t, kIpAddress, i, cur[kIpAddress], sink);
       if (c == '@') ScanEmailAt(t, i, cur[kEmail], sink);
       // No candidate spans a newline, and every cursor is at most the end of
       // the line, so the cursors need no reset here.
@@ -275,14 +281,11 @@ void ScanTextFast(std::string_view t, CandidateSink& sink) {
     // A maximal alphanumeric run [i, r): its length and digit prefix decide
     // which types it can start. Gates below only skip starts whose match
     // would not exist or would end inside the run (glued, hence rejected).
-    size_t r = i + 1;
-    size_t digits = (cls & kDigit) ? 1 : 0;
-    while (r < n) {
-      const uint8_t k = kClass.c[static_cast<uint8_t>(t[r])];
-      if (!(k & (kDigit | kUpper | kLower))) break;
-      digits += static_cast<size_t>(digits == r - i) & (k & kDigit);  // leading digits only
-      ++r;
-    }
+    // Two tight loops: the leading digits, then the rest of the run.
+    size_t r = i;
+    while (r < n && (kClass.c[static_cast<uint8_t>(t[r])] & kDigit)) ++r;
+    const size_t digits = r - i;
+    while (r < n && (kClass.c[static_cast<uint8_t>(t[r])] & (kDigit | kUpper | kLower))) ++r;
     const size_t len = r - i;
     const uint8_t next = At(t, r);
     if (len <= 4 && (next == '.' || next == ':')) Try(t, kIpAddress, i, cur[kIpAddress], sink);

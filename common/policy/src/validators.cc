@@ -223,9 +223,11 @@ bool IsValidIpAddress(std::string_view c) {
       if (c[i] != ':' && (i == 0 || c[i - 1] == ':')) ++groups;
     }
     if (groups < 2) return false;
-    const std::string s(c);
+    char s[46];  // inet_pton wants a C string; c is at most 45 bytes
+    c.copy(s, c.size());
+    s[c.size()] = '\0';
     unsigned char buf[16];
-    return inet_pton(AF_INET6, s.c_str(), buf) == 1;
+    return inet_pton(AF_INET6, s, buf) == 1;
   }
   int parts = 0;
   size_t pos = 0;

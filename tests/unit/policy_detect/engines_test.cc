@@ -36,16 +36,6 @@ std::string Describe(std::string_view text, const std::vector<Finding>& fs) {
   return out;
 }
 
-bool Same(const std::vector<Finding>& a, const std::vector<Finding>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].type != b[i].type || a[i].start != b[i].start || a[i].end != b[i].end ||
-        a[i].score != b[i].score)
-      return false;
-  }
-  return true;
-}
-
 void ExpectWellFormed(std::string_view text, const std::vector<Finding>& fs) {
   for (size_t i = 0; i < fs.size(); ++i) {
     EXPECT_LT(fs[i].start, fs[i].end);
@@ -165,14 +155,14 @@ TEST(Engines, RandomTextsIdentical) {
     const std::string text = RandomText(g);
     const auto a = Fast().Scan(text);
     const auto b = Re2().Scan(text);
-    ASSERT_TRUE(Same(a, b)) << "text: " << text << "\nfast: " << Describe(text, a)
+    ASSERT_TRUE(a == b) << "text: " << text << "\nfast: " << Describe(text, a)
                             << "\nre2:  " << Describe(text, b);
     ExpectWellFormed(text, a);
     with_findings += !a.empty();
     for (Format f : {Format::kCsv, Format::kJsonLines, Format::kAuto}) {
       const auto c = Fast().Scan(text, f);
       const auto d = Re2().Scan(text, f);
-      ASSERT_TRUE(Same(c, d)) << "format " << static_cast<int>(f) << " text: " << text
+      ASSERT_TRUE(c == d) << "format " << static_cast<int>(f) << " text: " << text
                               << "\nfast: " << Describe(text, c) << "\nre2:  " << Describe(text, d);
       ExpectWellFormed(text, c);
     }
@@ -192,7 +182,7 @@ TEST(Engines, RandomBytesIdentical) {
     }
     const auto a = Fast().Scan(text);
     const auto b = Re2().Scan(text);
-    ASSERT_TRUE(Same(a, b)) << "text: " << text << "\nfast: " << Describe(text, a)
+    ASSERT_TRUE(a == b) << "text: " << text << "\nfast: " << Describe(text, a)
                             << "\nre2:  " << Describe(text, b);
     ExpectWellFormed(text, a);
   }
@@ -219,7 +209,7 @@ TEST(Engines, WholeTextEqualsLineByLine) {
       start = nl + 1;
     }
     EXPECT_GT(whole.size(), 1000u);
-    EXPECT_TRUE(Same(whole, lines)) << whole.size() << " vs " << lines.size();
+    EXPECT_TRUE(whole == lines) << whole.size() << " vs " << lines.size();
   }
 }
 
@@ -227,7 +217,7 @@ TEST(Engines, WholeTextEqualsLineByLine) {
 std::vector<std::string> Slices(const std::string& text, std::string_view type) {
   const auto a = Fast().Scan(text);
   const auto b = Re2().Scan(text);
-  EXPECT_TRUE(Same(a, b)) << text << "\nfast: " << Describe(text, a)
+  EXPECT_TRUE(a == b) << text << "\nfast: " << Describe(text, a)
                           << "\nre2:  " << Describe(text, b);
   std::vector<std::string> out;
   for (const Finding& f : a) {
@@ -321,7 +311,7 @@ TEST(Engines, GluedInBothEngines) {
         "code XS1234567D", "x 138123456789 y", "v1.2.3.4.5", "a+8613812345678",
         "x.alice@example.com", "id:2001:db8::1:", "card 4111 1111 1111 1111 12345"}) {
     const auto a = Fast().Scan(text);
-    EXPECT_TRUE(Same(a, Re2().Scan(text))) << text;
+    EXPECT_TRUE(a == Re2().Scan(text)) << text;
     for (const Finding& f : a) {
       // Whatever is found must not touch an alphanumeric byte.
       const std::string_view t(text);

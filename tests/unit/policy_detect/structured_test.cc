@@ -65,6 +65,16 @@ TEST_P(Structured, CsvPassportColumnIsContext) {
   EXPECT_EQ(Count(d_.Scan(csv, Format::kAuto), "PASSPORT"), 2);
 }
 
+// A quote inside an unquoted field ("5\" pipe") opens nothing: the next
+// line is still its own record with its own columns.
+TEST_P(Structured, StrayQuoteDoesNotGlueRecords) {
+  const std::string csv =
+      "id,item,passport_no\n1,5\" pipe,E12345678\n2,bolt,K7654321\n3,nut,A1234567\n";
+  const auto fs = d_.Scan(csv, Format::kCsv);
+  ASSERT_EQ(Count(fs, "PASSPORT"), 3);
+  EXPECT_EQ(fs[1].start, csv.find("K7654321"));
+}
+
 TEST_P(Structured, CsvColumnBoostsScore) {
   IdGen g(5);
   const std::string m = g.Mobile();

@@ -51,6 +51,8 @@ struct Finding {
   size_t start = 0;  // byte offset in the input
   size_t end = 0;    // exclusive
   double score = 0;
+
+  bool operator==(const Finding&) const = default;
 };
 
 class Detector {
