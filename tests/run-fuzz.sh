@@ -13,10 +13,14 @@ for target in record_fuzz handshake_fuzz checkpoint_fuzz receipt_fuzz scan_fuzz 
   BEIBU_FUZZ_SEED_DIR=$corpus "build-fuzz/bin/$target" -runs=0 "$corpus" >/dev/null 2>&1
   echo "fuzz: $target for ${seconds}s"
   log=build-fuzz/$target.log
-  if ! "build-fuzz/bin/$target" -max_total_time="$seconds" -print_final_stats=1 \
+  # -timeout: an input that runs 10 s is a hang, reported with its input;
+  # the outer timeout keeps a wedged process (e.g. leak checking a huge heap
+  # after an out-of-memory) from holding CI until its limit.
+  if ! timeout -s KILL $((seconds + 120)) "build-fuzz/bin/$target" -max_total_time="$seconds" \
+      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix=build-fuzz/ "$corpus" > "$log" 2>&1; then
     tail -40 "$log"
-    echo "fuzz: $target FAILED; the crashing input is in build-fuzz/ (crash-*)" >&2
+    echo "fuzz: $target FAILED; the input is in build-fuzz/ (crash-*, timeout-*, oom-*)" >&2
     exit 1
   fi
   grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$log" | sed 's/^/  /'

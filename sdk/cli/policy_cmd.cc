@@ -527,6 +527,8 @@ absl::Status RunMask(const MaskOptions& o) {
   if (absl::Status s = CheckStdout(); !s.ok()) return s;
   if (!stats.ok()) return stats.status();
   if (in->bad()) return absl::DataLossError("error reading the input");
+  for (const std::string& w : stats->warnings)
+    std::fprintf(stderr, "beibu mask: warning: %s\n", w.c_str());
   std::fprintf(stderr,
                "beibu mask: profile %s: %llu records, %llu bytes in, %llu values replaced\n",
                o.profile.c_str(), static_cast<unsigned long long>(stats->records),

@@ -52,10 +52,11 @@ void MaybeWriteSeeds() {
        "身份证 11010519491231002X, USCC 91350100M000100Y43, card 6222 0212 3456 7890 128, "
        "call +86 138-0013-8000 or +8613800138000, mail a.b@example.com, NRIC S1234567D, "
        "thai 1-1017-00230-70-5, mykad 880101-14-5678, nik 3171234501900001, cccd "
-       "001090000123, passport E12345678, ip 192.168.1.10 fe80::1:2, glued X11010519491231002X9\n"},
+       "001090000123, passport E12345678, ip 192.168.1.10 fe80::1:2, glued X11010519491231002X9, "
+       "tel 138 0013 8000, diagnosis E11.9 (ICD-10), 诊断 C50.912\n"},
       {"csv",
-       "id,name,passport_no,mobile_phone,email,client_ip\n1,\"Tran, Van\",E12345678,13800138000,"
-       "t@example.vn,10.0.0.1\n2,5\" pipe,\"K765\n4321\",+86 13912345678,x@y.com,::1\n"},
+       "id,name,passport_no,mobile_phone,email,client_ip,primary_dx\n1,\"Tran, Van\",E12345678,13800138000,"
+       "t@example.vn,10.0.0.1,J45\n2,5\" pipe,\"K765\n4321\",+86 139 1234 5678,x@y.com,::1,O09.A1\n"},
       {"jsonl",
        "{\"passport\":\"E1234567\",\"phone\":\"13800138000\",\"card\":\"4111111111111111\"}\n"
        "{\"nested\":{\"passport_no\":\"K7654321\",\"ip\":\"2001:db8::1\"}}\n"},

@@ -466,6 +466,37 @@ std::string Passport(Rng& r) {
   }
 }
 
+// ICD-10 / ICD-10-CM diagnosis codes, built from the code structure (letter
+// other than U, digit, digit or letter; then '.' and 1-4 digits or letters):
+// WHO-style "E11.9", bare categories "J45", ICD-10-CM's lettered categories
+// ("C4A", "M1A"), lettered subcategories ("O09.A1") and 7th characters with
+// the "X" placeholder ("S82.61XA").
+std::string Icd10(Rng& r) {
+  static constexpr std::string_view kFirst = "ABCDEFGHIJKLMNOPQRSTVWXYZ";  // no U
+  static constexpr std::array<std::string_view, 6> kLettered = {"C4A", "C7A", "D3A",
+                                                                "M1A", "O9A", "Z3A"};
+  static constexpr std::string_view kSeventh = "ADS";
+  const auto category = [&] {
+    return std::string(1, kFirst[static_cast<size_t>(r.Below(static_cast<int>(kFirst.size())))]) +
+           r.Digits(2);
+  };
+  switch (r.Below(6)) {
+    case 0:
+      return category();
+    case 1:
+      return category() + "." + r.Digits(1);
+    case 2:
+      return category() + "." + r.Digits(r.Range(2, 3));
+    case 3:
+      return std::string(r.Pick(kLettered)) + "." + r.Digits(1);
+    case 4:
+      return "O09.A" + r.Digits(1);
+    default:
+      return "S" + r.Digits(2) + "." + r.Digits(2) + "X" +
+             kSeventh[static_cast<size_t>(r.Below(3))];
+  }
+}
+
 enum class T {
   kCnId,
   kUscc,
@@ -478,13 +509,15 @@ enum class T {
   kNik,
   kEmail,
   kIp,
-  kPassport
+  kPassport,
+  kHealth
 };
-constexpr int kNumTypes = 12;
+constexpr int kNumTypes = 13;
 
 constexpr std::array<std::string_view, kNumTypes> kTypeNames = {
-    "CN_RESIDENT_ID", "CN_USCC", "SG_NRIC_FIN", "TH_NATIONAL_ID", "BANK_CARD",  "CN_MOBILE",
-    "MY_MYKAD",       "VN_CCCD", "ID_NIK",      "EMAIL",          "IP_ADDRESS", "PASSPORT"};
+    "CN_RESIDENT_ID", "CN_USCC",  "SG_NRIC_FIN", "TH_NATIONAL_ID", "BANK_CARD",
+    "CN_MOBILE",      "MY_MYKAD", "VN_CCCD",     "ID_NIK",         "EMAIL",
+    "IP_ADDRESS",     "PASSPORT", "HEALTH_ICD10"};
 
 std::string Value(Rng& r, T t) {
   switch (t) {
@@ -512,6 +545,8 @@ std::string Value(Rng& r, T t) {
       return IpAddress(r);
     case T::kPassport:
       return Passport(r);
+    case T::kHealth:
+      return Icd10(r);
   }
   return "";
 }
@@ -520,7 +555,8 @@ std::string Value(Rng& r, T t) {
 // Decoys. Each is re-drawn until Clean(): no type's rules accept any candidate
 // inside it.
 
-constexpr int kNumDecoyKinds = 20;
+constexpr int kNumDecoyKinds = 21;
+constexpr int kIcdNoContext = 20;
 
 struct DecoyValue {
   std::string kind;
@@ -638,6 +674,8 @@ DecoyValue DecoyOnce(Rng& r, int kind) {
                                    Pad(r.Range(13, 19), 2) + Pad(r.Range(50, 99), 2) +
                                    Pad(r.Range(1, 9999), 4)};
     }
+    case kIcdNoContext:  // only safe where no health word is near
+      return {"icd_no_context", Icd10(r)};
     default:
       return {"date_time", "2026-" + Pad(r.Range(1, 12), 2) + "-" + Pad(r.Range(1, 28), 2) + " " +
                                Pad(r.Range(0, 23), 2) + ":" + Pad(r.Range(0, 59), 2) + ":" +
@@ -645,10 +683,11 @@ DecoyValue DecoyOnce(Rng& r, int kind) {
   }
 }
 
-DecoyValue MakeDecoy(Rng& r, bool allow_passport_shape) {
+DecoyValue MakeDecoy(Rng& r, bool allow_passport_shape, bool allow_icd_shape) {
   while (true) {
     const int kind = r.Below(kNumDecoyKinds);
     if (kind == 15 && !allow_passport_shape) continue;
+    if (kind == kIcdNoContext && !allow_icd_shape) continue;
     DecoyValue d = DecoyOnce(r, kind);
     if (Clean(d.text)) return d;
   }
@@ -693,7 +732,9 @@ constexpr std::array<std::string_view, 12> kNames = {
     "สมชาย ใจดี",    "Siti Aminah",  "Ahmad bin Ali", "Budi Santoso",
     "Tan Wei Ming", "Dewi Lestari", "Lim, Mei Ling", "王芳"};
 
-const char* kCsvHeader = "id,name,national_id,phone,email,card,passport_no,ip,note";
+// "primary_dx": the short word "dx" is diagnosis context only as a whole
+// word of a column name (detector.cc).
+const char* kCsvHeader = "id,name,national_id,phone,email,card,passport_no,ip,primary_dx,note";
 
 T NationalIdType(Rng& r) {
   static constexpr std::array<T, 6> kIds = {T::kCnId, T::kSg, T::kTh, T::kMykad, T::kNik, T::kCccd};
@@ -732,11 +773,15 @@ void CsvRecord(Rng& r, Writer& w, size_t id) {
   w.Put(",");
   if (r.Chance(70)) w.PutLabel("IP_ADDRESS", IpAddress(r));
   w.Put(",");
+  if (r.Chance(30)) w.PutLabel("HEALTH_ICD10", Icd10(r), /*needs_column=*/true);
+  w.Put(",");
   if (r.Chance(20)) {
     w.Put("credit code ");
     w.PutLabel("CN_USCC", CnUscc(r));
   } else if (r.Chance(70)) {
-    const DecoyValue d = MakeDecoy(r, false);
+    // No health word on a CSV line: the diagnosis column's name is in the
+    // header, so an ICD-shaped note is a decoy.
+    const DecoyValue d = MakeDecoy(r, false, true);
     const bool quote = d.text.find(',') != std::string::npos;
     w.Put(quote ? "\"ref " : "ref ");
     w.PutDecoy(d);
@@ -767,9 +812,13 @@ void JsonRecord(Rng& r, Writer& w) {
   if (r.Chance(40)) field("passport", "PASSPORT", Passport(r));
   if (r.Chance(60)) field("ip", "IP_ADDRESS", IpAddress(r));
   if (r.Chance(20)) field("uscc", "CN_USCC", CnUscc(r));
+  static constexpr std::array<std::string_view, 3> kDiagnosisKeys = {"diagnosis", "icd10_code",
+                                                                     "dx"};
+  const bool health = r.Chance(30);
+  if (health) field(r.Pick(kDiagnosisKeys), "HEALTH_ICD10", Icd10(r));
   if (r.Chance(60)) {
     w.Put(",\"order\":\"");
-    w.PutDecoy(MakeDecoy(r, false));
+    w.PutDecoy(MakeDecoy(r, false, !health));
     w.Put("\"");
   }
   if (r.Chance(30)) w.Put(",\"amount\":1250.5");
@@ -781,7 +830,8 @@ void JsonRecord(Rng& r, Writer& w) {
 // each type (in T order). Every phrase ends in a separator, so the value is
 // never glued to a letter. The PASSPORT phrase carries the passport word
 // within 32 bytes of the value (Thai adds "passport": the Thai word alone is
-// 42 bytes, longer than the detector's 32-byte passport window).
+// 42 bytes, longer than the detector's 32-byte passport window). The
+// HEALTH_ICD10 phrase holds a diagnosis/disease word ("kod penyakit" in Malay).
 struct Language {
   std::array<std::string_view, 3> openings;
   std::array<std::string_view, kNumTypes> before;
@@ -793,33 +843,34 @@ const std::array<Language, 6>& Languages() {
   static const std::array<Language, 6> kLangs = {{
       {{"Customer update: ", "Please verify the following. ", "Ticket 4471 notes: "},
        {"ID card no. ", "company credit code ", "NRIC ", "Thai ID ", "card number ", "mobile ",
-        "MyKad ", "CCCD ", "NIK ", "email ", "logged in from ", "passport no. "},
+        "MyKad ", "CCCD ", "NIK ", "email ", "logged in from ", "passport no. ", "diagnosis "},
        "order reference ",
        "; "},
       {{"客户资料更新：", "请核对以下信息。", "工单备注："},
        {"身份证号码：", "统一社会信用代码：", "新加坡证件：", "泰国证件：", "银行卡号：", "手机：",
-        "马来西亚证件：", "越南证件：", "印尼证件：", "邮箱：", "登录地址：", "护照号码："},
+        "马来西亚证件：", "越南证件：", "印尼证件：", "邮箱：", "登录地址：", "护照号码：",
+        "诊断："},
        "订单编号：",
        "，"},
       {{"Cập nhật khách hàng: ", "Vui lòng kiểm tra. ", "Ghi chú: "},
        {"số giấy tờ Trung Quốc ", "mã số doanh nghiệp ", "NRIC ", "số thẻ Thái Lan ",
         "số thẻ ngân hàng ", "điện thoại ", "MyKad ", "số căn cước ", "NIK ", "thư điện tử ",
-        "truy cập từ ", "hộ chiếu số "},
+        "truy cập từ ", "hộ chiếu số ", "chẩn đoán "},
        "mã đơn hàng ",
        "; "},
       {{"อัปเดตข้อมูลลูกค้า: ", "โปรดตรวจสอบ ", "บันทึก: "},
        {"เลขบัตรจีน ", "รหัสบริษัท ", "NRIC ", "เลขบัตรประชาชน ", "เลขบัตร ", "โทร ", "MyKad ", "CCCD ",
-        "NIK ", "อีเมล ", "ไอพี ", "หนังสือเดินทาง (passport) "},
+        "NIK ", "อีเมล ", "ไอพี ", "หนังสือเดินทาง (passport) ", "การวินิจฉัย "},
        "เลขที่คำสั่งซื้อ ",
        " "},
       {{"Kemas kini pelanggan: ", "Sila semak. ", "Nota: "},
        {"kad pengenalan China ", "kod syarikat ", "NRIC ", "ID Thai ", "nombor kad ", "telefon ",
-        "No. K/P ", "CCCD ", "NIK ", "emel ", "alamat IP ", "pasport "},
+        "No. K/P ", "CCCD ", "NIK ", "emel ", "alamat IP ", "pasport ", "kod penyakit "},
        "nombor pesanan ",
        "; "},
       {{"Pembaruan pelanggan: ", "Mohon diperiksa. ", "Catatan: "},
        {"KTP Tiongkok ", "kode perusahaan ", "NRIC ", "ID Thailand ", "nomor kartu ", "telepon ",
-        "MyKad ", "CCCD ", "NIK ", "surel ", "alamat IP ", "paspor "},
+        "MyKad ", "CCCD ", "NIK ", "surel ", "alamat IP ", "paspor ", "diagnosa "},
        "nomor pesanan ",
        "; "},
   }};
@@ -832,10 +883,12 @@ void TextRecord(Rng& r, Writer& w) {
   w.Put(lang.openings[static_cast<size_t>(r.Below(3))]);
   const int values = r.Range(1, 3);
   bool has_passport = false;
+  bool has_health = false;
   for (int i = 0; i < values; ++i) {
     if (i > 0) w.Put(lang.joiner);
     const T t = static_cast<T>(r.Below(kNumTypes));
     has_passport = has_passport || t == T::kPassport;
+    has_health = has_health || t == T::kHealth;
     w.Put(lang.before[static_cast<size_t>(t)]);
     w.PutLabel(kTypeNames[static_cast<size_t>(t)], Value(r, t));
   }
@@ -843,7 +896,7 @@ void TextRecord(Rng& r, Writer& w) {
   for (int i = 0; i < decoys; ++i) {
     w.Put(lang.joiner);
     w.Put(lang.decoy_before);
-    w.PutDecoy(MakeDecoy(r, !has_passport));
+    w.PutDecoy(MakeDecoy(r, !has_passport, !has_health));
   }
   w.Put(r.Chance(50) ? "." : "");
   w.End();
@@ -890,7 +943,7 @@ void PlainCsvRecord(Rng& r, Writer& w, size_t id) {
   w.Put(std::to_string(id));
   w.Put(",");
   CsvField(w, r.Pick(kCompanies));
-  w.Put(",,,,,,,\"");  // identifier columns empty; the note is quoted
+  w.Put(",,,,,,,,\"");  // identifier columns empty; the note is quoted
   w.Put(r.Pick(kEvents));
   w.Put(" at ");
   w.Put(r.Pick(kPorts));
@@ -970,8 +1023,8 @@ void WriteHeader(Corpus& c) {
 Corpus Empty() {
   Corpus c;
   c.csv_header = kCsvHeader;
-  c.csv_columns = {"id",   "name",        "national_id", "phone", "email",
-                   "card", "passport_no", "ip",          "note"};
+  c.csv_columns = {"id",   "name",        "national_id", "phone",      "email",
+                   "card", "passport_no", "ip",          "primary_dx", "note"};
   return c;
 }
 

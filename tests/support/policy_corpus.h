@@ -10,7 +10,7 @@
 // Decoys (wrong checksums, impossible dates, order numbers, timestamps,
 // phone-like numbers that are not CN mobiles, amounts, tracking numbers,
 // digits glued into longer runs, version strings, IP-like strings, passport
-// shapes without context, e-mails with invalid domains) are written into the
+// shapes and ICD-10 code shapes without context, e-mails with invalid domains) are written into the
 // same text and must not be reported.
 //
 // Ambiguous shapes: a 12-digit number can satisfy both MY_MYKAD and VN_CCCD,
@@ -39,8 +39,9 @@ struct Label {
   std::string type;
   size_t start = 0;
   size_t end = 0;
-  // True for a PASSPORT in the CSV passport_no column: only found when the
-  // detector knows the CSV header (Format::kCsv / ScanCsvRecord), not in kText.
+  // True for a PASSPORT in the CSV passport_no column and a HEALTH_ICD10 in
+  // the primary_dx column: only found when the detector knows the CSV header
+  // (Format::kCsv / ScanCsvRecord), not in kText.
   bool needs_column_context = false;
 };
 

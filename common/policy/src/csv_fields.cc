@@ -89,6 +89,7 @@ size_t CsvRecordEnd(std::string_view text, size_t start, bool* open_quote) {
 }
 
 std::vector<std::string> CsvHeader(std::string_view header_record) {
+  header_record = header_record.substr(0, kMaxCsvHeaderBytes);
   std::vector<std::string> names;
   for (const CsvField& f : SplitCsvRecord(header_record)) {
     std::string v = CsvValue(header_record.substr(f.start, f.end - f.start));

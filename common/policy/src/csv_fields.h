@@ -42,6 +42,10 @@ struct CsvQuoteState {
 // text.size(). A newline inside a quoted field does not end a record.
 // *open_quote (optional) says whether the text ended inside a quoted field.
 size_t CsvRecordEnd(std::string_view text, size_t start, bool* open_quote = nullptr);
+// Column names are read from the first 64 KiB of a header record; columns
+// beyond have no name (no context). Bounds the memory and the per-record
+// cost of a hostile header of millions of columns.
+inline constexpr size_t kMaxCsvHeaderBytes = 64 << 10;
 // Lower-cased, trimmed column names of a header record.
 std::vector<std::string> CsvHeader(std::string_view header_record);
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "beibu/policy/database.h"
 #include "beibu/policy/detector.h"
+#include "beibu/policy/mask.h"
 #include "yaml_walk.h"
 
 namespace beibu::policy {
@@ -252,8 +253,10 @@ MaskOp Loader::ReadOp(YamlFile& f, const YAML::Node& node, const std::string& wh
   op.keep_last = static_cast<int>(m.Int("keep_last", false, 0, 1024).value_or(0));
   const std::string mask_char = m.String("mask_char", false);
   if (m.Has("mask_char")) {
-    if (f.ok() && (mask_char.size() != 1 || mask_char[0] < 0x21 || mask_char[0] > 0x7E))
-      f.Fail(m.LineOf("mask_char"), "\"mask_char\" must be one printable ASCII character");
+    if (f.ok() && (mask_char.size() != 1 || !IsValidMaskChar(mask_char[0])))
+      f.Fail(m.LineOf("mask_char"),
+             "\"mask_char\" must be one printable ASCII character other than space, '\"', ',' "
+             "and '\\' (it must survive CSV and JSON output)");
     if (f.ok()) op.mask_char = mask_char[0];
   }
   op.bucket = m.Int("bucket", false, 1, kMaxPersons).value_or(10);

@@ -25,7 +25,7 @@ struct TypeSpec {
   double base_score;
   std::vector<std::string_view> context;  // lower-case ASCII or UTF-8 words
   bool strip_separators;                  // drop ' ' and '-' before validating
-  bool context_required;                  // PASSPORT
+  bool context_required;                  // PASSPORT, HEALTH_ICD10
 };
 
 bool AlwaysValid(std::string_view) { return true; }
@@ -71,7 +71,7 @@ const std::vector<TypeSpec>& TypeSpecs() {
        true,
        false},
       {"CN_MOBILE",
-       R"((?:\+86[ -]?)?1[3-9]\d{9})",
+       R"((?:\+86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4}))",
        IsValidCnMobile,
        0.6,
        {"手机", "电话", "mobile", "phone", "tel", "联系方式"},
@@ -93,7 +93,7 @@ const std::vector<TypeSpec>& TypeSpecs() {
        false},
       {"ID_NIK", R"(\d{16})", IsValidIdNik, 0.55, {"nik", "ktp", "kependudukan"}, false, false},
       {"EMAIL",
-       R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)",
+       R"([A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)",
        IsValidEmail,
        0.9,
        {"email", "e-mail", "mail", "邮箱"},
@@ -111,6 +111,24 @@ const std::vector<TypeSpec>& TypeSpecs() {
        AlwaysValid,
        0.7,
        {"passport", "护照", "paspor", "hộ chiếu", "passeport", "pasaporte", "หนังสือเดินทาง"},
+       false,
+       true},
+      // Last in tie-break order and scored below every other type even with
+      // its (required) context, 0.35 + 0.15 = 0.5 < 0.55: an ICD-shaped code
+      // overlapping another type's finding (the "1234" of "E11.1234 5678 ...")
+      // always loses, so adding this type never changes an existing finding.
+      // Context words: "diagnos" covers diagnosis/diagnose/diagnostic/diagnosa;
+      // "icd" (3 bytes) matches inside text, where it occurs in no common word,
+      // and as a whole word in column names ("icd_code"; "icd10" is listed for
+      // "icd10_code"). "dx" is too short to trust inside text ("SDXC E64"), so
+      // text only accepts the quoted JSON key "dx" and kColumnOnlyHealthWords
+      // adds the bare word for CSV columns.
+      {"HEALTH_ICD10",
+       R"([A-TV-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?)",
+       IsValidHealthIcd10,
+       0.35,
+       {"diagnos", "icd", "icd10", "\"dx\"", "disease", "诊断", "疾病", "病历", "chẩn đoán", "bệnh",
+        "การวินิจฉัย", "โรค", "penyakit"},
        false,
        true},
   };
@@ -203,6 +221,10 @@ bool NameHasWord(const std::string& name, std::string_view raw_word) {
   return false;
 }
 
+// Column-name-only context for HEALTH_ICD10 (see its TypeSpec): "dx",
+// "primary_dx", "dx-code" are diagnosis columns; as a whole word only.
+constexpr std::string_view kColumnOnlyHealthWords[] = {"dx"};
+
 // Bit i set: column `name` is context for type i.
 uint32_t ColumnMask(std::string_view name) {
   const std::string norm = NormalizeName(name);
@@ -215,6 +237,9 @@ uint32_t ColumnMask(std::string_view name) {
         break;
       }
     }
+  }
+  for (std::string_view w : kColumnOnlyHealthWords) {
+    if (NameHasWord(norm, w)) mask |= 1u << internal::kHealthIcd10;
   }
   return mask;
 }
@@ -558,7 +583,10 @@ Format SniffFormat(std::string_view text) {
          (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
     ++i;
   if (i < text.size() && (text[i] == '{' || text[i] == '[')) return Format::kJsonLines;
+  // A header is a line of names: looking at its first 64 KiB is enough, and
+  // keeps a hostile multi-megabyte first line from being split in full.
   std::string_view first = text.substr(0, text.find('\n'));
+  first = first.substr(0, internal::kMaxCsvHeaderBytes);
   if (first.find(',') == std::string_view::npos || first.find('@') != std::string_view::npos)
     return Format::kText;
   for (const internal::CsvField& f : internal::SplitCsvRecord(first)) {

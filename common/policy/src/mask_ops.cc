@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,9 @@ std::string MaskChars(std::string_view value, int keep_first, int keep_last, cha
   if (kl > 0) out.append(value.substr(starts[n - kl]));
   return out;
 }
+
+char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char AsciiUpper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -147,7 +151,51 @@ std::string NumberRange(std::string_view v, int64_t bucket) {
   return absl::StrCat(static_cast<int64_t>(lo), "-", static_cast<int64_t>(hi));
 }
 
+// The spelling of `value` a pseudonym is computed from, so that the same
+// identifier written differently gets the same token (docs/masking.md,
+// "Pseudonyms"). Types not listed here (PASSPORT, HEALTH_ICD10, by_field
+// types, any type added later) are taken byte for byte.
+std::string PseudonymCanonical(std::string_view type, std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  if (type == "EMAIL") {
+    // Mail systems treat addresses case-insensitively in practice.
+    for (char c : value) out.push_back(AsciiLower(c));
+    return out;
+  }
+  if (type == "IP_ADDRESS") {
+    // IPv6 hex digits in either case; no further canonical form (zero
+    // compression and leading zeros are kept as written).
+    for (char c : value) out.push_back(AsciiLower(c));
+    return out;
+  }
+  static constexpr std::string_view kNumberTypes[] = {"CN_RESIDENT_ID", "CN_USCC",   "SG_NRIC_FIN",
+                                                      "TH_NATIONAL_ID", "BANK_CARD", "CN_MOBILE",
+                                                      "MY_MYKAD",       "VN_CCCD",   "ID_NIK"};
+  if (std::find(std::begin(kNumberTypes), std::end(kNumberTypes), type) == std::end(kNumberTypes))
+    return std::string(value);
+  // Identifier numbers: the separators people type ("6222 0212 ...",
+  // "1-2345-...") dropped, letters (the resident ID's check "x") upper-cased.
+  for (char c : value) {
+    if (c == ' ' || c == '-') continue;
+    out.push_back(AsciiUpper(c));
+  }
+  // "+86 138 0013 8000" is the mobile 13800138000 (the detector accepts the
+  // prefix only with 11 digits after it).
+  if (type == "CN_MOBILE" && out.size() == 14 && out.compare(0, 3, "+86") == 0) out.erase(0, 3);
+  return out;
+}
+
 }  // namespace
+
+bool IsValidMaskChar(char c) {
+  // A control or non-ASCII character would corrupt CSV/JSON/UTF-8 output; a
+  // space makes the masked part look like blanks (and is trimmed by readers);
+  // '"', ',' and '\\' would need quoting or escaping in CSV, JSON or the text
+  // records the masker rewrites in place (a masked CSV header-less first line).
+  const auto u = static_cast<unsigned char>(c);
+  return u > 0x20 && u < 0x7F && c != '"' && c != ',' && c != '\\';
+}
 
 absl::StatusOr<std::string> ApplyMaskOp(const MaskOp& op, std::string_view value,
                                         std::string_view type, std::string_view key) {
@@ -157,12 +205,10 @@ absl::StatusOr<std::string> ApplyMaskOp(const MaskOp& op, std::string_view value
         return absl::InvalidArgumentError(absl::StrCat("mask: keep_first (", op.keep_first,
                                                        ") and keep_last (", op.keep_last,
                                                        ") must be 0 or more"));
-      // A control or non-ASCII mask character would corrupt CSV/JSON/UTF-8 output.
-      if (op.mask_char < 0x20 || op.mask_char > 0x7E || op.mask_char == '"' ||
-          op.mask_char == ',' || op.mask_char == '\\')
+      if (!IsValidMaskChar(op.mask_char))
         return absl::InvalidArgumentError(
-            "mask: mask_char must be a printable ASCII character other than '\"', ',' and "
-            "'\\' (for example '*')");
+            "mask: mask_char must be a printable ASCII character other than space, '\"', ',' "
+            "and '\\' (for example '*')");
       if (type == "EMAIL") {
         const size_t at = value.rfind('@');
         if (at != std::string_view::npos && at > 0)
@@ -185,7 +231,8 @@ absl::StatusOr<std::string> ApplyMaskOp(const MaskOp& op, std::string_view value
       mac.Update(AsBytes(type));
       const uint8_t zero = 0;
       mac.Update(ByteView(&zero, 1));
-      mac.Update(AsBytes(value));
+      const std::string canonical = PseudonymCanonical(type, value);
+      mac.Update(AsBytes(canonical));
       const crypto::Sm3Digest d = mac.Final();
       return absl::StrCat("tok_", HexEncode(ByteView(d.data(), 8)));
     }

@@ -8,8 +8,12 @@
 #include <istream>
 #include <map>
 #include <ostream>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -58,7 +62,7 @@ std::string FieldType(std::string_view name) {
 // (for findings of a larger record) and those outside [0, text.size()) are
 // ignored.
 absl::StatusOr<std::string> ReplaceFindings(Ctx& ctx, std::string_view text,
-                                            const std::vector<Finding>& findings, size_t base) {
+                                            std::span<const Finding> findings, size_t base) {
   std::string out;
   size_t pos = 0;
   for (const Finding& f : findings) {
@@ -87,7 +91,9 @@ absl::StatusOr<std::string> MaskCsv(Ctx& ctx, std::string_view record) {
   const std::vector<CsvField> fields = internal::SplitCsvRecord(record);
   std::vector<Finding> findings;
   bool scanned = false;
+  size_t next = 0;  // the first finding not yet handed to a field
   std::string out;
+  out.reserve(record.size());
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) out.push_back(',');
     const CsvField& f = fields[i];
@@ -111,16 +117,26 @@ absl::StatusOr<std::string> MaskCsv(Ctx& ctx, std::string_view record) {
       findings = ctx.detector.ScanCsvRecord(record, ctx.header);
       scanned = true;
     }
+    // Findings are sorted by start and fields come in order, so one cursor
+    // hands each field only the findings that start inside it: the record
+    // costs O(fields + findings), not O(fields x findings). (A finding that
+    // starts before this field and was skipped by an earlier field straddled
+    // a separator; ReplaceFindings would ignore it anyway.)
+    while (next < findings.size() && findings[next].start < f.start) ++next;
+    size_t last = next;
+    while (last < findings.size() && findings[last].start < f.end) ++last;
+    const std::span<const Finding> mine(findings.data() + next, last - next);
+    next = last;
     // Findings are replaced in the raw field: recognizer shapes never include
     // '"', so a finding never straddles a "" escape or the field's quotes.
     bool any = false;
-    for (const Finding& fd : findings) any = any || (fd.start >= f.start && fd.end <= f.end);
+    for (const Finding& fd : mine) any = any || fd.end <= f.end;
     if (!any) {
       out.append(raw);
       continue;
     }
     const uint64_t before = ctx.replaced;
-    absl::StatusOr<std::string> masked_raw = ReplaceFindings(ctx, raw, findings, f.start);
+    absl::StatusOr<std::string> masked_raw = ReplaceFindings(ctx, raw, mine, f.start);
     if (!masked_raw.ok()) return masked_raw.status();
     if (ctx.replaced == before) {
       out.append(raw);  // untouched fields stay byte-identical
@@ -135,21 +151,89 @@ absl::StatusOr<std::string> MaskCsv(Ctx& ctx, std::string_view record) {
   return out;
 }
 
-// Scans one JSON string with its key in front (the detector's context window
-// then sees the key, as in a JSON line) and replaces the findings.
+// How much of a JSON key MaskJsonString puts in front of a value: the
+// detector looks for context words at most this many bytes before a candidate
+// (detector.cc kContextWindow, 64; the passport window is 48), and no further
+// on, so a longer key tail cannot change a finding in the value. Keep this at
+// least the detector's window if that grows.
+constexpr size_t kKeyContextBytes = 64;
+
+// The last kKeyContextBytes (or up to 3 more) bytes of `key`, cut where a
+// UTF-8 character starts so a context word in the tail is never split.
+std::string_view KeyTail(std::string_view key) {
+  if (key.size() <= kKeyContextBytes) return key;
+  size_t from = key.size() - kKeyContextBytes;
+  for (int i = 0; i < 3 && from > 0 && (static_cast<unsigned char>(key[from]) & 0xC0) == 0x80; ++i)
+    --from;
+  return key.substr(from);
+}
+
+// Scans one JSON string with (the tail of) its key in front, so the detector's
+// context window sees the key as in a JSON line, and replaces the findings.
+// Only the tail: a long key under many array elements would otherwise be
+// rescanned whole for each element.
 absl::StatusOr<std::string> MaskJsonString(Ctx& ctx, const std::string& value,
                                            const std::string& key_name) {
-  const std::string prefix = key_name.empty() ? "" : absl::StrCat("\"", key_name, "\": ");
+  const std::string prefix =
+      key_name.empty() ? "" : absl::StrCat("\"", std::string(KeyTail(key_name)), "\": ");
   const std::string text = prefix + value;
   const std::vector<Finding> findings = ctx.detector.Scan(text);
   return ReplaceFindings(ctx, std::string_view(text).substr(prefix.size()), findings,
                          prefix.size());
 }
 
+// Masks the object's keys: a key in which the detector finds an identifier of
+// a masked type (`{"alice@example.com": ...}`) gets its findings replaced like
+// a string value. When a masked key equals a key already in the object, it
+// (or a later unmasked key that a masked one took) becomes "<key>#2", "#3", ...
+// so no member is lost. Objects without such keys are left untouched.
+absl::Status MaskJsonKeys(Ctx& ctx, Json& j) {
+  // The members as the vector ordered_map is built on: ordered_map's own
+  // operator[] and emplace look keys up linearly, which a rebuild must avoid.
+  using Members = Json::object_t::Container;
+  Members& members = j.get_ref<Json::object_t&>();
+  std::vector<std::string> masked(members.size());
+  bool any = false;
+  for (size_t i = 0; i < members.size(); ++i) {
+    const std::string& k = members[i].first;
+    const uint64_t before = ctx.replaced;
+    absl::StatusOr<std::string> rep = ReplaceFindings(ctx, k, ctx.detector.Scan(k), 0);
+    if (!rep.ok()) return rep.status();
+    if (ctx.replaced != before) {
+      masked[i] = *std::move(rep);
+      any = true;
+    }
+  }
+  if (!any) return absl::OkStatus();
+  Json::object_t rebuilt;
+  Members& out = rebuilt;
+  out.reserve(members.size());
+  std::unordered_set<std::string> used;
+  used.reserve(members.size());
+  // The next suffix to try per colliding name, so 10,000 keys that all mask
+  // to "<EMAIL>" cost linear, not quadratic, time.
+  std::unordered_map<std::string, uint64_t> next_suffix;
+  for (size_t i = 0; i < members.size(); ++i) {
+    std::string name = masked[i].empty() ? members[i].first : masked[i];
+    if (used.count(name) != 0) {
+      uint64_t& n = next_suffix.try_emplace(name, 2).first->second;
+      std::string candidate = absl::StrCat(name, "#", n++);
+      while (used.count(candidate) != 0) candidate = absl::StrCat(name, "#", n++);
+      name = std::move(candidate);
+    }
+    used.insert(name);
+    out.emplace_back(std::move(name), std::move(members[i].second));
+  }
+  members.swap(out);
+  return absl::OkStatus();
+}
+
 absl::Status WalkJson(Ctx& ctx, Json& j, const std::string& key_name, int depth) {
   // nlohmann's parser puts no limit on depth, but this walk and dump() recurse.
   if (depth > 512) return absl::InvalidArgumentError("JSON nested deeper than 512 levels");
   if (j.is_object()) {
+    // Values first, with their original keys as context and for by_field;
+    // then the keys themselves.
     for (auto it = j.begin(); it != j.end(); ++it) {
       const std::string lower = Lower(it.key());
       const auto by_field = ctx.profile.by_field.find(lower);
@@ -167,6 +251,7 @@ absl::Status WalkJson(Ctx& ctx, Json& j, const std::string& key_name, int depth)
       }
       if (absl::Status s = WalkJson(ctx, v, it.key(), depth + 1); !s.ok()) return s;
     }
+    if (absl::Status s = MaskJsonKeys(ctx, j); !s.ok()) return s;
   } else if (j.is_array()) {
     for (Json& v : j) {
       if (absl::Status s = WalkJson(ctx, v, key_name, depth + 1); !s.ok()) return s;
@@ -328,6 +413,15 @@ class LineReader {
   std::string error_;
 };
 
+// Whether `line` (the would-be CSV header) contains an identifier the profile
+// masks: column names never do, so such a line is data.
+bool HoldsMaskedFinding(const Detector& detector, const MaskProfile& profile,
+                        std::string_view line) {
+  for (const Finding& f : detector.Scan(line))
+    if (profile.by_type.count(f.type) != 0) return true;
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<Masker> Masker::Create(const Detector& detector, const MaskProfile& profile,
@@ -400,16 +494,32 @@ absl::StatusOr<MaskStats> Masker::MaskStream(std::istream& in, std::ostream& out
         eol = "\r\n";
       }
     }
+    Format record_format = format;
     if (first) {
       first = false;
       if (format == Format::kCsv) {
-        SetCsvHeader(body);
-        out << body << eol;
-        continue;
+        if (!HoldsMaskedFinding(*detector_, profile_, body)) {
+          SetCsvHeader(body);
+          out << body << eol;
+          continue;
+        }
+        // A file without a header line: its first record must not pass
+        // through in clear. Masked as text (replacements never contain ',' or
+        // '"', so the CSV stays as it was), and there are no column names.
+        csv_header_.clear();
+        record_format = Format::kText;
+        stats.warnings.push_back(absl::StrCat(
+            "the first CSV line holds identifiers, so it was masked as data and the input was "
+            "read as having no header line",
+            profile_.by_field.empty()
+                ? ""
+                : absl::StrCat("; the profile's by_field rules (", profile_.by_field.size(),
+                               ") could not apply to any column"),
+            ": add a header line naming the columns"));
       }
     }
     Ctx ctx{*detector_, profile_, key_, csv_header_};
-    absl::StatusOr<std::string> masked = MaskOne(ctx, body, format);
+    absl::StatusOr<std::string> masked = MaskOne(ctx, body, record_format);
     if (!masked.ok())
       return absl::Status(masked.status().code(),
                           absl::StrCat("record ", record_no, " (line ", start_line,

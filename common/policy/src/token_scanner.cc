@@ -8,6 +8,8 @@ namespace {
 
 // Byte classes, one table lookup per byte on the hot path.
 enum : uint8_t { kDigit = 1, kUpper = 2, kLower = 4, kHex = 8, kLocal = 16, kStart = 32 };
+// RFC 5321: a local part holds at most 64 bytes (IsValidEmail refuses longer).
+constexpr size_t kMaxLocalPart = 64;
 
 struct ClassTable {
   uint8_t c[256] = {};
@@ -65,8 +67,13 @@ bool UsccChar(std::string_view t, size_t p) {
 }
 
 // 1[3-9]\d{9}
-bool MobileCore(std::string_view t, size_t p) {
-  return At(t, p) == '1' && At(t, p + 1) >= '3' && At(t, p + 1) <= '9' && Digits(t, p + 2, 9);
+// 1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4}): contiguous, or grouped 3-4-4 as people
+// write them ("138 0013 8000"). Returns the end, or 0.
+size_t MobileCoreEnd(std::string_view t, size_t p) {
+  if (At(t, p) != '1' || At(t, p + 1) < '3' || At(t, p + 1) > '9' || !Digit(t, p + 2)) return 0;
+  if (Digits(t, p + 3, 8)) return p + 11;
+  if (Sep(t, p + 3) && Digits(t, p + 4, 4) && Sep(t, p + 8) && Digits(t, p + 9, 4)) return p + 13;
+  return 0;
 }
 
 // \d{1,3}(?:\.\d{1,3}){3}
@@ -184,13 +191,15 @@ size_t MatchAt(int type, std::string_view t, size_t s) {
       const size_t d = DigitRun(t, s);
       return d >= 16 ? s + std::min<size_t>(d, 19) : 0;
     }
-    case kCnMobile:  // (?:\+86[ -]?)?1[3-9]\d{9}
+    case kCnMobile:  // (?:\+86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})
       if (At(t, s) == '+') {
         if (At(t, s + 1) != '8' || At(t, s + 2) != '6') return 0;
-        if (Sep(t, s + 3) && MobileCore(t, s + 4)) return s + 15;
-        return MobileCore(t, s + 3) ? s + 14 : 0;
+        if (Sep(t, s + 3)) {
+          if (const size_t e = MobileCoreEnd(t, s + 4)) return e;
+        }
+        return MobileCoreEnd(t, s + 3);
       }
-      return MobileCore(t, s) ? s + 11 : 0;
+      return MobileCoreEnd(t, s);
     case kMyMykad:  // \d{6}-\d{2}-\d{4}|\d{12}
       if (Digits(t, s, 6) && At(t, s + 6) == '-' && Digits(t, s + 7, 2) && At(t, s + 9) == '-' &&
           Digits(t, s + 10, 4))
@@ -200,9 +209,9 @@ size_t MatchAt(int type, std::string_view t, size_t s) {
       return Digits(t, s, 12) ? s + 12 : 0;
     case kIdNik:  // \d{16}
       return Digits(t, s, 16) ? s + 16 : 0;
-    case kEmail: {  // [A-Za-z0-9._%+-]+@domain
+    case kEmail: {  // [A-Za-z0-9._%+-]{1,64}@domain
       size_t p = s;
-      while (kClass.c[At(t, p)] & kLocal) ++p;
+      while (p - s < kMaxLocalPart && (kClass.c[At(t, p)] & kLocal)) ++p;
       if (p == s || At(t, p) != '@') return 0;
       return DomainAt(t, p + 1);
     }
@@ -213,6 +222,16 @@ size_t MatchAt(int type, std::string_view t, size_t s) {
       const size_t letters = Upper(t, s + 1) ? 2 : 1;
       const size_t d = DigitRun(t, s + letters);
       return d >= 6 ? s + letters + std::min<size_t>(d, 8) : 0;
+    }
+    case kHealthIcd10: {  // [A-TV-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?
+      const uint8_t c = At(t, s);
+      if (!Upper(t, s) || c == 'U' || !Digit(t, s + 1) || !(Digit(t, s + 2) || Upper(t, s + 2)))
+        return 0;
+      size_t p = s + 3;
+      if (At(t, p) != '.') return p;
+      size_t q = p + 1;
+      while (q < p + 5 && (Digit(t, q) || Upper(t, q))) ++q;
+      return q > p + 1 ? q : p;
     }
     default:
       return 0;
@@ -242,9 +261,13 @@ void Try(std::string_view t, int type, size_t s, Cursor& cur, CandidateSink& sin
 // E-mail starts lie in the run of local-part bytes before the '@' at `at`;
 // every such position is tried in order, as the RE2 loop does (a rejected
 // ".x@y.com" skips the run after the '.').
+// Only the last 64 bytes can start one (a longer local part is invalid), which
+// keeps a long run of '.' and '-' before an '@' linear instead of quadratic.
 void ScanEmailAt(std::string_view t, size_t at, Cursor& cur, CandidateSink& sink) {
   size_t ls = at;
-  while (ls > 0 && (kClass.c[static_cast<uint8_t>(t[ls - 1])] & kLocal)) --ls;
+  while (ls > 0 && at - ls < kMaxLocalPart &&
+         (kClass.c[static_cast<uint8_t>(t[ls - 1])] & kLocal))
+    --ls;
   if (ls == at || DomainAt(t, at + 1) == 0) return;
   for (size_t s = std::max(ls, cur.pos); s < at; s = std::max(s + 1, cur.pos)) {
     Try(t, kEmail, s, cur, sink);
@@ -296,6 +319,9 @@ void ScanTextFast(std::string_view t, CandidateSink& sink) {
           case 1:
             if (next == '-') Try(t, kThNationalId, i, cur[kThNationalId], sink);
             break;
+          case 3:  // a grouped mobile, "138 0013 8000"
+            if (next == ' ' || next == '-') Try(t, kCnMobile, i, cur[kCnMobile], sink);
+            break;
           case 4:
             if (next == ' ' || next == '-') Try(t, kBankCard, i, cur[kBankCard], sink);
             break;
@@ -328,6 +354,9 @@ void ScanTextFast(std::string_view t, CandidateSink& sink) {
       if (len == 18) Try(t, kCnUscc, i, cur[kCnUscc], sink);
       if (len == 9) Try(t, kSgNricFin, i, cur[kSgNricFin], sink);
       if (len >= 7 && len <= 10) Try(t, kPassport, i, cur[kPassport], sink);
+      // An ICD-10 code's first run is exactly its 3-character category: a
+      // longer run would end the match inside it (glued).
+      if (len == 3) Try(t, kHealthIcd10, i, cur[kHealthIcd10], sink);
     }
     i = r;
   }

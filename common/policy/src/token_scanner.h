@@ -35,6 +35,7 @@ enum TypeId : int {
   kEmail,
   kIpAddress,
   kPassport,
+  kHealthIcd10,
   kNumTypes
 };
 

@@ -245,4 +245,17 @@ bool IsValidIpAddress(std::string_view c) {
   return parts == 4;
 }
 
+bool IsValidHealthIcd10(std::string_view c) {
+  const auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
+  const auto upper = [](char ch) { return ch >= 'A' && ch <= 'Z'; };
+  if (c.size() < 3 || c.size() == 4 || c.size() > 8) return false;
+  if (!upper(c[0]) || c[0] == 'U' || !digit(c[1]) || !(digit(c[2]) || upper(c[2]))) return false;
+  if (c.size() == 3) return true;
+  if (c[3] != '.') return false;
+  for (size_t i = 4; i < c.size(); ++i) {
+    if (!digit(c[i]) && !upper(c[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace beibu::policy

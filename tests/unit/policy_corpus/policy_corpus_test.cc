@@ -187,6 +187,7 @@ bool Validates(const std::string& type, std::string_view value) {
   if (type == "CN_MOBILE") return IsValidCnMobile(v);
   if (type == "EMAIL") return IsValidEmail(value);
   if (type == "IP_ADDRESS") return IsValidIpAddress(value);
+  if (type == "HEALTH_ICD10") return IsValidHealthIcd10(value);
   return type == "PASSPORT";
 }
 
@@ -244,10 +245,11 @@ TEST(PolicyCorpusTest, CorpusCoversEveryTypeAndDecoyKind) {
   }
   for (const std::string& t : Detector::Types()) EXPECT_GE(types[t], 50) << t;
   for (const char* k :
-       {"cn_id_bad_check", "cn_id_bad_date", "card_bad_luhn", "sg_bad_letter", "th_bad_check",
-        "order_number", "order_id_18", "unix_ts_10", "unix_ts_13", "amount", "tracking_number",
-        "glued", "version_string", "ip_like", "passport_no_context", "email_bad_domain",
-        "mykad_bad_date", "nik_bad_month", "date_time"}) {
+       {"cn_id_bad_check",  "cn_id_bad_date", "card_bad_luhn",       "sg_bad_letter",
+        "th_bad_check",     "order_number",   "order_id_18",         "unix_ts_10",
+        "unix_ts_13",       "amount",         "tracking_number",     "glued",
+        "version_string",   "ip_like",        "passport_no_context", "icd_no_context",
+        "email_bad_domain", "mykad_bad_date", "nik_bad_month",       "date_time"}) {
     EXPECT_GE(decoys[k], 5) << k;
   }
   std::printf("labels:");

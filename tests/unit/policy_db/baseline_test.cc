@@ -129,9 +129,11 @@ TEST(PolicyBaseline, ChinaPersonalInformationThresholds) {
 
 TEST(PolicyBaseline, TaxonomyAndProfiles) {
   const Database& db = Baseline();
-  EXPECT_EQ(db.pi_finding_types.size(), 11u);
+  EXPECT_EQ(db.pi_finding_types.size(), 12u);
   EXPECT_EQ(std::count(db.pi_finding_types.begin(), db.pi_finding_types.end(), "CN_USCC"), 0);
-  EXPECT_EQ(db.spi_finding_types.size(), 8u);
+  EXPECT_EQ(db.spi_finding_types.size(), 9u);
+  EXPECT_EQ(std::count(db.spi_finding_types.begin(), db.spi_finding_types.end(), "HEALTH_ICD10"),
+            1);
   ASSERT_NE(db.FindCategory("infrastructure.critical"), nullptr);
   EXPECT_EQ(db.FindCategory("infrastructure.critical")->level, Level::kCore);
   EXPECT_EQ(db.FindCategory("geo.survey")->level, Level::kImportant);
@@ -149,7 +151,13 @@ TEST(PolicyBaseline, TaxonomyAndProfiles) {
   const MaskOp& age = db.profiles.at("health-preview").by_field.at("age");
   EXPECT_EQ(age.kind, MaskOp::Kind::kGeneralizeNumber);
   EXPECT_EQ(age.bucket, 10);
-  EXPECT_EQ(db.profiles.at("redact-all").by_type.size(), 11u);
+  // redact-all redacts every type that makes data PI, and nothing else.
+  const MaskProfile& all = db.profiles.at("redact-all");
+  EXPECT_EQ(all.by_type.size(), db.pi_finding_types.size());
+  for (const std::string& type : db.pi_finding_types) {
+    ASSERT_TRUE(all.by_type.count(type)) << type;
+    EXPECT_EQ(all.by_type.at(type).kind, MaskOp::Kind::kRedact) << type;
+  }
   EXPECT_EQ(db.profiles.at("pseudonymize").by_type.at("EMAIL").kind, MaskOp::Kind::kPseudonym);
 }
 

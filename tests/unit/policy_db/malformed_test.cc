@@ -288,6 +288,22 @@ TEST(PolicyMalformed, DeepFlowNesting) {
                 "nested deeper");
 }
 
+// A '#' glued to a scalar is not a comment: the nesting after it counts.
+TEST(PolicyMalformed, DeepFlowNestingAfterGluedHash) {
+  ExpectRefused(Replace("rules.yaml", "      from_not: [CN]",
+                        "      from_not: [a#," + std::string(100, '[') + "CN" +
+                            std::string(100, ']') + "]"),
+                "nested deeper");
+}
+
+// Aliases would let a small file expand into gigabytes of copied values.
+TEST(PolicyMalformed, AliasesRefused) {
+  Edit e = Replace("jurisdictions/MM.yaml", "notes:\n",
+                   "notes:\n  - &big \"" + std::string(1000, 'A') + "\"\n  - *big\n");
+  e.line = LineOf(e.files[e.path], "  - *big");
+  ExpectRefused(e, "aliases");
+}
+
 TEST(PolicyMalformed, DeepBlockNesting) {
   std::string deep = "      from_not:\n";
   for (int i = 0; i < 60; ++i) deep += std::string(8 + 2 * i, ' ') + "- \n";
@@ -313,9 +329,21 @@ TEST(PolicyMalformed, EmptyFile) {
 }
 
 TEST(PolicyMalformed, TwoDocuments) {
-  ExpectRefused(
-      Replace("manifest.yaml", "version: 1\n", "version: 1\n---\nversion: 2\n", "version: 2"),
-      "more than one YAML document");
+  ExpectRefused(Replace("manifest.yaml", "version: 1\n", "version: 1\n---\nversion: 2\n", "---"),
+                "document markers");
+}
+
+// yaml-cpp 0.7 loops forever (allocating until killed) on a document whose
+// root node is followed by ','; these must be refused before it parses them.
+TEST(PolicyMalformed, RootThatIsNotAMappingIsRefusedBeforeParsing) {
+  for (const char* root : {",", ", x", "\"a\", b", "[a], b", "{a: 1}, b", "- a\n, b", "&x ,",
+                           "!t ,", "|\n  x\n, b", "  a: {op: x}\n ,  b: c"}) {
+    Edit e;
+    e.path = "manifest.yaml";
+    e.files[e.path] = "# comment\n\n" + std::string(root) + "\n";
+    e.line = 3;
+    ExpectRefused(e, "expected a mapping");
+  }
 }
 
 TEST(PolicyMalformed, MissingManifest) {

@@ -95,6 +95,42 @@ TEST(Detector, PassportNeedsContext) {
       0);
 }
 
+TEST(Detector, HealthIcd10NeedsContext) {
+  EXPECT_EQ(Count(D().Scan("pallet E11.9 loaded"), "HEALTH_ICD10"), 0);
+  EXPECT_EQ(Count(D().Scan("room J45, gate C50"), "HEALTH_ICD10"), 0);
+  for (const std::string text :
+       {"Diagnosis: E11.9", "ICD-10 E11.9", "诊断：E11.9", "chẩn đoán E11.9", "Bệnh: E11.9",
+        "การวินิจฉัย E11.9", "diagnosa E11.9", "kode penyakit E11.9", "disease code E11.9"}) {
+    const Finding f = One(D().Scan(text), "HEALTH_ICD10");
+    EXPECT_EQ(Slice(text, f), "E11.9") << text;
+    // Below every other type's base score (0.55): it never wins an overlap.
+    EXPECT_LT(f.score, 0.55) << text;
+  }
+  // Longest code, and a context word farther than the 48-byte window.
+  EXPECT_EQ(Slice("dx code per diagnosis: S82.61XA.",
+                  One(D().Scan("dx code per diagnosis: S82.61XA."), "HEALTH_ICD10")),
+            "S82.61XA");
+  EXPECT_EQ(
+      Count(D().Scan("diagnosis ........................................ E11.9"), "HEALTH_ICD10"),
+      0);
+  // "dx" is too short to trust inside text ("SDXC"): only the quoted JSON key.
+  EXPECT_EQ(Count(D().Scan("SDXC card E64"), "HEALTH_ICD10"), 0);
+  EXPECT_EQ(Count(D().Scan("dx E11.9"), "HEALTH_ICD10"), 0);
+  // Letter U (WHO's provisional block) and dot-less long forms are not codes.
+  EXPECT_EQ(Count(D().Scan("diagnosis U07.1"), "HEALTH_ICD10"), 0);
+  EXPECT_EQ(Count(D().Scan("diagnosis E119"), "HEALTH_ICD10"), 0);
+}
+
+TEST(Detector, HealthIcd10NeverDisplacesAnotherType) {
+  // "E11.4111" is a well-formed code whose dot part starts a Luhn-valid
+  // grouped card: the card (no context, 0.8) keeps its finding.
+  const std::string text = "diagnosis E11.4111 1111 1111 1111";
+  const auto fs = D().Scan(text);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].type, "BANK_CARD");
+  EXPECT_EQ(Slice(text, fs[0]), "4111 1111 1111 1111");
+}
+
 TEST(Detector, MultipleTypes) {
   const std::string text =
       "客户 alice@example.com 手机 +86 13812345678, NRIC S1234567D, card 6222021001115704287, "
@@ -175,6 +211,40 @@ TEST(Detector, LongUtf8ContextWordsFitTheWindow) {
     ASSERT_EQ(ctx.size(), 1u);
     EXPECT_GT(ctx[0].score, bare[0].score);
   }
+}
+
+TEST(Detector, GroupedMobileNumbers) {
+  for (Engine engine : {Engine::kFast, Engine::kRe2}) {
+    const Detector d(engine);
+    for (const std::string mobile :
+         {"138 0013 8000", "138-0013-8000", "+86 138 0013 8000", "+86-138-0013-8000"}) {
+      const std::string text = "tel " + mobile + " ok";
+      const std::vector<Finding> f = d.Scan(text);
+      ASSERT_EQ(f.size(), 1u) << mobile;
+      EXPECT_EQ(f[0].type, "CN_MOBILE");
+      EXPECT_EQ(text.substr(f[0].start, f[0].end - f[0].start), mobile);
+    }
+    EXPECT_TRUE(d.Scan("tel 128 0013 8000").empty());   // 12x is not a mobile prefix
+    EXPECT_TRUE(d.Scan("tel 138 0013 80001").empty());  // glued into a longer run
+  }
+}
+
+// A local part can hold 64 bytes, so only the 64 bytes before an '@' can
+// start an address: a megabyte of '.-' before one is scanned in linear time
+// (this took minutes when every start was tried), and the engines agree.
+TEST(Detector, LongRunBeforeAtSignIsLinear) {
+  std::string text = "x ";
+  for (int i = 0; i < 500000; ++i) text += ".-";
+  text += "b@example.com";
+  const std::vector<Finding> fast = Detector(Engine::kFast).Scan(text);
+  const std::vector<Finding> re2 = Detector(Engine::kRe2).Scan(text);
+  EXPECT_TRUE(fast == re2);
+  // The first valid start in the last 64 bytes: a '-' (a local part may not
+  // start with '.'), so "-.-. ... -b@example.com" with a 64-byte local part.
+  ASSERT_EQ(fast.size(), 1u);
+  EXPECT_EQ(fast[0].type, "EMAIL");
+  EXPECT_EQ(fast[0].end, text.size());
+  EXPECT_EQ(text.find('@') - fast[0].start, 64u);
 }
 
 TEST(Detector, EmptyAndPlainText) {

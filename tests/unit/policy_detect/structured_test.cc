@@ -37,11 +37,12 @@ TEST(SniffFormat, Cases) {
   EXPECT_EQ(SniffFormat(""), Format::kText);
 }
 
-TEST(Types, TwelveInTieBreakOrder) {
+TEST(Types, ThirteenInTieBreakOrder) {
   const auto& t = Detector::Types();
-  ASSERT_EQ(t.size(), 12u);
+  ASSERT_EQ(t.size(), 13u);
   EXPECT_EQ(t.front(), "CN_RESIDENT_ID");
-  EXPECT_EQ(t.back(), "PASSPORT");
+  EXPECT_EQ(t.back(), "HEALTH_ICD10");
+  EXPECT_EQ(t[t.size() - 2], "PASSPORT");
   EXPECT_NE(std::find(t.begin(), t.end(), "VN_CCCD"), t.end());
   std::vector<std::string> sorted = t;
   std::sort(sorted.begin(), sorted.end());
@@ -156,6 +157,31 @@ TEST_P(Structured, JsonKeysAreContext) {
   EXPECT_EQ(
       Count(d_.Scan("{\"passport\": 1}\n{\"x\": \"E1234567\"}", Format::kJsonLines), "PASSPORT"),
       0);
+}
+
+// Diagnosis columns: "dx" counts only as a whole word of a column name.
+TEST_P(Structured, HealthIcd10ColumnsAndKeys) {
+  const std::string csv =
+      "id,primary_dx,diagnosis_code,icd10,idx,note\n1,E11.9,J45.909,C50.912,I10,K21.9\n";
+  const auto fs = d_.Scan(csv, Format::kCsv);
+  ASSERT_EQ(Count(fs, "HEALTH_ICD10"), 3);
+  std::vector<std::string> got;
+  for (const Finding& f : fs) got.push_back(csv.substr(f.start, f.end - f.start));
+  EXPECT_EQ(got, (std::vector<std::string>{"E11.9", "J45.909", "C50.912"}));
+  // As plain text the header is another line: no context.
+  EXPECT_EQ(Count(d_.Scan(csv), "HEALTH_ICD10"), 0);
+  const std::vector<std::string> header = {"sdx", "dx", "dx_2"};
+  const auto rec = d_.ScanCsvRecord("A01,B02.1,C03", header);
+  ASSERT_EQ(Count(rec, "HEALTH_ICD10"), 2);
+  EXPECT_EQ(rec[0].start, 4u);
+  for (const std::string& json :
+       {std::string(R"({"diagnosis": "E11.9"})"), std::string(R"({"icd10_code":"E11.9"})"),
+        std::string(R"({"dx":"E11.9"})")}) {
+    const auto j = d_.Scan(json, Format::kJsonLines);
+    ASSERT_EQ(Count(j, "HEALTH_ICD10"), 1) << json;
+    EXPECT_EQ(json.substr(j[0].start, j[0].end - j[0].start), "E11.9");
+  }
+  EXPECT_EQ(Count(d_.Scan(R"({"idx":"E11.9"})", Format::kJsonLines), "HEALTH_ICD10"), 0);
 }
 
 TEST_P(Structured, CsvHeaderIsScannedAsText) {

@@ -200,9 +200,23 @@ TEST(IpAddress, ValidAndInvalid) {
                               "fe80::1:2:3:4", "2001:0db8:0000:0000:0000:ff00:0042:8329"})
     EXPECT_TRUE(IsValidIpAddress(ip)) << ip;
   for (std::string_view ip : {"256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", "12:30:45",
-                              "2001:db8:::1", "00:1a:2b:3c:4d:5e",
-                              "::", "::1", "::d", "a::"})
+                              "2001:db8:::1", "00:1a:2b:3c:4d:5e", "::", "::1", "::d", "a::"})
     EXPECT_FALSE(IsValidIpAddress(ip)) << ip;
+}
+
+// Structure only (validators.h): well-formed codes pass whether or not an
+// edition assigns them.
+TEST(HealthIcd10, ValidShapes) {
+  for (std::string_view c : {"J45", "E11.9", "C50.912", "S82.61XA", "O09.A1", "C4A.0", "M1A",
+                             "Z99.89", "T14.91XD", "A00.0", "Z3A.01"})
+    EXPECT_TRUE(IsValidHealthIcd10(c)) << c;
+}
+
+TEST(HealthIcd10, InvalidAndNearMiss) {
+  for (std::string_view c :
+       {"", "E1", "E119", "E11.", "E11.12345", "U07.1", "e11.9", "E11.9a", "1E1.9", "EE1.9", "E1.9",
+        "E11-9", "E11 9", "E11..9", "C50.9X1A2", "E11.9 "})
+    EXPECT_FALSE(IsValidHealthIcd10(c)) << c;
 }
 
 }  // namespace

@@ -72,6 +72,44 @@ TEST(MaskOpTest, MaskRejectsBadParameters) {
   EXPECT_FALSE(ApplyMaskOp(Mask(0, 0, static_cast<char>(0xE4)), "abc", "", kKey).ok());
 }
 
+TEST(MaskOpTest, IsValidMaskCharIsTheRuleApplyMaskOpUses) {
+  for (char c : {'*', '#', 'x', '0', '~', '!'}) EXPECT_TRUE(IsValidMaskChar(c)) << c;
+  for (char c :
+       {' ', '"', ',', '\\', '\n', '\t', '\0', static_cast<char>(0x7F), static_cast<char>(0xE4)})
+    EXPECT_FALSE(IsValidMaskChar(c)) << static_cast<int>(c);
+  // ApplyMaskOp accepts exactly the characters IsValidMaskChar accepts.
+  for (int i = 0; i < 256; ++i) {
+    const char c = static_cast<char>(i);
+    EXPECT_EQ(ApplyMaskOp(Mask(0, 0, c), "abc", "", kKey).ok(), IsValidMaskChar(c)) << i;
+  }
+}
+
+TEST(MaskOpTest, PseudonymIsTheSameForVariantSpellings) {
+  const MaskOp p = Op(MaskOp::Kind::kPseudonym);
+  const auto same = [&](std::string_view type, std::string_view a, std::string_view b) {
+    EXPECT_EQ(Apply(p, a, type), Apply(p, b, type)) << type << ": " << a << " vs " << b;
+  };
+  same("BANK_CARD", "6222 0212 3456 7890", "6222021234567890");
+  same("BANK_CARD", "6222-0212-3456-7890", "6222021234567890");
+  same("CN_MOBILE", "+86 138 0013 8000", "13800138000");
+  same("CN_MOBILE", "+86-13800138000", "13800138000");
+  same("CN_MOBILE", "138-0013-8000", "13800138000");
+  same("CN_RESIDENT_ID", "11010519491231002x", "11010519491231002X");
+  same("TH_NATIONAL_ID", "1-2345-67890-12-1", "1234567890121");
+  same("MY_MYKAD", "900101-14-5678", "900101145678");
+  same("EMAIL", "Alice@Example.COM", "alice@example.com");
+  same("IP_ADDRESS", "2001:DB8::1", "2001:db8::1");
+  // Different values stay different.
+  EXPECT_NE(Apply(p, "6222 0212 3456 7891", "BANK_CARD"),
+            Apply(p, "6222021234567890", "BANK_CARD"));
+  EXPECT_NE(Apply(p, "+86 138 0013 8001", "CN_MOBILE"), Apply(p, "13800138000", "CN_MOBILE"));
+  EXPECT_NE(Apply(p, "bob@example.com", "EMAIL"), Apply(p, "alice@example.com", "EMAIL"));
+  // "+86" is dropped only from a CN_MOBILE, and types without a rule are
+  // taken as written.
+  EXPECT_NE(Apply(p, "+8613800138000", "PHONE"), Apply(p, "13800138000", "PHONE"));
+  EXPECT_NE(Apply(p, "E1234567", "PASSPORT"), Apply(p, "e1234567", "PASSPORT"));
+}
+
 TEST(MaskOpTest, RedactAndReplaceWithType) {
   EXPECT_EQ(Apply(Op(MaskOp::Kind::kRedact), "13812345678", "CN_MOBILE"), "[REDACTED]");
   EXPECT_EQ(Apply(Op(MaskOp::Kind::kRedact), ""), "[REDACTED]");

@@ -85,6 +85,53 @@ TEST_F(MaskStreamTest, CsvHeaderWithByteOrderMark) {
   EXPECT_EQ(out, "\xEF\xBB\xBFName,id\n[REDACTED],1\n");
 }
 
+// Findings of a type `p` masks.
+int MaskedFindings(const Detector& d, const MaskProfile& p, std::string_view text) {
+  int n = 0;
+  for (const Finding& f : d.Scan(text)) n += p.by_type.count(f.type) ? 1 : 0;
+  return n;
+}
+
+TEST_F(MaskStreamTest, CsvWithoutHeaderMasksTheFirstLine) {
+  MaskProfile p = ContactProfile();
+  MaskOp redact;
+  redact.kind = MaskOp::Kind::kRedact;
+  p.by_type["CN_RESIDENT_ID"] = redact;
+  const std::string first = "Zhang San,11010519491231002X,+86 13800138000";
+  ASSERT_GE(MaskedFindings(detector_, p, first), 2);  // the identifiers are real
+  const std::string in = first + "\r\nLi Si,x,13912345678\n";
+  for (Format f : {Format::kCsv, Format::kAuto}) {
+    absl::StatusOr<Masker> m = Masker::Create(detector_, p, "");
+    ASSERT_TRUE(m.ok()) << m.status();
+    std::istringstream is(in);
+    std::ostringstream os;
+    absl::StatusOr<MaskStats> s = m->MaskStream(is, os, f);
+    ASSERT_TRUE(s.ok()) << s.status();
+    const std::string out = os.str();
+    EXPECT_EQ(MaskedFindings(detector_, p, out), 0) << out;
+    EXPECT_EQ(out.find("11010519491231002X"), std::string::npos) << out;
+    // Both lines are records; the text masking keeps the commas and line ends.
+    EXPECT_EQ(s->records, 2u);
+    EXPECT_EQ(s->replaced, static_cast<uint64_t>(MaskedFindings(detector_, p, first)) + 1);
+    EXPECT_EQ(std::count(out.begin(), out.end(), ','), 4) << out;
+    EXPECT_EQ(out.substr(0, 21), "Zhang San,[REDACTED],") << out;
+    EXPECT_NE(out.find("\r\nLi Si,x,139****5678\n"), std::string::npos) << out;
+    // No column names, so the `name` rule could not apply: said once.
+    ASSERT_EQ(s->warnings.size(), 1u);
+    EXPECT_NE(s->warnings[0].find("no header"), std::string::npos) << s->warnings[0];
+    EXPECT_NE(s->warnings[0].find("by_field"), std::string::npos) << s->warnings[0];
+  }
+}
+
+TEST_F(MaskStreamTest, CsvHeaderWithoutIdentifiersHasNoWarning) {
+  std::string out;
+  absl::StatusOr<MaskStats> s = Run("name,phone,email\nAn,13912345678,x\n", Format::kCsv, &out);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(out, "name,phone,email\n[REDACTED],139****5678,x\n");
+  EXPECT_EQ(s->records, 1u);
+  EXPECT_TRUE(s->warnings.empty());
+}
+
 TEST_F(MaskStreamTest, StrayQuoteInsideAFieldDoesNotJoinRecords) {
   // `5" pipe` is an unquoted field holding a quote (lenient CSV): the record
   // ends at its newline, so the next rows keep their columns and names.

@@ -2,8 +2,10 @@
 // masked type survives (the output is re-scanned with the detector).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "beibu/policy/mask.h"
@@ -316,6 +318,175 @@ TEST_F(MaskerTest, PropertyNoMaskedIdentifierSurvivesJson) {
     for (const std::string& v : masked) EXPECT_EQ(MaskedFindings(p, v), 0) << v;
   }
   EXPECT_GE(input_findings, 5 * 300);
+}
+
+// A record of many findings: each field gets only the findings inside it (one
+// cursor over the sorted findings), so ~200k IP fields are masked correctly,
+// and in linear time.
+TEST_F(MaskerTest, CsvRecordWithManyFindingFields) {
+  MaskProfile p;
+  p.by_type["IP_ADDRESS"] = Kind(MaskOp::Kind::kReplaceWithType);
+  Masker m = Make(p);
+  constexpr int kFields = 200000;
+  std::string rec, want;
+  for (int i = 0; i < kFields; ++i) {
+    if (i > 0) {
+      rec += ',';
+      want += ',';
+    }
+    rec += "1.1." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256);
+    want += "<IP_ADDRESS>";
+  }
+  const std::string out = MaskOk(m, rec, Format::kCsv);
+  EXPECT_EQ(out.size(), want.size());
+  EXPECT_TRUE(out == want)
+      << "first difference at byte "
+      << std::mismatch(out.begin(), out.end(), want.begin(), want.end()).first - out.begin();
+}
+
+// Named columns are skipped by the findings cursor without losing the
+// findings of the columns after them (the scan happens at the first unnamed
+// column, after some findings' fields were already passed).
+TEST_F(MaskerTest, CsvFindingsCursorAcrossNamedColumns) {
+  MaskProfile p;
+  p.by_type["IP_ADDRESS"] = Kind(MaskOp::Kind::kReplaceWithType);
+  p.by_type["CN_MOBILE"] = Kind(MaskOp::Kind::kRedact);
+  p.by_field["secret"] = Kind(MaskOp::Kind::kRedact);
+  Masker m = Make(p);
+  m.SetCsvHeader("secret,a,secret2,secret,b");
+  const std::string out =
+      MaskOk(m, "10.0.0.1,10.0.0.2 and 13812345678,plain,10.0.0.4,x 10.0.0.5 y", Format::kCsv);
+  const std::vector<std::string> f = ParseCsv(out);
+  ASSERT_EQ(f.size(), 5u) << out;
+  EXPECT_EQ(f[0], "[REDACTED]");
+  EXPECT_EQ(f[1], "<IP_ADDRESS> and [REDACTED]");
+  EXPECT_EQ(f[2], "plain");
+  EXPECT_EQ(f[3], "[REDACTED]");
+  EXPECT_EQ(f[4], "x <IP_ADDRESS> y");
+}
+
+// Replaces, as the masker should, the findings of the detector's scan of
+// `"<key>": <value>` (the whole key in front) that lie in the value.
+std::string ReferenceJsonValue(const Detector& d, const MaskProfile& p, const std::string& key,
+                               const std::string& value) {
+  const std::string prefix = "\"" + key + "\": ";
+  std::string out;
+  size_t pos = prefix.size();
+  const std::string text = prefix + value;
+  for (const Finding& f : d.Scan(text)) {
+    if (f.start < prefix.size() || p.by_type.count(f.type) == 0) continue;
+    out += text.substr(pos, f.start - pos) + "<" + f.type + ">";
+    pos = f.end;
+  }
+  return out + text.substr(pos);
+}
+
+TEST_F(MaskerTest, JsonKeyContextSameAsWholeKey) {
+  MaskProfile p;
+  for (const std::string& t : Detector::Types())
+    p.by_type[t] = Kind(MaskOp::Kind::kReplaceWithType);
+  Masker m = Make(p);
+  const std::string pad(100, 'k');
+  std::vector<std::string> keys = {
+      "",
+      "note",
+      "passport",
+      "passport_no",
+      pad + "passport",
+      "passport" + pad,
+      pad + " 护照",
+      "护照" + pad,
+      // Context word right at, and just past, the 64-byte tail.
+      "passport" + std::string(53, 'k'),
+      "passport" + std::string(56, 'k'),
+      "passport" + std::string(57, 'k'),
+      // A multi-byte character across the tail's first byte.
+      std::string(30, 'k') + "护照" + std::string(60, 'x'),
+      std::string(30, 'k') + "护照" + std::string(62, 'x'),
+      pad + "ip",
+      "ip" + pad,
+      pad + "\nid card",
+  };
+  // A context word at every distance around the passport (48) and context
+  // (64) windows.
+  for (int n = 25; n <= 70; ++n) {
+    keys.push_back("passport" + std::string(n, 'k'));
+    keys.push_back("护照" + std::string(n, 'k'));
+    keys.push_back(std::string(n, 'k') + "护照" + std::string(70 - n, 'x'));
+  }
+  const std::vector<std::string> values = {
+      "E1234567",       "no: E12345678 end",  "13812345678",
+      "10.1.2.3",       "11010519491231002X", "card 6222021234567890 and mail a@example.vn",
+      "阮文安 G1234567"};
+  int changed = 0;
+  for (const std::string& key : keys) {
+    for (const std::string& value : values) {
+      nlohmann::json j;
+      j[key] = value;
+      const nlohmann::json o = nlohmann::json::parse(MaskOk(m, j.dump(), Format::kJsonLines));
+      const std::string want = ReferenceJsonValue(detector_, p, key, value);
+      EXPECT_EQ(o[key], want) << "key: " << key << "\nvalue: " << value;
+      changed += want != value ? 1 : 0;
+    }
+  }
+  EXPECT_GT(changed, 0);
+}
+
+TEST_F(MaskerTest, JsonLongKeyOverManyElements) {
+  MaskProfile p;
+  p.by_type["PASSPORT"] = Kind(MaskOp::Kind::kReplaceWithType);
+  Masker m = Make(p);
+  // A 200 KB key ending in a context word, over 20,000 elements: each element
+  // is scanned with the key's tail only.
+  const std::string key = std::string(200000, 'k') + " passport";
+  nlohmann::json j;
+  j[key] = nlohmann::json::array();
+  for (int i = 0; i < 20000; ++i) j[key].push_back("E" + std::to_string(1000000 + i));
+  const nlohmann::json o = nlohmann::json::parse(MaskOk(m, j.dump(), Format::kJsonLines));
+  ASSERT_TRUE(o.contains(key));
+  ASSERT_EQ(o[key].size(), 20000u);
+  for (const auto& v : o[key]) ASSERT_EQ(v, "<PASSPORT>");
+  // The same word at the start of the long key is out of the window.
+  const std::string far_key = "passport " + std::string(200000, 'k');
+  nlohmann::json f;
+  f[far_key] = {"E1000000"};
+  const nlohmann::json fo = nlohmann::json::parse(MaskOk(m, f.dump(), Format::kJsonLines));
+  EXPECT_EQ(fo[far_key][0], "E1000000");
+}
+
+TEST_F(MaskerTest, JsonKeysWithIdentifiersAreMasked) {
+  MaskProfile p;
+  p.by_type["EMAIL"] = Kind(MaskOp::Kind::kReplaceWithType);
+  p.by_type["CN_MOBILE"] = Mask(3, 4);
+  Masker m = Make(p);
+  const std::string in =
+      R"({"alice@example.com":{"13812345678":1,"tel 13912345678":"x","ok":2},"name":"An"})";
+  const std::string out = MaskOk(m, in, Format::kJsonLines);
+  const nlohmann::ordered_json o = nlohmann::ordered_json::parse(out);
+  ASSERT_EQ(o.size(), 2u) << out;
+  EXPECT_EQ(o.begin().key(), "<EMAIL>");  // key order kept
+  EXPECT_EQ(o["<EMAIL>"]["138****5678"], 1);
+  EXPECT_EQ(o["<EMAIL>"]["tel 139****5678"], "x");
+  EXPECT_EQ(o["<EMAIL>"]["ok"], 2);
+  EXPECT_EQ(o["name"], "An");
+  EXPECT_EQ(MaskedFindings(p, out), 0) << out;
+  // Keys without identifiers leave the record as it was.
+  EXPECT_EQ(MaskOk(m, R"({"a":{"b":1},"c":[2]})", Format::kJsonLines), R"({"a":{"b":1},"c":[2]})");
+}
+
+TEST_F(MaskerTest, JsonMaskedKeysThatCollideAreSuffixed) {
+  MaskProfile p;
+  p.by_type["EMAIL"] = Kind(MaskOp::Kind::kReplaceWithType);
+  Masker m = Make(p);
+  const std::string out = MaskOk(
+      m, R"({"a@example.com":1,"b@example.com":2,"<EMAIL>":3,"<EMAIL>#2":4,"c@example.com":5})",
+      Format::kJsonLines);
+  const nlohmann::ordered_json o = nlohmann::ordered_json::parse(out);
+  std::vector<std::pair<std::string, int>> got;
+  for (auto it = o.begin(); it != o.end(); ++it) got.emplace_back(it.key(), it.value().get<int>());
+  const std::vector<std::pair<std::string, int>> want = {
+      {"<EMAIL>", 1}, {"<EMAIL>#2", 2}, {"<EMAIL>#3", 3}, {"<EMAIL>#2#2", 4}, {"<EMAIL>#4", 5}};
+  EXPECT_EQ(got, want) << out;
 }
 
 }  // namespace

@@ -321,6 +321,52 @@ std::vector<Case> Table() {
   add(R("CN", "SG", "trade.contract").Find({"CN_USCC"}).P(10).Want(kFast, {}));
   add(R("SG", "MY", "trade.contract").Find({"PASSPORT"}).Want(kReview, {"SG-PI-001"}));
   add(R("VN", "MY", "tourism.flow").Find({"IP_ADDRESS"}).Want(kReview, {"VN-PI-001"}));
+  // A health finding (ICD-10 code) makes a category without PI sensitive PI:
+  // below 10,000 persons CN needs a standard contract or certification
+  // (CN-PI-003), from 10,000 a security assessment (CN-PI-005). The same
+  // category with a non-sensitive finding at 5,000 persons goes FAST.
+  add(R("CN", "SG", "trade.customs_declaration")
+          .Find({"HEALTH_ICD10"})
+          .P(5000)
+          .Want(kReview, {"CN-PI-003"}));
+  add(R("CN", "SG", "trade.customs_declaration")
+          .Find({"HEALTH_ICD10"})
+          .P(5000)
+          .Attest(kStd)
+          .Want(kFast, {"CN-PI-003"}));
+  add(R("CN", "SG", "trade.customs_declaration")
+          .Find({"HEALTH_ICD10"})
+          .P(5000)
+          .Attest(kCert)
+          .Want(kFast, {"CN-PI-003"}));
+  add(R("CN", "SG", "trade.customs_declaration")
+          .Find({"HEALTH_ICD10"})
+          .P(5000)
+          .Attest({"consent"})
+          .Want(kReview, {"CN-PI-003"}));
+  add(R("CN", "SG", "trade.customs_declaration")
+          .Find({"HEALTH_ICD10"})
+          .P(10000)
+          .Attest(kStd)
+          .Want(kReview, {"CN-PI-005"}));
+  add(R("CN", "SG", "trade.customs_declaration")
+          .Find({"HEALTH_ICD10"})
+          .P(10000)
+          .Attest(kSec)
+          .Want(kFast, {"CN-PI-005"}));
+  add(R("CN", "SG", "trade.customs_declaration")
+          .Find({"CN_MOBILE"})
+          .P(5000)
+          .Want(kFast, {"CN-PI-001"}));
+  add(R("VN", "SG", "trade.customs_declaration")
+          .Find({"HEALTH_ICD10"})
+          .P(5000)
+          .Want(kReview, {"VN-PI-001"}));
+  add(R("VN", "SG", "trade.customs_declaration")
+          .Find({"HEALTH_ICD10"})
+          .P(5000)
+          .Attest({"vn-impact-assessment"})
+          .Want(kFast, {"VN-PI-001"}));
   add(R("TH", "MY", "tourism.flow").Find({"TH_NATIONAL_ID"}).Want(kReview, {"TH-PI-001"}));
   add(R("MY", "SG", "logistics.track").Find({"MY_MYKAD"}).Want(kReview, {"MY-PI-001"}));
   add(R("ID", "SG", "logistics.track")

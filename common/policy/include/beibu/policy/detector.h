@@ -11,8 +11,9 @@
 //     Near-misses (wrong checksum, impossible date, ...) are NOT findings.
 //  5. Context words in the 64 bytes before the candidate (same line; for JSON
 //     and key=value text that includes the field name) raise the score by
-//     0.15 (capped at 1.0). PASSPORT is reported only when a passport context
-//     word is within the 48 bytes before it. A candidate right after a '+' is
+//     0.15 (capped at 1.0). PASSPORT and HEALTH_ICD10 are reported only when
+//     one of their context words is within the 48 bytes before them (or names
+//     their CSV column). A candidate right after a '+' is
 //     a phone number's digits: only CN_MOBILE may start there.
 //  6. Overlapping findings: the higher score wins; ties go to the type listed
 //     first in kTypes order (checksum-backed types first).

@@ -44,5 +44,13 @@ bool IsValidEmail(std::string_view candidate);
 // IPv4 dotted quad 0-255 without leading zeros, or IPv6 accepted by inet_pton
 // with at least two groups ("::" and "::1" are not findings).
 bool IsValidIpAddress(std::string_view candidate);
+// ICD-10 / ICD-10-CM diagnosis code, STRUCTURE ONLY (no code table: a
+// well-formed code that no edition assigns, such as "Q99.9X", passes):
+// a letter A-Z except U, a digit, a digit or letter (ICD-10-CM's "C4A",
+// "M1A"), then optionally '.' and 1-4 digits or letters (3-7 characters
+// without the dot). Upper case only; the dot-less long form ("E119") is not
+// accepted. Letter U (WHO's provisional/emergency block, e.g. U07.1) is
+// excluded, as ICD-10-CM's code structure does.
+bool IsValidHealthIcd10(std::string_view candidate);
 
 }  // namespace beibu::policy
