@@ -298,6 +298,14 @@ class Collector : public CandidateSink {
   // scratch reused by every Scan call, so a call allocates only its result.
   std::vector<Hit>& hits = Scratch().hits;
   std::vector<size_t>& order = Scratch().order;  // scratch for ResolveLine
+
+  // One huge line (a 256 MB single-line file) must not pin its scratch on a
+  // worker thread for ever: give back anything beyond what normal lines need.
+  ~Collector() {
+    constexpr size_t kKeep = 1 << 14;
+    if (hits.capacity() > kKeep) std::vector<Hit>().swap(hits);
+    if (order.capacity() > kKeep) std::vector<size_t>().swap(order);
+  }
   std::vector<Finding> out;                      // resolved, start order
 
   Collector() {
