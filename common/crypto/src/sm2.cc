@@ -1,8 +1,14 @@
 #include "beibu/crypto/sm2.h"
 
+// The legacy EC_KEY API is used only for shares restored from PEM; see
+// Sm2KeyShare::Derive.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -260,11 +266,89 @@ absl::StatusOr<Sm2KeyShare> Sm2KeyShare::Generate() {
   return Sm2KeyShare(std::move(p), std::move(point));
 }
 
+absl::StatusOr<Sm2KeyShare> Sm2KeyShare::FromPrivatePem(std::string_view pem) {
+  BioPtr bio = MemBio(pem);
+  PkeyPtr p(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (!p) {
+    DrainOpenSslErrors();
+    return absl::InvalidArgumentError(
+        "key share is not an unencrypted PEM private key (expected -----BEGIN PRIVATE KEY-----)");
+  }
+  // OpenSSL 3.0 decodes any key on the SM2 curve as an "SM2" key, whatever
+  // type wrote it; Derive copes with that.
+  if (!EVP_PKEY_is_a(p.get(), "SM2")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key share is ", EVP_PKEY_get0_type_name(p.get()), ", not a key on the SM2 curve"));
+  }
+  Bytes point(kSm2PointSize);
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(p.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(),
+                                      point.size(), &len) != 1 ||
+      len != kSm2PointSize) {
+    DrainOpenSslErrors();
+    return absl::InvalidArgumentError("key share PEM carries no public point");
+  }
+  return Sm2KeyShare(std::move(p), std::move(point));
+}
+
+absl::StatusOr<std::string> Sm2KeyShare::ToPrivatePem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr,
+                                       nullptr) != 1) {
+    return OpenSslError("key share PEM encoding failed");
+  }
+  return BioContents(bio.get());
+}
+
+namespace {
+
+struct EcKeyDeleter {
+  void operator()(EC_KEY* k) const { EC_KEY_free(k); }
+};
+struct EcPointDeleter {
+  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
+};
+struct BnDeleter {
+  void operator()(BIGNUM* b) const { BN_clear_free(b); }
+};
+
+// ECDH for a share restored from PEM. OpenSSL 3.0 loads it as an "SM2" key,
+// which has no key-exchange operation, and its "EC" key manager refuses to
+// import anything on the SM2 curve; the legacy EC_KEY ECDH is the one OpenSSL
+// path left. The result is the same x-coordinate the EVP path yields.
+absl::StatusOr<Bytes> LegacyEcdh(EVP_PKEY* own, ByteView peer_point) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(own, OSSL_PKEY_PARAM_PRIV_KEY, &raw) != 1) {
+    return OpenSslError("key share has no private scalar");
+  }
+  std::unique_ptr<BIGNUM, BnDeleter> priv(raw);
+  std::unique_ptr<EC_KEY, EcKeyDeleter> key(EC_KEY_new_by_curve_name(NID_sm2));
+  if (!key || EC_KEY_set_private_key(key.get(), priv.get()) != 1) {
+    return OpenSslError("SM2-curve key setup failed");
+  }
+  const EC_GROUP* group = EC_KEY_get0_group(key.get());
+  std::unique_ptr<EC_POINT, EcPointDeleter> peer(EC_POINT_new(group));
+  if (!peer ||
+      EC_POINT_oct2point(group, peer.get(), peer_point.data(), peer_point.size(), nullptr) != 1 ||
+      EC_POINT_is_at_infinity(group, peer.get()) ||
+      EC_POINT_is_on_curve(group, peer.get(), nullptr) != 1) {
+    DrainOpenSslErrors();
+    return absl::InvalidArgumentError("key share is not a point on the SM2 curve");
+  }
+  Bytes secret(32);
+  int n = ECDH_compute_key(secret.data(), secret.size(), peer.get(), key.get(), nullptr);
+  if (n != 32) return OpenSslError("SM2-curve ECDH failed");
+  return secret;
+}
+
+}  // namespace
+
 absl::StatusOr<Bytes> Sm2KeyShare::Derive(ByteView peer_point) const {
   if (peer_point.size() != kSm2PointSize || peer_point[0] != 0x04) {
     return absl::InvalidArgumentError(absl::StrCat(
         "key share must be a 65-byte uncompressed point, got ", peer_point.size(), " bytes"));
   }
+  if (EVP_PKEY_is_a(pkey_.get(), "SM2")) return LegacyEcdh(pkey_.get(), peer_point);
   // The peer key is built the way libssl builds ECDHE peers: our own domain
   // parameters plus the encoded point. EVP_PKEY_fromdata cannot be used: the
   // "EC" key manager of OpenSSL 3.0 refuses to import anything on the SM2

@@ -140,6 +140,12 @@ TEST_F(ReceiptTest, AlteredReceiptIsRefusedWithAReason) {
   const std::string body = parsed_note.body;
 
   TestPki stranger = TestPki::Make();  // another CA: untrusted
+  // Certificates issued below must already be valid at the checkpoint's time
+  // (receipts are verified as of then): without backdating, a second that
+  // ticks over between the checkpoint and the issuance makes them "not yet
+  // valid" and the case fails for the wrong reason.
+  pki::IssueOptions earlier;
+  earlier.not_before = pki::Clock::now() - std::chrono::hours(1);
   NotarizationEntry other_entry = Unwrap(DecodeNotarizationEntry(b.receipt.entry));
   other_entry.reference = "CO-VN-2025-000418";
   Bytes other_encoded = Unwrap(EncodeNotarizationEntry(other_entry));
@@ -221,19 +227,19 @@ TEST_F(ReceiptTest, AlteredReceiptIsRefusedWithAReason) {
       {"node certificate of another edge",
        [&](json& j) {
          j["certificates"]["node"] =
-             TestPki::Issue(pki_.ca, "edge-sg", pki::Role::kEdge, "SG").cert.ToPem();
+             TestPki::Issue(pki_.ca, "edge-sg", pki::Role::kEdge, "SG", earlier).cert.ToPem();
        },
        absl::StatusCode::kUnauthenticated, "checkpoint is not from node edge-sg's log"},
       {"node certificate of the same name, other key",
        [&](json& j) {
          j["certificates"]["node"] =
-             TestPki::Issue(pki_.ca, "edge-vn", pki::Role::kEdge, "VN").cert.ToPem();
+             TestPki::Issue(pki_.ca, "edge-vn", pki::Role::kEdge, "VN", earlier).cert.ToPem();
        },
        absl::StatusCode::kUnauthenticated, "another key"},
       {"node certificate of an enterprise",
        [&](json& j) {
          j["certificates"]["node"] =
-             TestPki::Issue(pki_.ca, "edge-vn", pki::Role::kEnterprise, "VN").cert.ToPem();
+             TestPki::Issue(pki_.ca, "edge-vn", pki::Role::kEnterprise, "VN", earlier).cert.ToPem();
        },
        absl::StatusCode::kPermissionDenied, "node certificate not trusted: role enterprise"},
       {"node certificate garbage", [](json& j) { j["certificates"]["node"] = "hello"; },
@@ -448,6 +454,12 @@ TEST_F(ReceiptTest, ReceiptCarriesTheEnterprise) {
 
 TEST_F(ReceiptTest, EnterpriseSignatureIsChecked) {
   TestPki stranger = TestPki::Make();  // another CA: untrusted
+  // Certificates issued below must already be valid at the checkpoint's time
+  // (receipts are verified as of then): without backdating, a second that
+  // ticks over between the checkpoint and the issuance makes them "not yet
+  // valid" and the case fails for the wrong reason.
+  pki::IssueOptions earlier;
+  earlier.not_before = pki::Clock::now() - std::chrono::hours(1);
   testing::Party other_cn = TestPki::Issue(pki_.ca, "sg-trading", pki::Role::kEnterprise, "SG");
   testing::Party not_enterprise =
       TestPki::Issue(pki_.ca, "vn-coffee-export", pki::Role::kEdge, "VN");

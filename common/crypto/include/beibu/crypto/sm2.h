@@ -91,6 +91,12 @@ class Sm2PrivateKey {
 class Sm2KeyShare {
  public:
   static absl::StatusOr<Sm2KeyShare> Generate();
+  // Restores a share written by ToPrivatePem (unencrypted PKCS#8 PEM), so a
+  // long-lived epoch share survives a restart. INVALID_ARGUMENT if the PEM is
+  // not a private key on the SM2 curve.
+  static absl::StatusOr<Sm2KeyShare> FromPrivatePem(std::string_view pem);
+  // Unencrypted PKCS#8 PEM; callers write it with mode 0600.
+  absl::StatusOr<std::string> ToPrivatePem() const;
   Sm2KeyShare(Sm2KeyShare&&) noexcept = default;
   Sm2KeyShare& operator=(Sm2KeyShare&&) noexcept = default;
 
