@@ -135,9 +135,7 @@ const std::vector<TypeSpec>& TypeSpecs() {
   return *kTypes;
 }
 
-// Wide enough for the longest context word in UTF-8 (Thai
-// "เลขประจำตัวประชาชน" is 54 bytes) plus a separator.
-constexpr size_t kContextWindow = 64;
+constexpr size_t kContextWindow = kContextWindowBytes;
 constexpr size_t kPassportWindow = 48;
 constexpr double kContextBoost = 0.15;
 
@@ -306,7 +304,7 @@ class Collector : public CandidateSink {
     if (hits.capacity() > kKeep) std::vector<Hit>().swap(hits);
     if (order.capacity() > kKeep) std::vector<size_t>().swap(order);
   }
-  std::vector<Finding> out;                      // resolved, start order
+  std::vector<Finding> out;  // resolved, start order
 
   Collector() {
     hits.clear();

@@ -152,11 +152,9 @@ absl::StatusOr<std::string> MaskCsv(Ctx& ctx, std::string_view record) {
 }
 
 // How much of a JSON key MaskJsonString puts in front of a value: the
-// detector looks for context words at most this many bytes before a candidate
-// (detector.cc kContextWindow, 64; the passport window is 48), and no further
-// on, so a longer key tail cannot change a finding in the value. Keep this at
-// least the detector's window if that grows.
-constexpr size_t kKeyContextBytes = 64;
+// detector looks no further back for context, so a longer key tail cannot
+// change a finding in the value.
+constexpr size_t kKeyContextBytes = kContextWindowBytes;
 
 // The last kKeyContextBytes (or up to 3 more) bytes of `key`, cut where a
 // UTF-8 character starts so a context word in the tail is never split.

@@ -19,21 +19,9 @@ bool Contains(const std::vector<std::string>& list, std::string_view value) {
   return false;
 }
 
-// CategoryMatches() semantics ("health.*" matches "health" and "health.<x>"),
-// kept here so that the per-transfer path does not depend on the loader's
-// translation unit and builds no strings.
-bool PatternMatches(std::string_view pattern, std::string_view category) {
-  if (pattern.size() >= 2 && pattern.substr(pattern.size() - 2) == ".*") {
-    std::string_view stem = pattern.substr(0, pattern.size() - 2);
-    return category.substr(0, stem.size()) == stem &&
-           (category.size() == stem.size() || category[stem.size()] == '.');
-  }
-  return pattern == category;
-}
-
 bool AnyPatternMatches(const std::vector<std::string>& patterns, const std::string& category) {
   for (const std::string& pattern : patterns) {
-    if (PatternMatches(pattern, category)) return true;
+    if (CategoryMatches(pattern, category)) return true;
   }
   return false;
 }

@@ -41,6 +41,12 @@
 namespace beibu::policy {
 
 enum class Format { kAuto, kText, kCsv, kJsonLines };
+
+// How far before a candidate (same line) the detector looks for context
+// words: wide enough for the longest one in UTF-8 (Thai
+// "เลขประจำตัวประชาชน" is 54 bytes) plus a separator. Text further back
+// cannot change a finding (the masker relies on this for JSON keys).
+inline constexpr size_t kContextWindowBytes = 64;
 enum class Engine { kFast, kRe2 };
 
 // kAuto: '{' or '[' as the first non-blank byte -> kJsonLines; a first line
