@@ -119,7 +119,8 @@ ChunkOpener::ChunkOpener(crypto::Sm4Ctr ctr, Bytes mac_key, v1::EnvelopeHeader h
       header_bytes_(std::move(bytes)) {}
 
 absl::StatusOr<ChunkOpener> ChunkOpener::Create(const TransferKeys& keys,
-                                                std::string header_bytes) {
+                                                std::string header_bytes, uint32_t next_index,
+                                                uint64_t opened_bytes) {
   if (absl::Status s = CheckKeys(keys); !s.ok()) return s;
   v1::EnvelopeHeader header;
   if (!header.ParseFromString(header_bytes)) {
@@ -137,9 +138,19 @@ absl::StatusOr<ChunkOpener> ChunkOpener::Create(const TransferKeys& keys,
   if (header.chunks() == 0) {
     return absl::InvalidArgumentError("envelope header declares 0 chunks (at least 1 required)");
   }
+  if (next_index >= header.chunks() || opened_bytes > header.size() ||
+      (next_index == 0 && opened_bytes != 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resume at chunk ", next_index, " after ", opened_bytes,
+                     " bytes: the header declares ", header.chunks(), " chunks, ", header.size(),
+                     " bytes"));
+  }
   absl::StatusOr<crypto::Sm4Ctr> ctr = crypto::Sm4Ctr::Create(keys.enc_key);
   if (!ctr.ok()) return ctr.status();
-  return ChunkOpener(std::move(*ctr), keys.mac_key, std::move(header), std::move(header_bytes));
+  ChunkOpener opener(std::move(*ctr), keys.mac_key, std::move(header), std::move(header_bytes));
+  opener.next_ = next_index;
+  opener.total_ = opened_bytes;
+  return opener;
 }
 
 absl::StatusOr<Bytes> ChunkOpener::Open(uint32_t index, ByteView sealed) {

@@ -59,6 +59,10 @@ class AuditLog {
   // Fills schema_version, time (if unset), node_id and node_country, then
   // appends. Returns the entry's index once durable.
   absl::StatusOr<uint64_t> Append(v1::AuditEvent event);
+  // Appends several events at consecutive indexes with one durable write per
+  // LogStore batch (a relay batch logs one event per transfer). Returns the
+  // first index. INVALID_ARGUMENT when empty.
+  absl::StatusOr<uint64_t> AppendBatch(std::vector<v1::AuditEvent> events);
   // Appends an already-encoded entry (notarization records).
   absl::StatusOr<uint64_t> AppendEntry(ByteView entry);
 
@@ -74,6 +78,8 @@ class AuditLog {
  private:
   explicit AuditLog(AuditLogOptions options) : options_(std::move(options)) {}
   void CheckpointLoop();
+  // Fills schema_version, time (if unset), node_id and node_country.
+  void Stamp(v1::AuditEvent& event) const;
 
   AuditLogOptions options_;
   std::unique_ptr<LogStore> store_;

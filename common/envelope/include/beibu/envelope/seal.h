@@ -85,8 +85,14 @@ class ChunkSealer {
 class ChunkOpener {
  public:
   // Parses and checks the header (version, suite, chunks >= 1). INVALID_ARGUMENT
-  // if it does not parse or is not a version this code reads.
-  static absl::StatusOr<ChunkOpener> Create(const TransferKeys& keys, std::string header_bytes);
+  // if it does not parse or is not a version this code reads. To resume after
+  // a restart, pass the next chunk to open and the plaintext bytes the chunks
+  // before it held (INVALID_ARGUMENT if they cannot fit the header).
+  static absl::StatusOr<ChunkOpener> Create(const TransferKeys& keys, std::string header_bytes,
+                                            uint32_t next_index = 0, uint64_t opened_bytes = 0);
+  // Chunks opened so far and their plaintext bytes (what a resume needs).
+  uint32_t next_index() const { return next_; }
+  uint64_t opened_bytes() const { return total_; }
 
   const v1::EnvelopeHeader& header() const { return header_; }
 

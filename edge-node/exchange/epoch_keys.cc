@@ -1,0 +1,1 @@
+#include "exchange/epoch_keys.h"

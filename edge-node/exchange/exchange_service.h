@@ -1,0 +1,77 @@
+// beibu.v1.Exchange on an edge (proto/beibu/v1/exchange.proto has the
+// contract; docs/data-plane.md the design). Enterprises of the edge's own
+// country only; the caller's certificate is the sender / the recipient.
+//
+// Accept path (Send, SendMany, and SendStream once its last chunk is in):
+//   authenticate -> validate header (transfer id syntax, countries, category)
+//   -> idempotency (same id + same request digest: first answer; different
+//   content: ALREADY_EXISTS) -> scan the payload (format from content_type or
+//   sniffed) -> reserve persons (exporter = the sender's certificate id, per
+//   calendar year UTC) -> policy::Decide on a PolicyHolder snapshot ->
+//   DENY / SANDBOX_ONLY: record + audit, answer at once (the status carries
+//   rule ids; SANDBOX_ONLY a sandbox_hint) ->
+//   MASK: mask with the decision's profile (pseudonym key: the edge's secret
+//   in data_dir/exchange-secret) -> FAST / MASK / REVIEW: seal for the
+//   destination edge (EpochKeys::PrepareSend, ChunkSealer, 1 MiB chunks,
+//   envelope slices of at most 4 MiB) -> CommitTransfer (REVIEW stays at the
+//   source, HELD_FOR_REVIEW) -> audit `transfer.accept` (decision, rules,
+//   level, countries, category, digests: "sm3" of the payload as sent and
+//   "sm3-envelope-header" of the header bytes) -> answer.
+// Inbox: complete deliveries for the caller, opened chunk by chunk (keys from
+//   EpochKeys::KeysFor), oldest first, at most max_unacked unacknowledged in
+//   flight; waits for new ones until the client cancels.
+// Ack: ExchangeStore::Acknowledge, audit `transfer.acknowledged`, and a
+//   NOTICE_ACKNOWLEDGED to the source edge.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "beibu/audit/audit_log.h"
+#include "beibu/v1/exchange.grpc.pb.h"
+#include "edge_identity.h"
+#include "exchange/epoch_keys.h"
+#include "exchange/exchange_store.h"
+#include "exchange/policy_holder.h"
+
+namespace beibu::edge {
+
+struct ExchangeServiceOptions {
+  std::string secret_path;  // pseudonym key file, created (0600) if absent
+  // Called after a commit that added outbox items (wakes the relay link).
+  std::function<void()> on_outbox;
+  size_t max_send_bytes = size_t{4} << 20;
+  // Where SANDBOX_ONLY answers point.
+  std::string sandbox_hint = "run the computation in the source country's sandbox "
+                             "(issue 6: privacy computing); the data does not leave";
+};
+
+class ExchangeService final : public v1::Exchange::Service {
+ public:
+  ExchangeService(ExchangeServiceOptions options, EdgeIdentity* identity, ExchangeStore* store,
+                  EpochKeys* keys, PolicyHolder* policy, audit::AuditLog* audit);
+  ~ExchangeService() override;
+
+  grpc::Status Send(grpc::ServerContext* ctx, const v1::SendRequest* req,
+                    v1::TransferStatus* resp) override;
+  grpc::Status SendMany(grpc::ServerContext* ctx,
+                        grpc::ServerReaderWriter<v1::TransferStatus, v1::SendRequest>* stream)
+      override;
+  grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerReader<v1::SendChunk>* reader,
+                          v1::TransferStatus* resp) override;
+  grpc::Status GetTransfer(grpc::ServerContext* ctx, const v1::GetTransferRequest* req,
+                           v1::TransferStatus* resp) override;
+  grpc::Status Inbox(grpc::ServerContext* ctx, const v1::InboxRequest* req,
+                     grpc::ServerWriter<v1::Delivery>* writer) override;
+  grpc::Status Ack(grpc::ServerContext* ctx, const v1::AckRequest* req,
+                   v1::AckResponse* resp) override;
+
+  // Ends Inbox streams (shutdown).
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace beibu::edge

@@ -1,0 +1,1 @@
+#include "exchange/exchange_store.h"

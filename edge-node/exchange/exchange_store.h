@@ -1,0 +1,154 @@
+// The edge's data-plane store (RocksDB, data_dir/exchange, synced writes):
+// transfer records, the outbox towards the hub, the inbox of delivered
+// transfers and the exporters' persons counters. One instance per edge,
+// shared by the Exchange service (source and recipient side) and the relay
+// link (outbox pusher, inbox puller).
+//
+// Keys (all values are protobuf or decimal, keys sort in the order shown):
+//   t/<transfer_id>                 v1.TransferRecord (source side)
+//   r/<transfer_id>/<offset:020>    raw bytes received by SendStream, staged
+//   p/<transfer_id>/<part:010>      a sealed v1.Envelope part (no relay_sequence)
+//   o/<relay_sequence:020>          v1.OutboxItem: which part, or a notice
+//   d/<transfer_id>                 v1.DeliveryRecord (destination side)
+//   c/<transfer_id>/<chunk:010>     a received sealed chunk (ciphertext||tag)
+//   i/<enterprise>/<inbox_seq:020>  transfer_id, for complete deliveries
+//   n/<exporter>/<year>             persons sent this calendar year (decimal)
+//   m/...                           counters: next source/relay/inbox sequence,
+//                                   hub watermark
+//
+// Thread-safe. Every mutating call is one atomic, synced RocksDB batch, so a
+// kill -9 at any point leaves either the state before or after the call.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "beibu/storage/db.h"
+#include "beibu/v1/edge_store.pb.h"
+#include "beibu/v1/relay.pb.h"
+
+namespace beibu::edge {
+
+struct IncomingPart {
+  uint64_t hub_sequence = 0;
+  v1::Envelope envelope;  // a slice of a transfer (chunks already verified), or a notice
+};
+
+struct OutboxStats {
+  uint64_t items = 0;   // queued for the hub, not yet acknowledged by it
+  uint64_t bytes = 0;
+};
+
+class ExchangeStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<ExchangeStore>> Open(const std::string& dir);
+  ~ExchangeStore();
+
+  // ---- Source side -------------------------------------------------------
+  // NOT_FOUND if the transfer id is unknown.
+  absl::StatusOr<v1::TransferRecord> GetTransfer(const std::string& transfer_id) const;
+  // Writes (creates or replaces) a transfer record alone: refusals (DENY,
+  // SANDBOX_ONLY), RECEIVING progress, state changes from notices.
+  absl::Status PutTransfer(const v1::TransferRecord& record);
+
+  // A source_sequence for a new envelope header (unique, increasing; the
+  // counter is persisted in blocks so a restart never reuses one).
+  absl::StatusOr<uint64_t> AllocateSourceSequence();
+
+  // SendStream staging: appends raw bytes at `offset` (must equal the bytes
+  // staged so far, else FAILED_PRECONDITION naming the expected offset) and
+  // writes `record` (its status.size = offset + data.size()) in one batch.
+  absl::Status StageRaw(const v1::TransferRecord& record, uint64_t offset, std::string_view data);
+  // Visits staged raw bytes in order.
+  absl::Status ReadRaw(const std::string& transfer_id,
+                       const std::function<bool(uint64_t offset, std::string_view data)>& visit)
+      const;
+
+  // Stores sealed part `part` of a transfer, not yet visible to the relay.
+  absl::Status StagePart(const std::string& transfer_id, uint32_t part, const v1::Envelope& env);
+
+  // Commits a decided transfer in one batch: writes `record`, adds
+  // `persons` to the exporter's counter for `year` (when > 0), stores
+  // `inline_parts` as parts 0..k-1 (small transfers; empty when the parts were
+  // staged), deletes staged raw bytes, and — when `to_outbox` — appends
+  // `parts` outbox items (parts 0..parts-1, consecutive relay sequences).
+  // REVIEW passes to_outbox=false: the parts stay sealed at the source.
+  absl::Status CommitTransfer(const v1::TransferRecord& record,
+                              std::vector<v1::Envelope> inline_parts, uint32_t parts,
+                              bool to_outbox, const std::string& exporter, int year,
+                              uint64_t persons);
+
+  // Persons the exporter sent this `year`, including reservations of
+  // transfers being decided right now.
+  // ReservePersons adds `n` in memory and returns the new total P (the
+  // decision uses it); ReleasePersons undoes a reservation that will not be
+  // committed (refused transfer); CommitTransfer makes it durable.
+  uint64_t ReservePersons(const std::string& exporter, int year, uint64_t n);
+  void ReleasePersons(const std::string& exporter, int year, uint64_t n);
+  uint64_t PersonsSent(const std::string& exporter, int year) const;
+
+  // ---- Outbox (relay link, Push) -----------------------------------------
+  // Items with relay_sequence > after, in order, each an Envelope with
+  // relay_sequence set; stops before exceeding max_items or max_bytes (but
+  // returns at least one item if any).
+  absl::StatusOr<std::vector<v1::Envelope>> ReadOutbox(uint64_t after, size_t max_items,
+                                                       size_t max_bytes) const;
+  // The hub stored everything through `through`: deletes those outbox items
+  // and the parts they referenced.
+  absl::Status AckOutbox(uint64_t through);
+  // Destination side: queues a notice for the source edge.
+  absl::Status EnqueueNotice(const v1::TransferNotice& notice);
+  // Blocks until an item with relay_sequence > after exists or timeout.
+  bool WaitForOutbox(uint64_t after, std::chrono::milliseconds timeout) const;
+  OutboxStats outbox() const;
+
+  // ---- Inbox (relay link, Pull) ------------------------------------------
+  // The highest hub_sequence stored (0 if none).
+  uint64_t PulledThrough() const;
+  // Stores pulled items in one batch and records the hub watermark:
+  //  * an envelope slice: chunks are appended to the transfer's delivery
+  //    (dedupe: a slice whose chunks are already stored is skipped; a gap is
+  //    FAILED_PRECONDITION); the slice holding the last chunk completes the
+  //    delivery and gives it the next inbox sequence of its recipient
+  //    (header.to_enterprise);
+  //  * a notice: applied to the source-side TransferRecord (DELIVERED /
+  //    ACKNOWLEDGED / refused with detail; steps timestamped), ignored when
+  //    the transfer is unknown.
+  // Returns the transfer ids that became complete, in order.
+  absl::StatusOr<std::vector<std::string>> StoreIncoming(const std::vector<IncomingPart>& parts);
+  // NOT_FOUND if nothing of that transfer arrived.
+  absl::StatusOr<v1::DeliveryRecord> GetDelivery(const std::string& transfer_id) const;
+
+  // ---- Inbox (Exchange service) ------------------------------------------
+  // Complete, unacknowledged deliveries of `enterprise` with inbox_sequence >
+  // after, oldest first, at most max.
+  absl::StatusOr<std::vector<v1::DeliveryRecord>> PendingDeliveries(
+      const std::string& enterprise, uint64_t after, size_t max) const;
+  // A stored sealed chunk. NOT_FOUND if absent.
+  absl::StatusOr<std::string> ReadChunk(const std::string& transfer_id, uint32_t index) const;
+  // Acknowledges those of `transfer_ids` that are complete, unacknowledged
+  // deliveries to `enterprise` (others are ignored: an enterprise can never
+  // acknowledge someone else's); drops their chunks, keeps the record.
+  // Returns the ids acknowledged now.
+  absl::StatusOr<std::vector<std::string>> Acknowledge(const std::string& enterprise,
+                                                       const std::vector<std::string>& transfer_ids);
+  // Blocks until `enterprise` has a complete delivery with inbox_sequence >
+  // after, or timeout.
+  bool WaitForInbox(const std::string& enterprise, uint64_t after,
+                    std::chrono::milliseconds timeout) const;
+
+ private:
+  struct State;
+  explicit ExchangeStore(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace beibu::edge

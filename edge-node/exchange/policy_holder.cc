@@ -1,0 +1,1 @@
+#include "exchange/policy_holder.h"

@@ -1,0 +1,1 @@
+#include "exchange/relay_link.h"

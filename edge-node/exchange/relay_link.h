@@ -1,0 +1,52 @@
+// The edge's data-plane link to the hub (docs/data-plane.md): one secure
+// channel session (separate from the heartbeat) carrying
+//  * Push: outbox items in relay_sequence order, in batches (up to 256 items
+//    or 4 MiB), a window of unacknowledged batches in flight; acknowledged
+//    items are dropped from the outbox (ExchangeStore::AckOutbox);
+//  * Pull: hub batches into the inbox; every envelope slice's chunks are
+//    verified (ChunkOpener with keys from EpochKeys) before it is stored; a
+//    slice that fails is refused: not stored, audited (transfer.refused),
+//    and a NOTICE_REFUSED goes back to the source; a stored batch is
+//    acknowledged with its hub_sequence only after the synced write;
+//  * epoch key publication and refresh (EpochKeys::SyncWithHub) on connect
+//    and every refresh interval.
+// Reconnects with backoff (0.2 s doubling to 5 s); nothing is lost across a
+// disconnect or a crash: both directions resume from the durable watermarks.
+// Audit at the destination: transfer.delivered when a delivery completes,
+// with digest "sm3" of the envelope header bytes (the source and the hub log
+// the same digest, so a regulator can follow one transfer across the three
+// logs), and a NOTICE_DELIVERED goes back to the source.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "beibu/audit/audit_log.h"
+#include "edge_config.h"
+#include "edge_identity.h"
+#include "exchange/epoch_keys.h"
+#include "exchange/exchange_store.h"
+
+namespace beibu::edge {
+
+class RelayLink {
+ public:
+  RelayLink(const EdgeConfig& config, EdgeIdentity* identity, ExchangeStore* store,
+            EpochKeys* keys, audit::AuditLog* audit);
+  ~RelayLink();  // Stop()s
+
+  void Start();
+  void Stop();
+  bool connected() const { return connected_; }
+  // Wakes the pusher (called after a commit to the outbox).
+  void Notify();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> connected_{false};
+};
+
+}  // namespace beibu::edge
