@@ -30,55 +30,24 @@ if [ -z "$work" ]; then work=$(mktemp -d /tmp/beibu-demo.XXXXXX); fi
 mkdir -p "$work"
 cd "$work"
 
-pids=()
-stop_all() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap stop_all EXIT
+# shellcheck source=lib/space.sh
+source "$root/deploy/lib/space.sh"
+trap space_stop EXIT
 
 step=0
 say() { step=$((step + 1)); printf '\n[%d] %s\n' "$step" "$*"; }
 fail() { printf '\nDEMO FAILED: %s\n(files and logs in %s)\n' "$*" "$work" >&2; exit 1; }
-wait_for_file() {  # path, seconds
-  for _ in $(seq 1 $(($2 * 20))); do [ -s "$1" ] && return 0; sleep 0.05; done
-  return 1
-}
 
-say "Create the space's certificate authority (SM2 root, hub and operator identities)"
-"$bin/beibu" pki init --dir pki --country CN > pki-init.txt || fail "beibu pki init"
+say "Create the space's certificate authority (SM2 root, hub and operator identities) and start the hub in Nanning"
+space_init || fail "the hub did not start (see pki-init.txt, hub.log)"
 grep -E 'ca-fingerprint' pki-init.txt
-
-say "Start the hub in Nanning"
-cat > hub.yaml <<YAML
-listen: 127.0.0.1:0
-data_dir: $work/hub-data
-pki_dir: $work/pki
-heartbeat_timeout_ms: 3000
-YAML
-"$bin/beibu-hub" --config hub.yaml --port-file hub.port > hub.log 2>&1 &
-pids+=($!)
-wait_for_file hub.port 10 || fail "the hub did not start (see hub.log)"
-hub="127.0.0.1:$(cat hub.port)"
-ops=(--server "$hub" --key pki/operator.key --cert pki/operator.crt --trust pki/trust-bundle.pem)
 echo "hub listening on $hub"
 
 edges=(edge-cn:CN edge-vn:VN edge-sg:SG edge-my:MY)
 say "Issue one-time join tokens and start the edges: ${edges[*]}"
 for e in "${edges[@]}"; do
   id=${e%%:*}; cc=${e##*:}
-  token=$("$bin/beibu" pki token create "${ops[@]}" --id "$id" --role edge --country "$cc" 2>/dev/null) \
-    || fail "token for $id"
-  cat > "$id.yaml" <<YAML
-node_id: $id
-listen: 127.0.0.1:0
-hub: $hub
-data_dir: $work/$id
-join_token: $token
-heartbeat_interval_ms: 500
-YAML
-  "$bin/beibu-edge" --config "$id.yaml" --port-file "$id.port" > "$id.log" 2>&1 &
-  pids+=($!)
+  space_edge "$id" "$cc" || fail "starting $id"
   echo "started $id ($cc)"
 done
 
@@ -104,7 +73,7 @@ fi
 echo "refused as expected: $(cat reuse.err)"
 
 say "Edge MY is killed (kill -9) and restarted: it reconnects without enrolling again"
-my_pid=${pids[4]}
+my_pid=${space_pids[4]}
 kill -9 "$my_pid"; wait "$my_pid" 2>/dev/null || true
 gone=0
 for _ in $(seq 1 100); do
@@ -115,7 +84,7 @@ done
 echo "the hub sees edge-my offline"
 sed -i '/^join_token:/d' edge-my.yaml
 "$bin/beibu-edge" --config edge-my.yaml --port-file edge-my.port >> edge-my.log 2>&1 &
-pids[4]=$!
+space_pids[4]=$!
 ok=0
 for _ in $(seq 1 100); do
   if "$bin/beibu" nodes "${ops[@]}" 2>/dev/null | grep -E '^edge-my ' | grep -q ' online '; then ok=1; break; fi
@@ -137,7 +106,7 @@ done
 [ $refused -eq 1 ] || fail "edge-vn still accepts a revoked certificate"
 echo "edge-vn refused it: $(cat revoked.err)"
 
-say "An e-contract is notarized in Malaysia (only its SM3 digest leaves) and verified in China"
+say "An e-contract and a certificate of origin are notarized in Malaysia (only their SM3 digests leave) and verified in China"
 token=$("$bin/beibu" pki token create "${ops[@]}" --id my-palm-oil --role enterprise --country MY 2>/dev/null)
 "$bin/beibu" enroll --hub "$hub" --token "$token" --out my-palm-oil --id my-palm-oil > /dev/null || fail "enrolment in MY"
 token=$("$bin/beibu" pki token create "${ops[@]}" --id cn-foods --role enterprise --country CN 2>/dev/null)
@@ -148,6 +117,11 @@ echo "Sale of 500 t of palm oil, FOB Port Klang, USD 412,500." > contract.txt
 "$bin/beibu" verify contract.txt.receipt.json contract.txt --trust pki/trust-bundle.pem || fail "offline verification"
 "$bin/beibu" verify contract.txt.receipt.json contract.txt --server "127.0.0.1:$(cat edge-cn.port)" \
   --identity cn-foods || fail "verification at edge-cn"
+printf 'Certificate of origin, ASEAN-China FTA Form E\nGoods: crude palm oil, HS 1511.10, 500 t\nOrigin: Malaysia\n' > origin.txt
+"$bin/beibu" notarize origin.txt --server "127.0.0.1:$(cat edge-my.port)" --identity my-palm-oil \
+  --type certificate_of_origin --party cn-foods --wait 20 > /dev/null || fail "notarizing the certificate of origin"
+"$bin/beibu" verify origin.txt.receipt.json origin.txt --server "127.0.0.1:$(cat edge-cn.port)" \
+  --identity cn-foods || fail "verifying the certificate of origin at edge-cn"
 echo "Sale of 500 t of palm oil, FOB Port Klang, USD 41,250." > altered.txt
 if "$bin/beibu" verify contract.txt.receipt.json altered.txt --trust pki/trust-bundle.pem 2> altered.err; then
   fail "an altered contract verified"
@@ -162,11 +136,86 @@ if "$bin/beibu" audit query --json --server "$hub" --identity vn-mps | grep -q '
   fail "the VN regulator saw a Singaporean event"
 fi
 
+say "Logistics tracks leave Vietnam for China on the fast path and arrive within seconds"
+space_enroll vn-express enterprise VN || fail "enrolment of vn-express"
+vn=(--server "127.0.0.1:$(cat edge-vn.port)" --identity vn-express)
+cn=(--server "127.0.0.1:$(cat edge-cn.port)" --identity cn-foods)
+cat > tracks.csv <<CSV
+shipment,event,place,time
+HPH-77310,departed,Hai Phong port,2026-11-27T08:10:00+07:00
+HPH-77310,crossed border,Huu Nghi - Youyiguan,2026-11-27T14:32:00+07:00
+HPH-77310,arrived,Pingxiang logistics park,2026-11-27T16:05:00+08:00
+CSV
+track_id=demo-tracks-$(date +%s%N)
+"$bin/beibu" send tracks.csv "${vn[@]}" --id "$track_id" --to CN --to-enterprise cn-foods \
+  --category logistics.track --content-type text/csv || fail "sending the tracks"
+received=0
+for _ in $(seq 1 100); do
+  "$bin/beibu" inbox "${cn[@]}" --out inbox-cn --ack > /dev/null 2>&1 || true
+  [ -s "inbox-cn/$track_id" ] && { received=1; break; }
+  sleep 0.1
+done
+[ $received -eq 1 ] || fail "cn-foods did not receive the tracks (see edge-cn.log, hub.log)"
+cmp -s tracks.csv "inbox-cn/$track_id" || fail "the tracks arrived altered"
+echo "cn-foods received the tracks unchanged"
+"$bin/beibu" transfer "$track_id" "${vn[@]}" --wait ACKNOWLEDGED --timeout 10 || fail "transfer status"
+
+say "A customer list leaves Singapore for China with the phone numbers and e-mails masked"
+space_enroll sg-retail enterprise SG || fail "enrolment of sg-retail"
+cat > customers.csv <<CSV
+name,phone,email,city
+Wang Fang,13800138000,wang.fang@example.cn,Nanning
+Li Wei,+86 139 1234 5678,li.wei@example.cn,Guilin
+CSV
+cust_id=demo-customers-$(date +%s%N)
+"$bin/beibu" send customers.csv --server "127.0.0.1:$(cat edge-sg.port)" --identity sg-retail \
+  --id "$cust_id" --to CN --to-enterprise cn-foods --category customer.contact --pi --persons 2 \
+  --attest asean-mcc --content-type text/csv || fail "sending the customer list"
+received=0
+for _ in $(seq 1 100); do
+  "$bin/beibu" inbox "${cn[@]}" --out inbox-cn --ack > /dev/null 2>&1 || true
+  [ -s "inbox-cn/$cust_id" ] && { received=1; break; }
+  sleep 0.1
+done
+[ $received -eq 1 ] || fail "cn-foods did not receive the customer list"
+cat "inbox-cn/$cust_id"
+if grep -q '13800138000\|wang.fang@' "inbox-cn/$cust_id"; then fail "a phone number or e-mail crossed unmasked"; fi
+
+say "A medical record is held for review at the Vietnamese edge: the data does not move"
+echo "patient: Nguyen Van An, diagnosis E11.9 (type 2 diabetes), HbA1c 8.1%" > record.txt
+med_id=demo-medical-$(date +%s%N)
+"$bin/beibu" send record.txt "${vn[@]}" --id "$med_id" --to CN --to-enterprise cn-foods \
+  --category health.record --spi --persons 1 || fail "sending the medical record"
+"$bin/beibu" transfer "$med_id" "${vn[@]}" | tee med.txt
+grep -q HELD_FOR_REVIEW med.txt || fail "the medical record was not held for review"
+
+say "Core data is refused at once, with the rules that forbid it"
+echo "substation relay settings, 220 kV Nanning grid" > grid.txt
+if "$bin/beibu" send grid.txt "${vn[@]}" --to CN --to-enterprise cn-foods \
+  --category infrastructure.critical > core.txt 2>&1; then
+  cat core.txt; fail "core data was accepted"
+fi
+cat core.txt
+grep -q "DENY" core.txt || fail "core data was not denied"
+
+say "Vietnam's regulator follows the tracks across the border: source edge, hub, destination edge"
+for node in "edge-vn:127.0.0.1:$(cat edge-vn.port)" "hub:$hub" "edge-cn:127.0.0.1:$(cat edge-cn.port)"; do
+  name=${node%%:*}; addr=${node#*:}
+  "$bin/beibu" audit query --server "$addr" --identity vn-mps --transfer "$track_id" --json > "follow-$name.json" \
+    || fail "audit query at $name"
+  ops_seen=$(python3 -c 'import json,sys; print(" ".join(sorted({json.loads(l)["event"]["operation"] for l in open(sys.argv[1]) if l.strip()})))' "follow-$name.json")
+  printf '  %-8s %s\n' "$name" "$ops_seen"
+  [ -n "$ops_seen" ] || fail "no audit record of the tracks at $name"
+done
+index=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["index"])' follow-hub.json)
+"$bin/beibu" audit prove --server "$hub" --identity vn-mps "$index" > hub-proof.json || fail "inclusion proof"
+"$bin/beibu" audit verify-proof hub-proof.json || fail "the hub's inclusion proof does not verify"
+
 say "Done: every step behaved"
 echo "files and logs: $work"
 if [ $keep_running -eq 1 ]; then
   echo "the space keeps running; try:  $bin/beibu nodes ${ops[*]}"
   echo "press Ctrl-C to stop"
-  trap 'stop_all; exit 0' INT TERM
+  trap 'space_stop; exit 0' INT TERM
   while true; do sleep 3600; done
 fi

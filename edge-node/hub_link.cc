@@ -43,6 +43,12 @@ HubLink::HubLink(const EdgeConfig& config, EdgeIdentity* identity,
 
 HubLink::~HubLink() { Stop(); }
 
+void HubLink::SetPolicyHandlers(std::function<absl::Status(const v1::SignedPolicy&)> apply,
+                                std::function<std::pair<uint64_t, std::string>()> enforced) {
+  apply_policy_ = std::move(apply);
+  enforced_policy_ = std::move(enforced);
+}
+
 void HubLink::Start() {
   thread_ = std::thread([this] { Run(); });
 }
@@ -111,13 +117,20 @@ absl::Status HubLink::RunSession() {
   std::thread reader([&] {
     v1::HubPush push;
     while (call->Read(&push)) {
-      if (push.trust_bundle_pem().empty()) continue;
-      if (absl::Status s = identity_->ReplaceTrust(push.trust_bundle_pem()); !s.ok()) {
-        spdlog::error("event=bundle_rejected error=\"{}\"", s.message());
-      } else {
-        spdlog::info("event=bundle_installed digest={} crl_number={}",
-                     identity_->trust_digest().substr(0, 16), identity_->crl_number());
-        on_trust_changed_();
+      // The bundle first: a policy in the same push may be signed under it.
+      if (!push.trust_bundle_pem().empty()) {
+        if (absl::Status s = identity_->ReplaceTrust(push.trust_bundle_pem()); !s.ok()) {
+          spdlog::error("event=bundle_rejected error=\"{}\"", s.message());
+        } else {
+          spdlog::info("event=bundle_installed digest={} crl_number={}",
+                       identity_->trust_digest().substr(0, 16), identity_->crl_number());
+          on_trust_changed_();
+        }
+      }
+      if (push.has_policy() && apply_policy_) {
+        // Apply logs and audits its own refusals; the next heartbeat reports
+        // the version in force either way.
+        (void)apply_policy_(push.policy());
       }
     }
   });
@@ -130,6 +143,11 @@ absl::Status HubLink::RunSession() {
     status.set_listen_address(config_.listen);
     status.set_state("serving");
     *status.mutable_load() = CurrentLoad(sessions_());
+    if (enforced_policy_) {
+      auto [version, digest] = enforced_policy_();
+      status.set_policy_version(version);
+      status.set_policy_digest(digest);
+    }
     if (absl::Status s = call->Write(status); !s.ok()) {
       end = s;
       break;

@@ -1,7 +1,7 @@
 // The edge's link to the hub: one secure-channel session carrying the
 // heartbeat stream. Sends EdgeStatus every interval, installs pushed trust
-// bundles, and reconnects with exponential backoff (0.2 s doubling to 10 s)
-// when the hub goes away. The edge keeps serving local work meanwhile.
+// bundles and signed compliance databases, and reconnects with exponential backoff (0.2 s doubling
+// to 10 s) when the hub goes away. The edge keeps serving local work meanwhile.
 #pragma once
 
 #include <atomic>
@@ -9,7 +9,9 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 
+#include "beibu/v1/registry.pb.h"
 #include "edge_config.h"
 #include "edge_identity.h"
 
@@ -22,6 +24,13 @@ class HubLink {
   HubLink(const EdgeConfig& config, EdgeIdentity* identity, std::function<uint32_t()> sessions,
           std::function<void()> on_trust_changed);
   ~HubLink();  // Stop()s
+
+  // Set before Start(). `apply` runs for each signed compliance database the
+  // hub pushes (PolicyStore::Apply; it logs its own refusals); `enforced`
+  // gives the version and digest reported in every EdgeStatus. Without them
+  // pushed policies are ignored and version 0 is reported.
+  void SetPolicyHandlers(std::function<absl::Status(const v1::SignedPolicy&)> apply,
+                         std::function<std::pair<uint64_t, std::string>()> enforced);
 
   void Start();
   void Stop();
@@ -37,6 +46,8 @@ class HubLink {
   EdgeIdentity* identity_;
   std::function<uint32_t()> sessions_;
   std::function<void()> on_trust_changed_;
+  std::function<absl::Status(const v1::SignedPolicy&)> apply_policy_;
+  std::function<std::pair<uint64_t, std::string>()> enforced_policy_;
   std::thread thread_;
   std::atomic<bool> connected_{false};
   std::mutex mu_;

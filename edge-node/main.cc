@@ -15,7 +15,13 @@
 #include "edge_config.h"
 #include "edge_identity.h"
 #include "evidence_service.h"
+#include "exchange/epoch_keys.h"
+#include "exchange/exchange_service.h"
+#include "exchange/exchange_store.h"
+#include "exchange/policy_holder.h"
+#include "exchange/relay_link.h"
 #include "hub_link.h"
+#include "policy_store.h"
 
 namespace {
 
@@ -71,6 +77,25 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                                     .node_country = id->self().country});
   if (!audit_log.ok()) return CannotStart(audit_log.status());
   beibu::audit::AuditLog* audit = audit_log->get();
+  // The data plane (docs/data-plane.md): the compliance database in force,
+  // the end-to-end keys, the store and the link that forwards through the hub.
+  auto policy_holder = beibu::edge::PolicyHolder::CreateWithBaseline();
+  if (!policy_holder.ok()) return CannotStart(policy_holder.status());
+  auto policy_store = beibu::edge::PolicyStore::Open({.data_dir = config->data_dir,
+                                                      .trust = [id] { return id->trust(); },
+                                                      .holder = policy_holder->get(),
+                                                      .audit = audit});
+  if (!policy_store.ok()) return CannotStart(policy_store.status());
+  beibu::edge::PolicyStore* policy = policy_store->get();
+  auto epoch_keys = beibu::edge::EpochKeys::Open({.dir = config->data_dir + "/epoch"}, id);
+  if (!epoch_keys.ok()) return CannotStart(epoch_keys.status());
+  auto exchange_store = beibu::edge::ExchangeStore::Open(config->data_dir + "/exchange");
+  if (!exchange_store.ok()) return CannotStart(exchange_store.status());
+  beibu::edge::RelayLink relay(*config, id, exchange_store->get(), epoch_keys->get(), audit);
+  beibu::edge::ExchangeService exchange(
+      {.secret_path = config->data_dir + "/exchange-secret",
+       .on_outbox = [&relay] { relay.Notify(); }},
+      id->self(), exchange_store->get(), epoch_keys->get(), policy_holder->get(), audit);
   beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
   beibu::edge::EvidenceService evidence(audit, id, config->data_dir + "/audit");
   beibu::audit::AuditQueryService audit_query(audit, id->self().country);
@@ -87,7 +112,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                                         beibu::pki::Role::kEdge,       beibu::pki::Role::kHub};
                 return c;
               },
-          .services = {&info, &evidence, &audit_query},
+          .services = {&info, &evidence, &audit_query, &exchange},
           .transport = *transport,
       });
   if (!host.ok()) return CannotStart(host.status());
@@ -116,7 +141,10 @@ int Run(const beibu::daemon::DaemonArgs& args) {
           spdlog::error("event=audit_append_failed error=\"{}\"", i.status().message());
         }
       });
+  link.SetPolicyHandlers([policy](const beibu::v1::SignedPolicy& p) { return policy->Apply(p); },
+                         [policy] { return policy->Enforced(); });
   link.Start();
+  relay.Start();
   {
     beibu::v1::AuditEvent started;
     started.set_operation("edge.started");
@@ -129,8 +157,10 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   anchorer.Start();
   spdlog::info("event=started id={} country={} listen={} port={} hub={}", id->self().id,
                id->self().country, config->listen, server->port(), config->hub);
-  beibu::daemon::ServeUntilSignal(*server, [&link, &anchorer, &audit_query] {
+  beibu::daemon::ServeUntilSignal(*server, [&link, &anchorer, &audit_query, &exchange, &relay] {
     audit_query.Stop();
+    exchange.Stop();
+    relay.Stop();
     anchorer.Stop();
     link.Stop();
   });

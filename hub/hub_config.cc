@@ -14,6 +14,10 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   c.extra_roots = r->StringList("extra_roots");
   c.heartbeat_timeout_ms = r->Int("heartbeat_timeout_ms", c.heartbeat_timeout_ms, 100, 600000);
   c.cert_validity_days = r->Int("cert_validity_days", c.cert_validity_days, 1, 3650);
+  c.relay_max_queue_bytes =
+      r->Int("relay_max_queue_bytes", c.relay_max_queue_bytes, 1 << 20, int64_t{1} << 40);
+  c.relay_max_queue_items =
+      r->Int("relay_max_queue_items", c.relay_max_queue_items, 1, int64_t{1} << 32);
   c.tls_cert = r->String("tls.cert", "");
   c.tls_key = r->String("tls.key", "");
   if (c.tls_cert.empty() != c.tls_key.empty())

@@ -17,6 +17,10 @@ struct HubConfig {
   int64_t cert_validity_days = 365;
   std::string tls_cert;  // optional TLS under the channel
   std::string tls_key;
+  // Per destination edge queue limits of the relay (issue 5): above them the
+  // hub stops acknowledging pushes to that edge; nothing is dropped.
+  int64_t relay_max_queue_bytes = int64_t{1} << 30;
+  int64_t relay_max_queue_items = 1000000;
   std::string log_level = "info";
   std::string log_file;
 };

@@ -353,6 +353,14 @@ absl::StatusOr<std::string> HubState::AnchoredNote(const std::string& node_id) c
   return db_->Get(kAnchorPrefix + node_id);
 }
 
+absl::StatusOr<v1::NodeRecord> HubState::FindNode(const std::string& node_id) const {
+  absl::StatusOr<v1::NodeRecord> node = LoadNode(node_id);
+  if (!node.ok() && absl::IsNotFound(node.status())) {
+    return absl::NotFoundError(absl::StrCat("no enrolled node '", node_id, "'"));
+  }
+  return node;
+}
+
 absl::StatusOr<crypto::Sm2PublicKey> HubState::NodeKey(const std::string& node_id) const {
   absl::StatusOr<v1::NodeRecord> node = LoadNode(node_id);
   if (!node.ok()) return absl::NotFoundError(absl::StrCat("no enrolled node '", node_id, "'"));

@@ -56,6 +56,9 @@ class HubState {
   // Anchoring records (the caller serialises them; see AnchorService).
   // The last cosigned checkpoint note of `node_id`; NOT_FOUND if none.
   absl::StatusOr<std::string> AnchoredNote(const std::string& node_id) const;
+  // The registry record of `node_id` (role, country, serial, certificate
+  // PEM); NOT_FOUND if it is not enrolled.
+  absl::StatusOr<v1::NodeRecord> FindNode(const std::string& node_id) const;
   // The public key of the node's current certificate.
   absl::StatusOr<crypto::Sm2PublicKey> NodeKey(const std::string& node_id) const;
   // Records an accepted, cosigned checkpoint and appends it to the hub's log;

@@ -13,7 +13,9 @@
 #include "beibu/daemon/server_host.h"
 #include "hub_config.h"
 #include "hub_state.h"
+#include "policy_publisher.h"
 #include "registry_service.h"
+#include "relay_service.h"
 
 namespace {
 
@@ -60,10 +62,27 @@ int Run(const beibu::daemon::DaemonArgs& args) {
       beibu::daemon::LoadServerTransport(config->tls_cert, config->tls_key);
   if (!transport.ok()) return CannotStart(transport.status());
 
-  beibu::hub::RegistryService registry(hub);
-  beibu::hub::AdminService admin(hub);
+  // The compliance database the edges enforce, signed by the hub
+  // (docs/policy-distribution.md).
+  auto policy = beibu::hub::PolicyPublisher::Open({.data_dir = config->data_dir,
+                                                   .key = hub->credentials().key,
+                                                   .certificate_pem =
+                                                       hub->credentials().chain.front().ToPem(),
+                                                   .audit = &hub->audit()});
+  if (!policy.ok()) return CannotStart(policy.status());
+  beibu::hub::RegistryService registry(hub, policy->get());
+  beibu::hub::AdminService admin(hub, policy->get());
   beibu::hub::AnchorService anchor(hub);
   beibu::audit::AuditQueryService audit_query(&hub->audit(), hub->self().country);
+  beibu::hub::HubRelayDirectory relay_directory(hub);
+  absl::StatusOr<std::unique_ptr<beibu::hub::RelayService>> relay = beibu::hub::RelayService::Open({
+      .dir = config->data_dir + "/relay",
+      .limits = {.max_queue_bytes = static_cast<uint64_t>(config->relay_max_queue_bytes),
+                 .max_queue_items = static_cast<uint64_t>(config->relay_max_queue_items)},
+      .directory = &relay_directory,
+      .audit = &hub->audit(),
+  });
+  if (!relay.ok()) return CannotStart(relay.status());
   beibu::daemon::NodeInfoService info(hub->self(), [hub] { return hub->bundle()->DigestHex(); });
   absl::StatusOr<std::unique_ptr<beibu::daemon::ServerHost>> host =
       beibu::daemon::ServerHost::Start({
@@ -78,7 +97,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                 c.allow_anonymous_peer = true;  // enrolment; services check roles per call
                 return c;
               },
-          .services = {&registry, &admin, &anchor, &audit_query, &info},
+          .services = {&registry, &admin, &anchor, &audit_query, relay->get(), &info},
           .transport = *transport,
       });
   if (!host.ok()) return CannotStart(host.status());
@@ -94,7 +113,10 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   spdlog::info("event=started listen={} port={} ca_fingerprint={} crypto=\"{}\"", config->listen,
                server->port(), hub->bundle()->roots().front().FingerprintHex(),
                beibu::crypto::ProviderVersion());
-  beibu::daemon::ServeUntilSignal(*server, [&audit_query] { audit_query.Stop(); });
+  beibu::daemon::ServeUntilSignal(*server, [&audit_query, &relay] {
+    audit_query.Stop();
+    (*relay)->Stop();  // ends Push/Pull streams so the server can shut down
+  });
   return beibu::daemon::kExitClean;
 }
 

@@ -42,6 +42,7 @@ grpc::Status RegistryService::Heartbeat(
   std::atomic<bool> reading{true};
   std::mutex mu;
   std::string edge_digest;
+  uint64_t edge_policy_version = 0;
   bool first_status = false;
   std::condition_variable cv;
   std::thread reader([&] {
@@ -49,13 +50,15 @@ grpc::Status RegistryService::Heartbeat(
     bool warned = false;
     while (stream->Read(&status)) {
       if (!state_->RecordHeartbeat(edge.id, status) && !warned) {
-        spdlog::warn("event=heartbeat_unknown_node node={} action=\"the registry has no record of "
-                     "this edge (restored from an old backup?); re-enrol it to list it\"",
-                     edge.id);
+        spdlog::warn(
+            "event=heartbeat_unknown_node node={} action=\"the registry has no record of "
+            "this edge (restored from an old backup?); re-enrol it to list it\"",
+            edge.id);
         warned = true;
       }
       std::lock_guard<std::mutex> lock(mu);
       edge_digest = status.trust_bundle_digest();
+      edge_policy_version = status.policy_version();
       first_status = true;
       cv.notify_all();
     }
@@ -68,24 +71,42 @@ grpc::Status RegistryService::Heartbeat(
   }
   uint64_t seen_version = 0;
   std::string pushed_digest;
+  uint64_t pushed_policy = 0;  // pushed once per version per stream, even if refused
   while (reading && !ctx->IsCancelled()) {
     std::shared_ptr<const pki::TrustBundle> bundle = state_->bundle();
     std::string digest = bundle->DigestHex();
     std::string reported;
+    uint64_t reported_policy = 0;
     {
       std::lock_guard<std::mutex> lock(mu);
       reported = edge_digest;
+      reported_policy = edge_policy_version;
     }
+    v1::HubPush push;
     if (digest != reported && digest != pushed_digest) {
-      v1::HubPush push;
       push.set_trust_bundle_pem(bundle->ToPem());
       push.set_bundle_digest(digest);
+    }
+    std::shared_ptr<const v1::SignedPolicy> policy = policy_ ? policy_->current() : nullptr;
+    if (policy && reported_policy < policy->version() && pushed_policy < policy->version()) {
+      *push.mutable_policy() = *policy;
+    }
+    if (!push.trust_bundle_pem().empty() || push.has_policy()) {
       *push.mutable_hub_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
       if (!stream->Write(push)) break;
-      pushed_digest = digest;
-      spdlog::info("event=bundle_pushed node={} digest={}", edge.id, digest.substr(0, 16));
+      if (!push.trust_bundle_pem().empty()) {
+        pushed_digest = digest;
+        spdlog::info("event=bundle_pushed node={} digest={}", edge.id, digest.substr(0, 16));
+      }
+      if (push.has_policy()) {
+        pushed_policy = policy->version();
+        spdlog::info("event=policy_pushed node={} version={} edge_version={}", edge.id,
+                     policy->version(), reported_policy);
+      }
     }
-    seen_version = state_->WaitForBundleChange(seen_version, std::chrono::milliseconds(500));
+    // Bundle changes wake this loop at once; a new policy version or a new
+    // edge status is noticed within the timeout.
+    seen_version = state_->WaitForBundleChange(seen_version, std::chrono::milliseconds(250));
   }
   ctx->TryCancel();  // unblocks the reader if we left first
   reader.join();
@@ -113,6 +134,29 @@ grpc::Status AdminService::ListNodes(grpc::ServerContext* ctx, const v1::ListNod
                                      v1::ListNodesResponse* resp) {
   if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, nullptr); !s.ok()) return s;
   *resp = state_->ListNodes();
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::PublishPolicy(grpc::ServerContext* ctx,
+                                         const v1::PublishPolicyRequest* req,
+                                         v1::PublishPolicyResponse* resp) {
+  pki::Identity op;
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, &op); !s.ok()) return s;
+  if (policy_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "this hub does not distribute a compliance database");
+  }
+  return Reply(policy_->Publish(*req, op), resp);
+}
+
+grpc::Status AdminService::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest*,
+                                     v1::SignedPolicy* resp) {
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kOperator}, nullptr); !s.ok()) return s;
+  if (policy_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "this hub does not distribute a compliance database");
+  }
+  *resp = *policy_->current();
   return grpc::Status::OK;
 }
 

@@ -5,27 +5,34 @@
 
 #include "beibu/v1/registry.grpc.pb.h"
 #include "hub_state.h"
+#include "policy_publisher.h"
 
 namespace beibu::hub {
 
 class RegistryService final : public v1::Registry::Service {
  public:
-  explicit RegistryService(HubState* state) : state_(state) {}
+  // `policy` may be null: no compliance database is then distributed.
+  explicit RegistryService(HubState* state, PolicySource* policy = nullptr)
+      : state_(state), policy_(policy) {}
 
   grpc::Status Enroll(grpc::ServerContext* ctx, const v1::EnrollRequest* req,
                       v1::EnrollResponse* resp) override;
-  // Pushes the trust bundle on connect and on every change; records each
-  // EdgeStatus the edge sends.
+  // Pushes the trust bundle on connect and on every change, and the signed
+  // compliance database whenever the edge reports an older version than the
+  // hub's (on connect, and after each publication); records each EdgeStatus.
   grpc::Status Heartbeat(grpc::ServerContext* ctx,
                          grpc::ServerReaderWriter<v1::HubPush, v1::EdgeStatus>* stream) override;
 
  private:
   HubState* state_;
+  PolicySource* policy_;
 };
 
 class AdminService final : public v1::Admin::Service {
  public:
-  explicit AdminService(HubState* state) : state_(state) {}
+  // `policy` may be null: PublishPolicy and GetPolicy then answer UNIMPLEMENTED.
+  explicit AdminService(HubState* state, PolicySource* policy = nullptr)
+      : state_(state), policy_(policy) {}
 
   grpc::Status CreateJoinToken(grpc::ServerContext* ctx, const v1::CreateJoinTokenRequest* req,
                                v1::CreateJoinTokenResponse* resp) override;
@@ -33,9 +40,15 @@ class AdminService final : public v1::Admin::Service {
                       v1::RevokeResponse* resp) override;
   grpc::Status ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest* req,
                          v1::ListNodesResponse* resp) override;
+  // Operators only.
+  grpc::Status PublishPolicy(grpc::ServerContext* ctx, const v1::PublishPolicyRequest* req,
+                             v1::PublishPolicyResponse* resp) override;
+  grpc::Status GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
+                         v1::SignedPolicy* resp) override;
 
  private:
   HubState* state_;
+  PolicySource* policy_;
 };
 
 }  // namespace beibu::hub

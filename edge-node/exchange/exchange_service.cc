@@ -1,1 +1,452 @@
 #include "exchange/exchange_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "beibu/crypto/sm3.h"
+#include "beibu/envelope/seal.h"
+#include "beibu/rpc/peer.h"
+#include "beibu/rpc/status.h"
+#include "exchange/accept_pipeline.h"
+#include "exchange/payload_pipeline.h"
+#include "exchange/transfer_validation.h"
+
+namespace beibu::edge {
+namespace {
+
+constexpr uint32_t kDefaultMaxUnacked = 64;
+constexpr auto kInboxPoll = std::chrono::milliseconds(200);
+
+std::string Hex(const crypto::Sm3Digest& d) { return HexEncode(ByteView(d.data(), d.size())); }
+
+grpc::Status Error(grpc::StatusCode code, std::string message) {
+  return grpc::Status(code, std::move(message));
+}
+
+// Serializes accepts of one transfer id: a concurrent duplicate waits and
+// then finds the first one's record.
+class IdLocks {
+ public:
+  class Guard {
+   public:
+    Guard(IdLocks* locks, std::string id) : locks_(locks), id_(std::move(id)) {
+      std::unique_lock<std::mutex> lock(locks_->mu_);
+      locks_->cv_.wait(lock, [&] { return locks_->held_.count(id_) == 0; });
+      locks_->held_.insert(id_);
+    }
+    ~Guard() {
+      std::lock_guard<std::mutex> lock(locks_->mu_);
+      locks_->held_.erase(id_);
+      locks_->cv_.notify_all();
+    }
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+
+   private:
+    IdLocks* locks_;
+    std::string id_;
+  };
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> held_;
+};
+
+}  // namespace
+
+struct ExchangeService::Impl {
+  ExchangeServiceOptions options;
+  pki::Identity self;
+  ExchangeStore* store;
+  TransferKeySource* keys;
+  PolicyHolder* policy;
+  audit::AuditLog* audit;
+
+  std::unique_ptr<AcceptPipeline> accept;
+  IdLocks id_locks;
+  std::atomic<bool> stopped{false};
+  std::mutex ack_mu;
+  std::condition_variable ack_cv;  // an Ack happened (Inbox flow control)
+
+  grpc::Status Authorize(const grpc::ServerContext& ctx, pki::Identity* caller) const {
+    if (grpc::Status s = rpc::RequireRole(ctx, {pki::Role::kEnterprise}, caller); !s.ok()) {
+      return s;
+    }
+    if (caller->country != self.country) {
+      return Error(grpc::StatusCode::PERMISSION_DENIED,
+                   absl::StrCat(pki::Describe(*caller), " may not use the exchange of ", self.id,
+                                " (", self.country, "): connect to the edge of your own country"));
+    }
+    return grpc::Status::OK;
+  }
+
+  // Send and each SendMany request.
+  grpc::Status SendOne(const pki::Identity& caller, const v1::SendRequest& req,
+                       v1::TransferStatus* resp) {
+    std::shared_ptr<const PolicySnapshot> snap = policy->current();
+    const v1::TransferHeader& h = req.header();
+    if (absl::Status s = ValidateHeader(h, snap->db, self.country); !s.ok()) return rpc::ToGrpc(s);
+    if (req.payload().size() > options.max_send_bytes) {
+      return Error(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("payload of ", req.payload().size(), " bytes is above Send's limit of ",
+                       options.max_send_bytes, " bytes; use SendStream for large data"));
+    }
+    AcceptedPayload payload;
+    payload.size = req.payload().size();
+    payload.sm3 = crypto::Sm3::Hash(AsBytes(req.payload()));
+    payload.bytes = &req.payload();
+    const std::string digest = RequestDigest(h, payload.sm3);
+    IdLocks::Guard guard(&id_locks, h.transfer_id());
+    absl::StatusOr<v1::TransferRecord> existing = store->GetTransfer(h.transfer_id());
+    if (existing.ok()) return Replay(caller, *existing, digest, resp);
+    if (!absl::IsNotFound(existing.status())) return rpc::ToGrpc(existing.status());
+    IncrementalScanner scanner(*snap->detector, FormatOfContentType(h.content_type()));
+    scanner.Feed(req.payload());
+    std::set<std::string> types = scanner.Finish();
+    payload.finding_types.assign(types.begin(), types.end());
+    payload.format = scanner.format();
+    v1::TransferRecord record;
+    *record.mutable_header() = h;
+    return accept->Accept(caller, std::move(record), payload, *snap, resp);
+  }
+
+  // A request for an id that already has a record.
+  grpc::Status Replay(const pki::Identity& caller, const v1::TransferRecord& existing,
+                      const std::string& digest, v1::TransferStatus* resp) const {
+    const std::string& id = existing.header().transfer_id();
+    if (existing.from_enterprise() == caller.id && existing.status().state() != v1::RECEIVING &&
+        existing.request_digest() == digest) {
+      *resp = existing.status();
+      return grpc::Status::OK;
+    }
+    if (existing.status().state() == v1::RECEIVING && existing.from_enterprise() == caller.id) {
+      return Error(grpc::StatusCode::ALREADY_EXISTS,
+                   absl::StrCat("transfer id '", id, "' belongs to a SendStream still receiving (",
+                                existing.status().size(),
+                                " bytes so far); resume that stream or choose a new id"));
+    }
+    return Error(grpc::StatusCode::ALREADY_EXISTS,
+                 absl::StrCat("transfer id '", id,
+                              "' was already used for a different transfer; choose a new id "
+                              "(an id may only be reused to retry the same content)"));
+  }
+};
+
+ExchangeService::ExchangeService(ExchangeServiceOptions options, pki::Identity self,
+                                 ExchangeStore* store, TransferKeySource* keys,
+                                 PolicyHolder* policy, audit::AuditLog* audit)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->self = std::move(self);
+  impl_->store = store;
+  impl_->keys = keys;
+  impl_->policy = policy;
+  impl_->audit = audit;
+  impl_->accept =
+      std::make_unique<AcceptPipeline>(AcceptOptions{.secret_path = impl_->options.secret_path,
+                                                     .work_dir = impl_->options.work_dir,
+                                                     .sandbox_hint = impl_->options.sandbox_hint,
+                                                     .on_outbox = impl_->options.on_outbox},
+                                       impl_->self, store, keys, audit);
+}
+
+ExchangeService::~ExchangeService() = default;
+
+void ExchangeService::Stop() {
+  impl_->stopped = true;
+  std::lock_guard<std::mutex> lock(impl_->ack_mu);
+  impl_->ack_cv.notify_all();
+}
+
+grpc::Status ExchangeService::Send(grpc::ServerContext* ctx, const v1::SendRequest* req,
+                                   v1::TransferStatus* resp) {
+  pki::Identity caller;
+  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  return impl_->SendOne(caller, *req, resp);
+}
+
+grpc::Status ExchangeService::SendMany(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::TransferStatus, v1::SendRequest>* stream) {
+  pki::Identity caller;
+  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  v1::SendRequest req;
+  while (stream->Read(&req)) {
+    v1::TransferStatus status;
+    grpc::Status s = impl_->SendOne(caller, req, &status);
+    if (!s.ok()) {
+      // Answers stay in step with requests: an error is an answer with no
+      // state and the code and message in detail.
+      status = v1::TransferStatus();
+      status.set_transfer_id(req.header().transfer_id());
+      status.set_detail(
+          absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())),
+                       ": ", s.error_message()));
+    }
+    if (!stream->Write(status)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
+                                         grpc::ServerReader<v1::SendChunk>* reader,
+                                         v1::TransferStatus* resp) {
+  Impl& m = *impl_;
+  pki::Identity caller;
+  if (grpc::Status s = m.Authorize(*ctx, &caller); !s.ok()) return s;
+  v1::SendChunk chunk;
+  if (!reader->Read(&chunk)) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 "SendStream carried no message; the first one must hold the header");
+  }
+  if (!chunk.has_header()) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 "the first SendStream message must carry the transfer header");
+  }
+  const v1::TransferHeader header = chunk.header();
+  const std::string& id = header.transfer_id();
+  std::shared_ptr<const PolicySnapshot> snap = m.policy->current();
+  if (absl::Status s = ValidateHeader(header, snap->db, m.self.country); !s.ok()) {
+    return rpc::ToGrpc(s);
+  }
+  v1::TransferRecord record;
+  bool persisted = false;  // the record is in the store (RECEIVING)
+  absl::StatusOr<v1::TransferRecord> existing = m.store->GetTransfer(id);
+  if (existing.ok()) {
+    if (existing->from_enterprise() != caller.id ||
+        CanonicalHeader(existing->header()) != CanonicalHeader(header)) {
+      return Error(grpc::StatusCode::ALREADY_EXISTS,
+                   absl::StrCat("transfer id '", id,
+                                "' was already used for a different transfer; choose a new id"));
+    }
+    if (existing->status().state() != v1::RECEIVING) {
+      *resp = existing->status();  // a retry of a finished stream: the first answer
+      return grpc::Status::OK;
+    }
+    record = *std::move(existing);
+    persisted = true;
+  } else if (absl::IsNotFound(existing.status())) {
+    *record.mutable_header() = header;
+    record.set_from_enterprise(caller.id);
+    record.set_from_country(m.self.country);
+    v1::TransferStatus* st = record.mutable_status();
+    st->set_transfer_id(id);
+    st->set_state(v1::RECEIVING);
+    st->set_to_country(header.to_country());
+    st->set_to_enterprise(header.to_enterprise());
+    SetStep(st, v1::RECEIVING, NowTimestamp());
+  } else {
+    return rpc::ToGrpc(existing.status());
+  }
+  // Stage every chunk; the store checks that offsets are contiguous.
+  for (;;) {
+    if (chunk.data().size() > m.options.max_send_bytes) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   absl::StrCat("a SendStream message carries ", chunk.data().size(),
+                                " bytes, above the ", m.options.max_send_bytes,
+                                " a message may carry; send at most 1 MiB per message"));
+    }
+    if (!chunk.data().empty() || chunk.offset() != record.status().size() || !persisted) {
+      if (absl::Status s = m.store->StageRaw(record, chunk.offset(), chunk.data()); !s.ok()) {
+        return rpc::ToGrpc(s);
+      }
+      record.mutable_status()->set_size(chunk.offset() + chunk.data().size());
+      persisted = true;
+    }
+    if (header.total_size() > 0 && record.status().size() > header.total_size()) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   absl::StrCat("the stream carried ", record.status().size(),
+                                " bytes, more than the header's total_size ", header.total_size()));
+    }
+    if (chunk.last()) break;
+    if (!reader->Read(&chunk)) {
+      return Error(grpc::StatusCode::FAILED_PRECONDITION,
+                   absl::StrCat("the stream ended without a message with last=true; ",
+                                record.status().size(),
+                                " bytes are staged: resume with the same header from offset ",
+                                record.status().size()));
+    }
+  }
+  IdLocks::Guard guard(&m.id_locks, id);
+  absl::StatusOr<v1::TransferRecord> current = m.store->GetTransfer(id);
+  if (!current.ok()) return rpc::ToGrpc(current.status());
+  if (current->status().state() != v1::RECEIVING) {  // a concurrent stream finished it
+    *resp = current->status();
+    return grpc::Status::OK;
+  }
+  // One pass over the staged bytes: digest and scan, in constant memory.
+  AcceptedPayload payload;
+  payload.size = current->status().size();
+  payload.staged_id = id;
+  crypto::Sm3 sm3;
+  IncrementalScanner scanner(*snap->detector, FormatOfContentType(header.content_type()));
+  uint64_t seen = 0;
+  absl::Status read = m.store->ReadRaw(id, [&](uint64_t offset, std::string_view data) {
+    if (offset != seen) return false;
+    sm3.Update(AsBytes(data));
+    scanner.Feed(data);
+    seen += data.size();
+    return true;
+  });
+  if (!read.ok()) return rpc::ToGrpc(read);
+  if (seen != payload.size) {
+    return Error(grpc::StatusCode::DATA_LOSS,
+                 absl::StrCat("transfer '", id, "': ", seen, " of ", payload.size,
+                              " staged bytes could be read back; send it again with a new id"));
+  }
+  payload.sm3 = sm3.Final();
+  std::set<std::string> types = scanner.Finish();
+  payload.finding_types.assign(types.begin(), types.end());
+  payload.format = scanner.format();
+  return m.accept->Accept(caller, *std::move(current), payload, *snap, resp);
+}
+
+grpc::Status ExchangeService::GetTransfer(grpc::ServerContext* ctx,
+                                          const v1::GetTransferRequest* req,
+                                          v1::TransferStatus* resp) {
+  pki::Identity caller;
+  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  absl::StatusOr<v1::TransferRecord> r = impl_->store->GetTransfer(req->transfer_id());
+  // Another enterprise's transfer is reported exactly like an unknown one.
+  if ((r.ok() && r->from_enterprise() != caller.id) || absl::IsNotFound(r.status())) {
+    return Error(grpc::StatusCode::NOT_FOUND,
+                 absl::StrCat("no transfer '", req->transfer_id(), "' sent by ", caller.id));
+  }
+  if (!r.ok()) return rpc::ToGrpc(r.status());
+  *resp = r->status();
+  return grpc::Status::OK;
+}
+
+grpc::Status ExchangeService::Inbox(grpc::ServerContext* ctx, const v1::InboxRequest* req,
+                                    grpc::ServerWriter<v1::Delivery>* writer) {
+  Impl& m = *impl_;
+  pki::Identity caller;
+  if (grpc::Status s = m.Authorize(*ctx, &caller); !s.ok()) return s;
+  const size_t max_unacked = req->max_unacked() > 0 ? req->max_unacked() : kDefaultMaxUnacked;
+  uint64_t after = 0;
+  std::set<std::string> unacked;  // sent on this stream, not acknowledged yet
+  while (!ctx->IsCancelled() && !m.stopped) {
+    for (auto it = unacked.begin(); it != unacked.end();) {
+      absl::StatusOr<v1::DeliveryRecord> d = m.store->GetDelivery(*it);
+      it = (!d.ok() || d->acknowledged()) ? unacked.erase(it) : std::next(it);
+    }
+    if (unacked.size() >= max_unacked) {
+      std::unique_lock<std::mutex> lock(m.ack_mu);
+      m.ack_cv.wait_for(lock, kInboxPoll);
+      continue;
+    }
+    absl::StatusOr<std::vector<v1::DeliveryRecord>> pending =
+        m.store->PendingDeliveries(caller.id, after, max_unacked - unacked.size());
+    if (!pending.ok()) return rpc::ToGrpc(pending.status());
+    if (pending->empty()) {
+      m.store->WaitForInbox(caller.id, after, kInboxPoll);
+      continue;
+    }
+    for (const v1::DeliveryRecord& d : *pending) {
+      after = d.inbox_sequence();
+      v1::EnvelopeHeader h;
+      if (!h.ParseFromString(d.envelope_header())) {
+        spdlog::error("event=inbox_skip reason=header_unparseable inbox_sequence={}", after);
+        continue;
+      }
+      absl::StatusOr<envelope::TransferKeys> keys = m.keys->KeysFor(h);
+      absl::StatusOr<envelope::ChunkOpener> opener =
+          keys.ok() ? envelope::ChunkOpener::Create(*keys, d.envelope_header())
+                    : absl::StatusOr<envelope::ChunkOpener>(keys.status());
+      if (!opener.ok()) {
+        spdlog::error("event=inbox_skip transfer_id={} error=\"{}\"", h.transfer_id(),
+                      std::string(opener.status().message()));
+        continue;
+      }
+      // One Delivery per chunk; payload_sm3 (hex, of the whole delivered
+      // plaintext) is computed while streaming and set on the last one only.
+      crypto::Sm3 sm3;
+      uint64_t offset = 0;
+      for (uint32_t i = 0; i < h.chunks(); ++i) {
+        absl::StatusOr<std::string> sealed = m.store->ReadChunk(h.transfer_id(), i);
+        absl::StatusOr<Bytes> plain = sealed.ok() ? opener->Open(i, AsBytes(*sealed))
+                                                  : absl::StatusOr<Bytes>(sealed.status());
+        if (!plain.ok()) {
+          // Chunks were verified on arrival: this is local corruption.
+          spdlog::error("event=inbox_skip transfer_id={} chunk={} error=\"{}\"", h.transfer_id(), i,
+                        std::string(plain.status().message()));
+          break;
+        }
+        sm3.Update(*plain);
+        v1::Delivery out;
+        out.set_transfer_id(h.transfer_id());
+        out.set_from_enterprise(h.from_enterprise());
+        out.set_from_country(h.from_country());
+        out.set_category(h.category());
+        v1::Decision* dec = out.mutable_decision();
+        dec->set_decision(h.decision());
+        for (const std::string& r : h.rules()) dec->add_rules(r);
+        dec->set_policy_version(h.policy_version());
+        out.set_offset(offset);
+        out.set_data(std::string(AsChars(*plain)));
+        out.set_size(h.size());
+        *out.mutable_accepted_at() = h.accepted_at();
+        offset += plain->size();
+        if (i + 1 == h.chunks()) {
+          out.set_last(true);
+          crypto::Sm3Digest digest = sm3.Final();
+          out.set_payload_sm3(Hex(digest));
+        }
+        if (!writer->Write(out)) return grpc::Status::OK;  // the client went away
+      }
+      unacked.insert(h.transfer_id());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ExchangeService::Ack(grpc::ServerContext* ctx, const v1::AckRequest* req,
+                                  v1::AckResponse* resp) {
+  Impl& m = *impl_;
+  pki::Identity caller;
+  if (grpc::Status s = m.Authorize(*ctx, &caller); !s.ok()) return s;
+  std::vector<std::string> ids(req->transfer_ids().begin(), req->transfer_ids().end());
+  const google::protobuf::Timestamp now = NowTimestamp();
+  // The notices to the source edges are queued in the same batch.
+  absl::StatusOr<std::vector<std::string>> acked =
+      m.store->Acknowledge(caller.id, ids, m.self.id, now);
+  if (!acked.ok()) return rpc::ToGrpc(acked.status());
+  std::vector<v1::AuditEvent> events;
+  for (const std::string& id : *acked) {
+    v1::EnvelopeHeader h;
+    absl::StatusOr<v1::DeliveryRecord> d = m.store->GetDelivery(id);
+    if (d.ok()) (void)h.ParseFromString(d->envelope_header());
+    v1::AuditEvent e;
+    *e.mutable_who() = audit::ActorOf(caller);
+    e.set_operation("transfer.acknowledged");
+    e.set_transfer_id(id);
+    e.set_source_country(h.from_country());
+    e.set_destination_country(h.to_country());
+    e.set_category(h.category());
+    e.set_decision(h.decision());
+    for (const std::string& r : h.rules()) e.add_rule_ids(r);
+    events.push_back(std::move(e));
+  }
+  if (!events.empty()) {
+    if (absl::StatusOr<uint64_t> i = m.audit->AppendBatch(std::move(events)); !i.ok()) {
+      spdlog::error("event=audit_failed operation=transfer.acknowledged error=\"{}\"",
+                    std::string(i.status().message()));
+    }
+    if (m.options.on_outbox) m.options.on_outbox();
+  }
+  {
+    std::lock_guard<std::mutex> lock(m.ack_mu);
+    m.ack_cv.notify_all();
+  }
+  resp->set_acknowledged(static_cast<uint32_t>(acked->size()));
+  return grpc::Status::OK;
+}
+
+}  // namespace beibu::edge

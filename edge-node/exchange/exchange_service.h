@@ -28,35 +28,42 @@
 #include <memory>
 
 #include "beibu/audit/audit_log.h"
+#include "beibu/pki/identity.h"
 #include "beibu/v1/exchange.grpc.pb.h"
-#include "edge_identity.h"
-#include "exchange/epoch_keys.h"
 #include "exchange/exchange_store.h"
+#include "exchange/key_source.h"
 #include "exchange/policy_holder.h"
 
 namespace beibu::edge {
 
 struct ExchangeServiceOptions {
   std::string secret_path;  // pseudonym key file, created (0600) if absent
+  // Where SendStream's masked output is spooled while it is sealed (deleted
+  // right after); empty: the directory of secret_path.
+  std::string work_dir;
   // Called after a commit that added outbox items (wakes the relay link).
   std::function<void()> on_outbox;
   size_t max_send_bytes = size_t{4} << 20;
   // Where SANDBOX_ONLY answers point.
-  std::string sandbox_hint = "run the computation in the source country's sandbox "
-                             "(issue 6: privacy computing); the data does not leave";
+  std::string sandbox_hint =
+      "run the computation in the source country's sandbox "
+      "(issue 6: privacy computing); the data does not leave";
 };
 
 class ExchangeService final : public v1::Exchange::Service {
  public:
-  ExchangeService(ExchangeServiceOptions options, EdgeIdentity* identity, ExchangeStore* store,
-                  EpochKeys* keys, PolicyHolder* policy, audit::AuditLog* audit);
+  // `self` is this edge's certificate identity (EdgeIdentity::self()): its id
+  // is the envelopes' from_edge, its country the only one whose enterprises
+  // may call.
+  ExchangeService(ExchangeServiceOptions options, pki::Identity self, ExchangeStore* store,
+                  TransferKeySource* keys, PolicyHolder* policy, audit::AuditLog* audit);
   ~ExchangeService() override;
 
   grpc::Status Send(grpc::ServerContext* ctx, const v1::SendRequest* req,
                     v1::TransferStatus* resp) override;
-  grpc::Status SendMany(grpc::ServerContext* ctx,
-                        grpc::ServerReaderWriter<v1::TransferStatus, v1::SendRequest>* stream)
-      override;
+  grpc::Status SendMany(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::TransferStatus, v1::SendRequest>* stream) override;
   grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerReader<v1::SendChunk>* reader,
                           v1::TransferStatus* resp) override;
   grpc::Status GetTransfer(grpc::ServerContext* ctx, const v1::GetTransferRequest* req,

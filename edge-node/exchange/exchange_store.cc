@@ -1,1 +1,680 @@
 #include "exchange/exchange_store.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "beibu/storage/db.h"
+#include "exchange/transfer_id.h"
+
+namespace beibu::edge {
+namespace {
+
+// Counters under m/. The source sequence is reserved in blocks: the stored
+// value is the first sequence not yet handed out by any run, so a restart
+// skips the rest of the block and never reuses one.
+constexpr char kSourceLimitKey[] = "m/source_limit";
+constexpr char kRelayNextKey[] = "m/relay_next";
+constexpr char kInboxNextKey[] = "m/inbox_next";
+constexpr char kHubWatermarkKey[] = "m/hub_watermark";
+constexpr uint64_t kSourceBlock = 1024;
+// envelope::kChunkTagSize (seal.h); this library does not link the envelope code.
+constexpr size_t kTagSize = 32;
+
+std::string Pad(uint64_t v, int width) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%0*llu", width, static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string TransferKey(const std::string& id) { return "t/" + id; }
+std::string RawPrefix(const std::string& id) { return "r/" + id + "/"; }
+std::string RawKey(const std::string& id, uint64_t offset) {
+  return RawPrefix(id) + Pad(offset, 20);
+}
+std::string PartPrefix(const std::string& id) { return "p/" + id + "/"; }
+std::string PartKey(const std::string& id, uint32_t part) { return PartPrefix(id) + Pad(part, 10); }
+std::string OutboxKey(uint64_t seq) { return "o/" + Pad(seq, 20); }
+std::string DeliveryKey(const std::string& id) { return "d/" + id; }
+std::string ChunkKey(const std::string& id, uint32_t i) { return "c/" + id + "/" + Pad(i, 10); }
+std::string InboxPrefix(const std::string& enterprise) { return "i/" + enterprise + "/"; }
+std::string InboxKey(const std::string& enterprise, uint64_t seq) {
+  return InboxPrefix(enterprise) + Pad(seq, 20);
+}
+std::string PersonsKey(const std::string& exporter, int year) {
+  return absl::StrCat("n/", exporter, "/", year);
+}
+
+// Parses a fixed-width decimal key suffix; false if it is anything else
+// (e.g. the key of an enterprise whose id continues with '/').
+bool ParseSuffix(std::string_view key, size_t prefix_len, size_t width, uint64_t* out) {
+  if (key.size() != prefix_len + width) return false;
+  std::string_view digits = key.substr(prefix_len);
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  return absl::SimpleAtoi(absl::string_view(digits.data(), digits.size()), out);
+}
+
+google::protobuf::Timestamp& Step(v1::TransferRecord& r, v1::TransferState state) {
+  return (*r.mutable_status()->mutable_steps())[v1::TransferState_Name(state)];
+}
+
+}  // namespace
+
+struct ExchangeStore::State {
+  std::unique_ptr<storage::Db> db;
+  mutable std::mutex mu;  // serializes writes and guards everything below
+  mutable std::condition_variable outbox_cv;
+  mutable std::condition_variable inbox_cv;
+  uint64_t next_source = 1;
+  uint64_t source_limit = 1;  // first sequence not covered by the persisted block
+  uint64_t next_relay = 1;
+  uint64_t next_inbox = 1;
+  uint64_t watermark = 0;
+  OutboxStats stats;
+  // Sizes of staged sealed parts (outbox byte accounting without re-reading).
+  std::map<std::string, std::map<uint32_t, uint64_t>> part_sizes;
+  // enterprise -> inbox sequences of its complete, unacknowledged deliveries
+  // (what WaitForInbox waits for; an acknowledged one must not wake it).
+  std::map<std::string, std::set<uint64_t>> inbox_pending;
+  std::map<std::pair<std::string, int>, uint64_t> persons_durable;  // loaded lazily
+  std::map<std::pair<std::string, int>, uint64_t> persons_reserved;
+
+  absl::StatusOr<uint64_t> GetCounter(const char* key, uint64_t fallback) const {
+    absl::StatusOr<std::string> v = db->Get(key);
+    if (absl::IsNotFound(v.status())) return fallback;
+    if (!v.ok()) return v.status();
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(*v, &n)) {
+      return absl::DataLossError(absl::StrCat("exchange store: counter ", key, " holds '", *v,
+                                              "', not a number; restore the data directory"));
+    }
+    return n;
+  }
+
+  uint64_t& Durable(const std::string& exporter, int year) {
+    auto key = std::make_pair(exporter, year);
+    auto it = persons_durable.find(key);
+    if (it != persons_durable.end()) return it->second;
+    uint64_t n = 0;
+    absl::StatusOr<std::string> v = db->Get(PersonsKey(exporter, year));
+    if (v.ok()) (void)absl::SimpleAtoi(*v, &n);
+    return persons_durable[key] = n;
+  }
+
+  absl::StatusOr<v1::TransferRecord> LoadTransfer(const std::string& id) const {
+    absl::StatusOr<std::string> v = db->Get(TransferKey(id));
+    if (!v.ok()) {
+      if (absl::IsNotFound(v.status())) {
+        return absl::NotFoundError(absl::StrCat("no transfer '", id, "' at this edge"));
+      }
+      return v.status();
+    }
+    v1::TransferRecord r;
+    if (!r.ParseFromString(*v)) {
+      return absl::DataLossError(absl::StrCat("transfer record '", id, "' does not parse"));
+    }
+    return r;
+  }
+
+  absl::StatusOr<v1::DeliveryRecord> LoadDelivery(const std::string& id) const {
+    absl::StatusOr<std::string> v = db->Get(DeliveryKey(id));
+    if (!v.ok()) {
+      if (absl::IsNotFound(v.status())) {
+        return absl::NotFoundError(absl::StrCat("no delivery of transfer '", id, "' arrived"));
+      }
+      return v.status();
+    }
+    v1::DeliveryRecord r;
+    if (!r.ParseFromString(*v)) {
+      return absl::DataLossError(absl::StrCat("delivery record '", id, "' does not parse"));
+    }
+    return r;
+  }
+
+  // Size of a part for outbox accounting: from memory, else from the store.
+  uint64_t PartSize(const std::string& id, uint32_t part) const {
+    auto it = part_sizes.find(id);
+    if (it != part_sizes.end()) {
+      auto p = it->second.find(part);
+      if (p != it->second.end()) return p->second;
+    }
+    absl::StatusOr<std::string> v = db->Get(PartKey(id, part));
+    return v.ok() ? v->size() : 0;
+  }
+};
+
+ExchangeStore::ExchangeStore(std::unique_ptr<State> state) : s_(std::move(state)) {}
+ExchangeStore::~ExchangeStore() = default;
+
+absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::string& dir) {
+  auto state = std::make_unique<State>();
+  absl::StatusOr<std::unique_ptr<storage::Db>> db = storage::Db::Open(dir);
+  if (!db.ok()) return db.status();
+  state->db = *std::move(db);
+  absl::StatusOr<uint64_t> limit = state->GetCounter(kSourceLimitKey, 1);
+  absl::StatusOr<uint64_t> relay = state->GetCounter(kRelayNextKey, 1);
+  absl::StatusOr<uint64_t> inbox = state->GetCounter(kInboxNextKey, 1);
+  absl::StatusOr<uint64_t> mark = state->GetCounter(kHubWatermarkKey, 0);
+  for (const absl::StatusOr<uint64_t>* c : {&limit, &relay, &inbox, &mark}) {
+    if (!c->ok()) return c->status();
+  }
+  state->next_source = state->source_limit = *limit;
+  state->next_relay = *relay;
+  state->next_inbox = *inbox;
+  state->watermark = *mark;
+  // Outbox accounting and inbox heads are derived, not stored.
+  std::vector<v1::OutboxItem> items;
+  absl::Status s = state->db->Scan("o/", [&](std::string_view, std::string_view v) {
+    v1::OutboxItem item;
+    if (item.ParseFromArray(v.data(), static_cast<int>(v.size()))) items.push_back(item);
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (const v1::OutboxItem& item : items) {
+    ++state->stats.items;
+    state->stats.bytes += item.has_notice() ? item.notice().ByteSizeLong()
+                                            : state->PartSize(item.transfer_id(), item.part());
+  }
+  s = state->db->Scan("i/", [&](std::string_view k, std::string_view) {
+    size_t slash = k.rfind('/');
+    uint64_t seq = 0;
+    if (slash == std::string_view::npos || slash < 2 || !ParseSuffix(k, slash + 1, 20, &seq)) {
+      return true;
+    }
+    state->inbox_pending[std::string(k.substr(2, slash - 2))].insert(seq);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return std::unique_ptr<ExchangeStore>(new ExchangeStore(std::move(state)));
+}
+
+// ---- Source side ------------------------------------------------------------
+
+absl::StatusOr<v1::TransferRecord> ExchangeStore::GetTransfer(
+    const std::string& transfer_id) const {
+  return s_->LoadTransfer(transfer_id);
+}
+
+absl::Status ExchangeStore::PutTransfer(const v1::TransferRecord& record) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->db->Put(TransferKey(record.header().transfer_id()), record.SerializeAsString());
+}
+
+absl::StatusOr<uint64_t> ExchangeStore::AllocateSourceSequence() {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  if (s_->next_source >= s_->source_limit) {
+    uint64_t limit = s_->next_source + kSourceBlock;
+    if (absl::Status st = s_->db->Put(kSourceLimitKey, absl::StrCat(limit)); !st.ok()) return st;
+    s_->source_limit = limit;
+  }
+  return s_->next_source++;
+}
+
+absl::Status ExchangeStore::StageRaw(const v1::TransferRecord& record, uint64_t offset,
+                                     std::string_view data) {
+  const std::string& id = record.header().transfer_id();
+  std::lock_guard<std::mutex> lock(s_->mu);
+  uint64_t staged = 0;
+  absl::StatusOr<v1::TransferRecord> existing = s_->LoadTransfer(id);
+  if (existing.ok()) {
+    if (existing->status().state() != v1::RECEIVING) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "transfer '", id, "' is no longer receiving (state ",
+          v1::TransferState_Name(existing->status().state()), "); ask GetTransfer for its status"));
+    }
+    staged = existing->status().size();
+  } else if (!absl::IsNotFound(existing.status())) {
+    return existing.status();
+  }
+  if (offset != staged) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("transfer '", id, "': data at offset ", offset, " but ", staged,
+                     " bytes are staged; resume from offset ", staged));
+  }
+  v1::TransferRecord r = record;
+  r.mutable_status()->set_size(offset + data.size());
+  storage::WriteBatch batch;
+  if (!data.empty()) batch.Put(RawKey(id, offset), data);
+  batch.Put(TransferKey(id), r.SerializeAsString());
+  return s_->db->Write(batch);
+}
+
+absl::Status ExchangeStore::ReadRaw(
+    const std::string& transfer_id,
+    const std::function<bool(uint64_t offset, std::string_view data)>& visit) const {
+  const std::string prefix = RawPrefix(transfer_id);
+  return s_->db->Scan(prefix, [&](std::string_view k, std::string_view v) {
+    uint64_t offset = 0;
+    if (!ParseSuffix(k, prefix.size(), 20, &offset)) return true;
+    return visit(offset, v);
+  });
+}
+
+absl::StatusOr<std::string> ExchangeStore::ReadRawSegment(const std::string& transfer_id,
+                                                          uint64_t offset) const {
+  absl::StatusOr<std::string> v = s_->db->Get(RawKey(transfer_id, offset));
+  if (absl::IsNotFound(v.status())) {
+    return absl::NotFoundError(absl::StrCat("transfer '", transfer_id,
+                                            "' has no staged bytes starting at offset ", offset));
+  }
+  return v;
+}
+
+absl::Status ExchangeStore::StagePart(const std::string& transfer_id, uint32_t part,
+                                      const v1::Envelope& env) {
+  std::string bytes = env.SerializeAsString();
+  std::lock_guard<std::mutex> lock(s_->mu);
+  if (absl::Status st = s_->db->Put(PartKey(transfer_id, part), bytes); !st.ok()) return st;
+  s_->part_sizes[transfer_id][part] = bytes.size();
+  return absl::OkStatus();
+}
+
+absl::Status ExchangeStore::CommitTransfer(const v1::TransferRecord& record,
+                                           std::vector<v1::Envelope> inline_parts, uint32_t parts,
+                                           bool to_outbox, const std::string& exporter, int year,
+                                           uint64_t persons) {
+  const std::string& id = record.header().transfer_id();
+  std::lock_guard<std::mutex> lock(s_->mu);
+  storage::WriteBatch batch;
+  batch.Put(TransferKey(id), record.SerializeAsString());
+  uint64_t persons_total = 0;
+  if (persons > 0) {
+    persons_total = s_->Durable(exporter, year) + persons;
+    batch.Put(PersonsKey(exporter, year), absl::StrCat(persons_total));
+  }
+  std::map<uint32_t, uint64_t> sizes;
+  for (uint32_t i = 0; i < inline_parts.size(); ++i) {
+    std::string bytes = inline_parts[i].SerializeAsString();
+    sizes[i] = bytes.size();
+    batch.Put(PartKey(id, i), bytes);
+  }
+  std::vector<std::string> raw_keys;
+  absl::Status st = s_->db->Scan(RawPrefix(id), [&](std::string_view k, std::string_view) {
+    raw_keys.emplace_back(k);
+    return true;
+  });
+  if (!st.ok()) return st;
+  for (const std::string& k : raw_keys) batch.Delete(k);
+  uint64_t next_relay = s_->next_relay;
+  uint64_t added_bytes = 0;
+  if (to_outbox) {
+    for (uint32_t p = 0; p < parts; ++p) {
+      v1::OutboxItem item;
+      item.set_transfer_id(id);
+      item.set_part(p);
+      batch.Put(OutboxKey(next_relay++), item.SerializeAsString());
+      auto it = sizes.find(p);
+      added_bytes += it != sizes.end() ? it->second : s_->PartSize(id, p);
+    }
+    batch.Put(kRelayNextKey, absl::StrCat(next_relay));
+  }
+  if (st = s_->db->Write(batch); !st.ok()) return st;
+  if (persons > 0) {
+    s_->persons_durable[{exporter, year}] = persons_total;
+    uint64_t& reserved = s_->persons_reserved[{exporter, year}];
+    reserved -= std::min(reserved, persons);
+  }
+  s_->part_sizes.erase(id);
+  if (to_outbox && parts > 0) {
+    s_->stats.items += parts;
+    s_->stats.bytes += added_bytes;
+    s_->next_relay = next_relay;
+    s_->outbox_cv.notify_all();
+  }
+  return absl::OkStatus();
+}
+
+uint64_t ExchangeStore::ReservePersons(const std::string& exporter, int year, uint64_t n) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  uint64_t& reserved = s_->persons_reserved[{exporter, year}];
+  reserved += n;
+  return s_->Durable(exporter, year) + reserved;
+}
+
+void ExchangeStore::ReleasePersons(const std::string& exporter, int year, uint64_t n) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  uint64_t& reserved = s_->persons_reserved[{exporter, year}];
+  reserved -= std::min(reserved, n);
+}
+
+uint64_t ExchangeStore::PersonsSent(const std::string& exporter, int year) const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  uint64_t total = s_->Durable(exporter, year);
+  auto it = s_->persons_reserved.find({exporter, year});
+  return total + (it == s_->persons_reserved.end() ? 0 : it->second);
+}
+
+// ---- Outbox -----------------------------------------------------------------
+
+absl::StatusOr<std::vector<v1::Envelope>> ExchangeStore::ReadOutbox(uint64_t after,
+                                                                    size_t max_items,
+                                                                    size_t max_bytes) const {
+  std::vector<std::pair<uint64_t, v1::OutboxItem>> items;
+  absl::Status st = s_->db->Scan("o/", [&](std::string_view k, std::string_view v) {
+    uint64_t seq = 0;
+    if (!ParseSuffix(k, 2, 20, &seq) || seq <= after) return true;
+    v1::OutboxItem item;
+    if (!item.ParseFromArray(v.data(), static_cast<int>(v.size()))) return true;
+    items.emplace_back(seq, std::move(item));
+    return items.size() < max_items;
+  });
+  if (!st.ok()) return st;
+  std::vector<v1::Envelope> out;
+  size_t bytes = 0;
+  for (auto& [seq, item] : items) {
+    v1::Envelope env;
+    if (item.has_notice()) {
+      *env.mutable_notice() = item.notice();
+    } else {
+      absl::StatusOr<std::string> part = s_->db->Get(PartKey(item.transfer_id(), item.part()));
+      if (!part.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("outbox item ", seq, " names part ", item.part(), " of transfer '",
+                         item.transfer_id(), "' which is not stored: ", part.status().message()));
+      }
+      if (!env.ParseFromString(*part)) {
+        return absl::DataLossError(absl::StrCat("sealed part ", item.part(), " of transfer '",
+                                                item.transfer_id(), "' does not parse"));
+      }
+    }
+    env.set_relay_sequence(seq);
+    size_t size = env.ByteSizeLong();
+    if (!out.empty() && (out.size() >= max_items || bytes + size > max_bytes)) break;
+    bytes += size;
+    out.push_back(std::move(env));
+  }
+  return out;
+}
+
+absl::Status ExchangeStore::AckOutbox(uint64_t through) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  storage::WriteBatch batch;
+  uint64_t items = 0, bytes = 0;
+  std::vector<std::pair<std::string, v1::OutboxItem>> acked;
+  absl::Status st = s_->db->Scan("o/", [&](std::string_view k, std::string_view v) {
+    uint64_t seq = 0;
+    if (!ParseSuffix(k, 2, 20, &seq)) return true;
+    if (seq > through) return false;
+    v1::OutboxItem item;
+    (void)item.ParseFromArray(v.data(), static_cast<int>(v.size()));
+    acked.emplace_back(std::string(k), std::move(item));
+    return true;
+  });
+  if (!st.ok()) return st;
+  for (const auto& [key, item] : acked) {
+    batch.Delete(key);
+    ++items;
+    if (item.has_notice()) {
+      bytes += item.notice().ByteSizeLong();
+    } else if (!item.transfer_id().empty()) {
+      bytes += s_->PartSize(item.transfer_id(), item.part());
+      batch.Delete(PartKey(item.transfer_id(), item.part()));
+    }
+  }
+  if (acked.empty()) return absl::OkStatus();
+  if (st = s_->db->Write(batch); !st.ok()) return st;
+  s_->stats.items -= std::min(s_->stats.items, items);
+  s_->stats.bytes -= std::min(s_->stats.bytes, bytes);
+  return absl::OkStatus();
+}
+
+absl::Status ExchangeStore::EnqueueNotice(const v1::TransferNotice& notice) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  v1::OutboxItem item;
+  *item.mutable_notice() = notice;
+  storage::WriteBatch batch;
+  batch.Put(OutboxKey(s_->next_relay), item.SerializeAsString());
+  batch.Put(kRelayNextKey, absl::StrCat(s_->next_relay + 1));
+  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;
+  ++s_->next_relay;
+  ++s_->stats.items;
+  s_->stats.bytes += notice.ByteSizeLong();
+  s_->outbox_cv.notify_all();
+  return absl::OkStatus();
+}
+
+bool ExchangeStore::WaitForOutbox(uint64_t after, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(s_->mu);
+  return s_->outbox_cv.wait_for(lock, timeout, [&] { return s_->next_relay - 1 > after; });
+}
+
+OutboxStats ExchangeStore::outbox() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->stats;
+}
+
+// ---- Inbox (relay link) -----------------------------------------------------
+
+uint64_t ExchangeStore::PulledThrough() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->watermark;
+}
+
+absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
+    const std::vector<IncomingPart>& parts) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  storage::WriteBatch batch;
+  // Working copies: several slices (or notices) of one transfer may share a batch.
+  std::map<std::string, v1::DeliveryRecord> deliveries;
+  std::map<std::string, v1::TransferRecord> transfers;
+  std::vector<std::string> completed;
+  std::vector<std::pair<std::string, uint64_t>> new_heads;
+  uint64_t next_inbox = s_->next_inbox;
+  uint64_t watermark = s_->watermark;
+  for (const IncomingPart& part : parts) {
+    watermark = std::max(watermark, part.hub_sequence);
+    const v1::Envelope& env = part.envelope;
+    if (env.has_notice()) {
+      const v1::TransferNotice& n = env.notice();
+      auto it = transfers.find(n.transfer_id());
+      if (it == transfers.end()) {
+        absl::StatusOr<v1::TransferRecord> r = s_->LoadTransfer(n.transfer_id());
+        if (!r.ok()) continue;  // unknown here (or unreadable): nothing to update
+        it = transfers.emplace(n.transfer_id(), *std::move(r)).first;
+      }
+      v1::TransferRecord& r = it->second;
+      switch (n.kind()) {
+        case v1::NOTICE_DELIVERED:
+          if (r.status().state() != v1::ACKNOWLEDGED) r.mutable_status()->set_state(v1::DELIVERED);
+          Step(r, v1::DELIVERED) = n.at();
+          break;
+        case v1::NOTICE_ACKNOWLEDGED:
+          r.mutable_status()->set_state(v1::ACKNOWLEDGED);
+          Step(r, v1::ACKNOWLEDGED) = n.at();
+          break;
+        case v1::NOTICE_REFUSED:
+          r.mutable_status()->set_state(v1::DENIED);
+          r.mutable_status()->set_detail(n.detail());
+          (*r.mutable_status()->mutable_steps())["REFUSED_AT_DESTINATION"] = n.at();
+          Step(r, v1::DENIED) = n.at();
+          break;
+        default:
+          continue;
+      }
+      continue;
+    }
+    v1::EnvelopeHeader header;
+    if (!header.ParseFromString(env.header())) {
+      return absl::InvalidArgumentError(absl::StrCat("relay item at hub sequence ",
+                                                     part.hub_sequence,
+                                                     " is neither a notice nor an envelope "
+                                                     "with a parseable header"));
+    }
+    const std::string& id = header.transfer_id();
+    if (!IsValidTransferId(id)) {
+      return absl::InvalidArgumentError(absl::StrCat("envelope at hub sequence ", part.hub_sequence,
+                                                     " has transfer id '", id,
+                                                     "', not 16-64 chars [A-Za-z0-9._-]"));
+    }
+    auto it = deliveries.find(id);
+    if (it == deliveries.end()) {
+      absl::StatusOr<v1::DeliveryRecord> d = s_->LoadDelivery(id);
+      if (d.ok()) {
+        it = deliveries.emplace(id, *std::move(d)).first;
+      } else if (absl::IsNotFound(d.status())) {
+        v1::DeliveryRecord fresh;
+        fresh.set_envelope_header(env.header());
+        fresh.set_to_enterprise(header.to_enterprise());
+        it = deliveries.emplace(id, std::move(fresh)).first;
+      } else {
+        return d.status();
+      }
+    }
+    v1::DeliveryRecord& d = it->second;
+    if (d.envelope_header() != env.header()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("transfer '", id,
+                       "' arrived with a header different from the one stored "
+                       "(hub sequence ",
+                       part.hub_sequence, "): a second transfer with this id"));
+    }
+    uint32_t first = env.first_chunk();
+    uint32_t n = static_cast<uint32_t>(env.sealed_chunks_size());
+    if (d.complete() || uint64_t{first} + n <= d.chunks_stored()) continue;  // duplicate
+    if (first > d.chunks_stored()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("transfer '", id, "': slice starts at chunk ", first, " but only ",
+                       d.chunks_stored(), " chunks are stored; the chunks between are missing"));
+    }
+    if (uint64_t{first} + n > header.chunks()) {
+      return absl::InvalidArgumentError(absl::StrCat("transfer '", id, "': slice ends at chunk ",
+                                                     uint64_t{first} + n, " beyond the header's ",
+                                                     header.chunks(), " chunks"));
+    }
+    // A slice overlapping the stored ones contributes only its new chunks.
+    for (uint32_t i = d.chunks_stored() - first; i < n; ++i) {
+      const std::string& chunk = env.sealed_chunks(static_cast<int>(i));
+      if (chunk.size() < kTagSize) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("transfer '", id, "': chunk ", first + i, " is shorter than its tag"));
+      }
+      batch.Put(ChunkKey(id, first + i), chunk);
+      d.set_bytes_stored(d.bytes_stored() + chunk.size() - kTagSize);
+    }
+    d.set_chunks_stored(first + n);
+    d.set_hub_sequence(part.hub_sequence);
+    if (d.chunks_stored() == header.chunks()) {
+      d.set_complete(true);
+      d.set_inbox_sequence(next_inbox++);
+      batch.Put(InboxKey(d.to_enterprise(), d.inbox_sequence()), id);
+      completed.push_back(id);
+      new_heads.emplace_back(d.to_enterprise(), d.inbox_sequence());
+    }
+  }
+  for (const auto& [id, d] : deliveries) batch.Put(DeliveryKey(id), d.SerializeAsString());
+  for (const auto& [id, r] : transfers) batch.Put(TransferKey(id), r.SerializeAsString());
+  if (next_inbox != s_->next_inbox) batch.Put(kInboxNextKey, absl::StrCat(next_inbox));
+  batch.Put(kHubWatermarkKey, absl::StrCat(watermark));
+  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;
+  s_->next_inbox = next_inbox;
+  s_->watermark = watermark;
+  for (const auto& [enterprise, seq] : new_heads) s_->inbox_pending[enterprise].insert(seq);
+  if (!new_heads.empty()) s_->inbox_cv.notify_all();
+  return completed;
+}
+
+absl::StatusOr<v1::DeliveryRecord> ExchangeStore::GetDelivery(
+    const std::string& transfer_id) const {
+  return s_->LoadDelivery(transfer_id);
+}
+
+// ---- Inbox (Exchange service) -----------------------------------------------
+
+absl::StatusOr<std::vector<v1::DeliveryRecord>> ExchangeStore::PendingDeliveries(
+    const std::string& enterprise, uint64_t after, size_t max) const {
+  const std::string prefix = InboxPrefix(enterprise);
+  std::vector<std::string> ids;
+  absl::Status st = s_->db->Scan(prefix, [&](std::string_view k, std::string_view v) {
+    uint64_t seq = 0;
+    if (!ParseSuffix(k, prefix.size(), 20, &seq) || seq <= after) return true;
+    ids.emplace_back(v);
+    return ids.size() < max;
+  });
+  if (!st.ok()) return st;
+  std::vector<v1::DeliveryRecord> out;
+  for (const std::string& id : ids) {
+    absl::StatusOr<v1::DeliveryRecord> d = s_->LoadDelivery(id);
+    if (!d.ok()) continue;  // acknowledged concurrently and cleaned up
+    if (d->complete() && !d->acknowledged() && d->to_enterprise() == enterprise) {
+      out.push_back(*std::move(d));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ExchangeStore::ReadChunk(const std::string& transfer_id,
+                                                     uint32_t index) const {
+  absl::StatusOr<std::string> v = s_->db->Get(ChunkKey(transfer_id, index));
+  if (absl::IsNotFound(v.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("chunk ", index, " of transfer '", transfer_id, "' is not stored"));
+  }
+  return v;
+}
+
+absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
+    const std::string& enterprise, const std::vector<std::string>& transfer_ids,
+    const std::string& notice_from_edge, const google::protobuf::Timestamp& at) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  storage::WriteBatch batch;
+  std::vector<std::string> acked;
+  std::set<std::string> seen;
+  uint64_t next_relay = s_->next_relay;
+  uint64_t notice_bytes = 0;
+  std::vector<uint64_t> acked_seqs;
+  for (const std::string& id : transfer_ids) {
+    if (!seen.insert(id).second) continue;
+    absl::StatusOr<v1::DeliveryRecord> d = s_->LoadDelivery(id);
+    if (!d.ok()) {
+      if (absl::IsNotFound(d.status())) continue;
+      return d.status();
+    }
+    if (d->to_enterprise() != enterprise || !d->complete() || d->acknowledged()) continue;
+    d->set_acknowledged(true);
+    for (uint32_t i = 0; i < d->chunks_stored(); ++i) batch.Delete(ChunkKey(id, i));
+    batch.Delete(InboxKey(enterprise, d->inbox_sequence()));
+    acked_seqs.push_back(d->inbox_sequence());
+    batch.Put(DeliveryKey(id), d->SerializeAsString());
+    acked.push_back(id);
+    if (!notice_from_edge.empty()) {
+      v1::EnvelopeHeader h;
+      (void)h.ParseFromString(d->envelope_header());
+      v1::OutboxItem item;
+      v1::TransferNotice* n = item.mutable_notice();
+      n->set_transfer_id(id);
+      n->set_from_edge(notice_from_edge);
+      n->set_to_edge(h.from_edge());
+      n->set_kind(v1::NOTICE_ACKNOWLEDGED);
+      *n->mutable_at() = at;
+      batch.Put(OutboxKey(next_relay++), item.SerializeAsString());
+      notice_bytes += n->ByteSizeLong();
+    }
+  }
+  if (acked.empty()) return acked;
+  if (next_relay != s_->next_relay) batch.Put(kRelayNextKey, absl::StrCat(next_relay));
+  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;
+  for (uint64_t seq : acked_seqs) s_->inbox_pending[enterprise].erase(seq);
+  if (next_relay != s_->next_relay) {
+    s_->stats.items += next_relay - s_->next_relay;
+    s_->stats.bytes += notice_bytes;
+    s_->next_relay = next_relay;
+    s_->outbox_cv.notify_all();
+  }
+  return acked;
+}
+
+bool ExchangeStore::WaitForInbox(const std::string& enterprise, uint64_t after,
+                                 std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(s_->mu);
+  return s_->inbox_cv.wait_for(lock, timeout, [&] {
+    auto it = s_->inbox_pending.find(enterprise);
+    return it != s_->inbox_pending.end() && !it->second.empty() && *it->second.rbegin() > after;
+  });
+}
+
+}  // namespace beibu::edge

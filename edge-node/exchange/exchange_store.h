@@ -23,11 +23,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,7 +45,7 @@ struct IncomingPart {
 };
 
 struct OutboxStats {
-  uint64_t items = 0;   // queued for the hub, not yet acknowledged by it
+  uint64_t items = 0;  // queued for the hub, not yet acknowledged by it
   uint64_t bytes = 0;
 };
 
@@ -66,11 +68,17 @@ class ExchangeStore {
   // SendStream staging: appends raw bytes at `offset` (must equal the bytes
   // staged so far, else FAILED_PRECONDITION naming the expected offset) and
   // writes `record` (its status.size = offset + data.size()) in one batch.
+  // FAILED_PRECONDITION too when the stored record is no longer RECEIVING
+  // (the transfer was decided: a late or concurrent stream cannot add bytes).
   absl::Status StageRaw(const v1::TransferRecord& record, uint64_t offset, std::string_view data);
   // Visits staged raw bytes in order.
-  absl::Status ReadRaw(const std::string& transfer_id,
-                       const std::function<bool(uint64_t offset, std::string_view data)>& visit)
-      const;
+  absl::Status ReadRaw(
+      const std::string& transfer_id,
+      const std::function<bool(uint64_t offset, std::string_view data)>& visit) const;
+  // The staged segment that starts exactly at `offset` (segments are
+  // contiguous, so a reader walks offset -> offset + size without rescanning).
+  // NOT_FOUND if no segment starts there.
+  absl::StatusOr<std::string> ReadRawSegment(const std::string& transfer_id, uint64_t offset) const;
 
   // Stores sealed part `part` of a transfer, not yet visible to the relay.
   absl::Status StagePart(const std::string& transfer_id, uint32_t part, const v1::Envelope& env);
@@ -130,16 +138,21 @@ class ExchangeStore {
   // ---- Inbox (Exchange service) ------------------------------------------
   // Complete, unacknowledged deliveries of `enterprise` with inbox_sequence >
   // after, oldest first, at most max.
-  absl::StatusOr<std::vector<v1::DeliveryRecord>> PendingDeliveries(
-      const std::string& enterprise, uint64_t after, size_t max) const;
+  absl::StatusOr<std::vector<v1::DeliveryRecord>> PendingDeliveries(const std::string& enterprise,
+                                                                    uint64_t after,
+                                                                    size_t max) const;
   // A stored sealed chunk. NOT_FOUND if absent.
   absl::StatusOr<std::string> ReadChunk(const std::string& transfer_id, uint32_t index) const;
   // Acknowledges those of `transfer_ids` that are complete, unacknowledged
   // deliveries to `enterprise` (others are ignored: an enterprise can never
   // acknowledge someone else's); drops their chunks, keeps the record.
-  // Returns the ids acknowledged now.
+  // Returns the ids acknowledged now. With `notice_from_edge` set (this
+  // edge's id), a NOTICE_ACKNOWLEDGED (at `at`) to each transfer's source
+  // edge is queued in the same batch, so a crash cannot lose it.
   absl::StatusOr<std::vector<std::string>> Acknowledge(const std::string& enterprise,
-                                                       const std::vector<std::string>& transfer_ids);
+                                                       const std::vector<std::string>& transfer_ids,
+                                                       const std::string& notice_from_edge = "",
+                                                       const google::protobuf::Timestamp& at = {});
   // Blocks until `enterprise` has a complete delivery with inbox_sequence >
   // after, or timeout.
   bool WaitForInbox(const std::string& enterprise, uint64_t after,

@@ -1,1 +1,556 @@
 #include "exchange/relay_link.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "beibu/crypto/sm3.h"
+#include "exchange/inbound_verifier.h"
+#include "hub_connection.h"
+
+namespace beibu::edge {
+namespace {
+
+constexpr size_t kPushMaxItems = 256;
+constexpr size_t kPushMaxBytes = size_t{4} << 20;
+constexpr size_t kPushWindow = 8;  // unacknowledged batches in flight
+constexpr std::chrono::milliseconds kOutboxPoll{250};
+constexpr std::chrono::milliseconds kBackoffMin{200};
+constexpr std::chrono::milliseconds kBackoffMax{5000};
+
+google::protobuf::Timestamp NowProto() {
+  const absl::Time now = absl::Now();
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(now));
+  ts.set_nanos(
+      static_cast<int32_t>((now - absl::FromUnixSeconds(ts.seconds())) / absl::Nanoseconds(1)));
+  return ts;
+}
+
+// The source edge as an audit actor: what the header says (authenticated by
+// the chunk tags once a slice verified; best known otherwise).
+v1::Actor SourceEdgeActor(const v1::EnvelopeHeader& h) {
+  v1::Actor a;
+  a.set_id(h.from_edge());
+  a.set_role("edge");
+  a.set_country(h.from_country());
+  return a;
+}
+
+v1::AuditEvent TransferEvent(const std::string& operation, const v1::EnvelopeHeader& h) {
+  v1::AuditEvent e;
+  e.set_operation(operation);
+  *e.mutable_who() = SourceEdgeActor(h);
+  e.set_transfer_id(h.transfer_id());
+  e.set_source_country(h.from_country());
+  e.set_destination_country(h.to_country());
+  e.set_category(h.category());
+  return e;
+}
+
+// State of one hub session shared by its threads; the first failure ends it.
+struct Session {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  absl::Status why;
+  std::deque<uint64_t> in_flight;  // last relay_sequence of each unacknowledged batch
+  uint64_t last_sent = 0;
+  bool sync_keys = false;  // a sender missed a peer's key: refresh now
+
+  void Fail(absl::Status s) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (done) return;
+      done = true;
+      why = std::move(s);
+    }
+    cv.notify_all();
+  }
+  bool Done() {
+    std::lock_guard<std::mutex> lock(mu);
+    return done;
+  }
+};
+
+}  // namespace
+
+struct RelayLink::Impl {
+  const EdgeConfig config;
+  EdgeIdentity* identity;
+  ExchangeStore* store;
+  EpochKeys* keys;
+  audit::AuditLog* audit;
+  std::atomic<bool>* connected;
+
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  Session* session = nullptr;  // the live session, for Stop and Notify
+  std::function<void()> cancel_calls;
+  std::atomic<bool> notified{false};
+
+  bool SleepUnlessStopped(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mu);
+    return !cv.wait_for(lock, d, [&] { return stop; });
+  }
+
+  // Wakes the pusher: the outbox grew.
+  void Wake() {
+    notified = true;
+    std::lock_guard<std::mutex> lock(mu);
+    if (session) session->cv.notify_all();
+  }
+  // A send found no key for its destination: refresh the peers' keys now
+  // instead of at the next periodic refresh.
+  void RequestKeySync() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!session) return;
+    {
+      std::lock_guard<std::mutex> slock(session->mu);
+      session->sync_keys = true;
+    }
+    session->cv.notify_all();
+  }
+  void Run();
+  absl::Status RunSession();
+  void PushLoop(rpc::TunnelCall& call, Session& s);
+  void PushAckLoop(rpc::TunnelCall& call, Session& s);
+  void PullLoop(rpc::TunnelClient& client, rpc::TunnelCall& call, Session& s);
+  absl::Status ProcessBatch(rpc::TunnelClient& client, const v1::RelayBatch& batch);
+  // StoreIncoming, falling back to item by item when the store rejects the
+  // batch as invalid; rejected items are refused like tampered ones.
+  absl::StatusOr<std::vector<std::string>> StoreAccepted(rpc::TunnelClient& client,
+                                                         const std::vector<IncomingPart>& accepted);
+  void Refuse(const v1::Envelope& env, const v1::EnvelopeHeader* header, const absl::Status& why,
+              const pki::Identity& hub, std::vector<v1::AuditEvent>& events);
+};
+
+RelayLink::RelayLink(const EdgeConfig& config, EdgeIdentity* identity, ExchangeStore* store,
+                     EpochKeys* keys, audit::AuditLog* audit)
+    : impl_(new Impl{config, identity, store, keys, audit, &connected_}) {
+  keys->SetOnMissingPeer([impl = impl_.get()] { impl->RequestKeySync(); });
+}
+
+RelayLink::~RelayLink() {
+  Stop();
+  impl_->keys->SetOnMissingPeer(nullptr);
+}
+
+void RelayLink::Start() {
+  impl_->thread = std::thread([this] { impl_->Run(); });
+}
+
+void RelayLink::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->stop) return;
+    impl_->stop = true;
+    if (impl_->session) impl_->session->Fail(absl::CancelledError("stopping"));
+    if (impl_->cancel_calls) impl_->cancel_calls();
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void RelayLink::Notify() { impl_->Wake(); }
+
+void RelayLink::Impl::Run() {
+  std::chrono::milliseconds backoff = kBackoffMin;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stop) return;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    absl::Status why = RunSession();
+    const bool was_connected = connected->exchange(false);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stop) return;
+    }
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) {
+      backoff = kBackoffMin;  // it was up for a while: retry soon
+    }
+    spdlog::warn("event={} error=\"{}\" retry_in_ms={}",
+                 was_connected ? "relay_disconnected" : "relay_connect_failed",
+                 std::string(why.message()), backoff.count());
+    if (!SleepUnlessStopped(backoff)) return;
+    backoff = std::min(backoff * 2, kBackoffMax);
+  }
+}
+
+absl::Status RelayLink::Impl::RunSession() {
+  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> connected_client =
+      ConnectToHub(config, *identity);
+  if (!connected_client.ok()) return connected_client.status();
+  rpc::TunnelClient& client = **connected_client;
+  if (absl::Status s = keys->SyncWithHub(client); !s.ok()) return s;
+
+  std::unique_ptr<rpc::TunnelCall> push = client.StartCall("/beibu.v1.Relay/Push");
+  std::unique_ptr<rpc::TunnelCall> pull = client.StartCall("/beibu.v1.Relay/Pull");
+  Session s;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stop) return absl::CancelledError("stopping");
+    session = &s;
+    // Closing the session also ends a key sync (unary call) in progress.
+    cancel_calls = [p = push.get(), q = pull.get(), c = &client] {
+      p->Cancel();
+      q->Cancel();
+      c->Close();
+    };
+  }
+  *connected = true;
+  spdlog::info("event=relay_connected hub={} outbox_items={} pulled_through={}", client.server().id,
+               store->outbox().items, store->PulledThrough());
+
+  std::thread pusher([&] { PushLoop(*push, s); });
+  std::thread acker([&] { PushAckLoop(*push, s); });
+  std::thread puller([&] { PullLoop(client, *pull, s); });
+
+  // Refresh the epoch keys (every 30 s by default) and report a non-empty
+  // outbox while the session lives.
+  const std::chrono::seconds refresh = std::max(keys->refresh(), std::chrono::seconds(1));
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(s.mu);
+      s.cv.wait_for(lock, refresh, [&] { return s.done || s.sync_keys; });
+      if (s.done) break;
+      s.sync_keys = false;
+    }
+    if (absl::Status k = keys->SyncWithHub(client); !k.ok()) {
+      if (!client.status().ok()) {
+        s.Fail(client.status());
+        break;
+      }
+      spdlog::warn("event=epoch_key_sync_failed error=\"{}\"", std::string(k.message()));
+    }
+    if (OutboxStats o = store->outbox(); o.items > 0) {
+      spdlog::info("event=relay_outbox_depth items={} bytes={}", o.items, o.bytes);
+    }
+  }
+
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    session = nullptr;
+    cancel_calls = nullptr;
+  }
+  push->Cancel();
+  pull->Cancel();
+  s.cv.notify_all();
+  pusher.join();
+  acker.join();
+  puller.join();
+  absl::Status link = client.status();
+  return link.ok() ? s.why : link;
+}
+
+void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {
+  // The store drops acknowledged items, so a new session starts from the
+  // lowest remaining one: after = 0.
+  uint64_t last_sent = 0;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(s.mu);
+      s.cv.wait(lock, [&] { return s.done || s.in_flight.size() < kPushWindow; });
+      if (s.done) return;
+    }
+    absl::StatusOr<std::vector<v1::Envelope>> items =
+        store->ReadOutbox(last_sent, kPushMaxItems, kPushMaxBytes);
+    if (!items.ok()) {
+      s.Fail(absl::Status(items.status().code(),
+                          absl::StrCat("reading the outbox: ", items.status().message())));
+      return;
+    }
+    if (items->empty()) {
+      if (!notified.exchange(false)) store->WaitForOutbox(last_sent, kOutboxPoll);
+      continue;
+    }
+    v1::RelayBatch batch;
+    for (v1::Envelope& e : *items) *batch.add_envelopes() = std::move(e);
+    const uint64_t last = batch.envelopes(batch.envelopes_size() - 1).relay_sequence();
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.in_flight.push_back(last);  // before the write: the ack may come back at once
+      s.last_sent = last;
+    }
+    if (absl::Status w = call.Write(batch); !w.ok()) {
+      s.Fail(absl::Status(w.code(), absl::StrCat("pushing to the hub: ", w.message())));
+      return;
+    }
+    last_sent = last;
+  }
+}
+
+void RelayLink::Impl::PushAckLoop(rpc::TunnelCall& call, Session& s) {
+  v1::RelayAck ack;
+  uint64_t acked = 0;
+  auto last_log = std::chrono::steady_clock::time_point();
+  while (call.Read(&ack)) {
+    const uint64_t through = ack.through_sequence();
+    if (through <= acked) continue;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      if (through > s.last_sent) {
+        // Deleting items the hub never got would lose them.
+        s.done = true;
+        s.why = absl::DataLossError(absl::StrCat("the hub acknowledged relay_sequence ", through,
+                                                 " but this edge sent only up to ", s.last_sent,
+                                                 ": not deleting anything"));
+        s.cv.notify_all();
+        return;
+      }
+    }
+    if (absl::Status a = store->AckOutbox(through); !a.ok()) {
+      s.Fail(absl::Status(a.code(), absl::StrCat("acknowledging the outbox: ", a.message())));
+      return;
+    }
+    acked = through;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      while (!s.in_flight.empty() && s.in_flight.front() <= through) s.in_flight.pop_front();
+    }
+    s.cv.notify_all();
+    // At most one line a second: a busy link acknowledges many batches.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_log >= std::chrono::seconds(1)) {
+      spdlog::info("event=relay_push_acked through={}", through);
+      last_log = now;
+    } else {
+      spdlog::debug("event=relay_push_acked through={}", through);
+    }
+  }
+  absl::Status end = call.Finish();
+  s.Fail(end.ok() ? absl::UnavailableError("the hub ended the push stream") : end);
+}
+
+void RelayLink::Impl::PullLoop(rpc::TunnelClient& client, rpc::TunnelCall& call, Session& s) {
+  // Tell the hub what is already stored (an acknowledgement lost in a crash).
+  if (uint64_t through = store->PulledThrough(); through > 0) {
+    v1::RelayAck ack;
+    ack.set_through_sequence(through);
+    if (absl::Status w = call.Write(ack); !w.ok()) {
+      s.Fail(w);
+      return;
+    }
+  }
+  v1::RelayBatch batch;
+  while (call.Read(&batch)) {
+    if (absl::Status p = ProcessBatch(client, batch); !p.ok()) {
+      s.Fail(absl::Status(p.code(), absl::StrCat("storing pulled items: ", p.message())));
+      return;
+    }
+    v1::RelayAck ack;
+    ack.set_through_sequence(batch.hub_sequence());
+    if (absl::Status w = call.Write(ack); !w.ok()) {
+      s.Fail(w);
+      return;
+    }
+  }
+  absl::Status end = call.Finish();
+  s.Fail(end.ok() ? absl::UnavailableError("the hub ended the pull stream") : end);
+}
+
+void RelayLink::Impl::Refuse(const v1::Envelope& env, const v1::EnvelopeHeader* header,
+                             const absl::Status& why, const pki::Identity& hub,
+                             std::vector<v1::AuditEvent>& events) {
+  const std::string detail(why.message());
+  spdlog::warn("event=envelope_refused transfer_id={} from_edge={} relay_sequence={} error=\"{}\"",
+               header ? header->transfer_id() : "", header ? header->from_edge() : "",
+               env.relay_sequence(), detail);
+  v1::AuditEvent e;
+  if (header) {
+    e = TransferEvent("transfer.refused", *header);
+  } else {
+    e.set_operation("transfer.refused");
+    *e.mutable_who() = audit::ActorOf(hub);  // nothing better is known
+  }
+  e.set_decision("refused");
+  e.set_status_code(static_cast<int32_t>(why.code()));
+  e.set_detail(detail);
+  events.push_back(std::move(e));
+  if (!header || header->from_edge().empty()) return;  // nobody to tell
+  v1::TransferNotice notice;
+  notice.set_transfer_id(header->transfer_id());
+  notice.set_from_edge(identity->self().id);
+  notice.set_to_edge(header->from_edge());
+  notice.set_kind(v1::NOTICE_REFUSED);
+  *notice.mutable_at() = NowProto();
+  notice.set_detail(absl::StrCat("refused by ", identity->self().id, ": ", detail));
+  if (absl::Status s = store->EnqueueNotice(notice); !s.ok()) {
+    spdlog::error("event=notice_failed transfer_id={} error=\"{}\"", header->transfer_id(),
+                  std::string(s.message()));
+  }
+}
+
+absl::StatusOr<std::vector<std::string>> RelayLink::Impl::StoreAccepted(
+    rpc::TunnelClient& client, const std::vector<IncomingPart>& accepted) {
+  absl::StatusOr<std::vector<std::string>> completed = store->StoreIncoming(accepted);
+  if (completed.ok() || (!absl::IsInvalidArgument(completed.status()) &&
+                         !absl::IsFailedPrecondition(completed.status()))) {
+    return completed;
+  }
+  // One item the store will never take (malformed though authentic) must not
+  // block the queue behind it: store one by one, refusing those it rejects.
+  spdlog::warn("event=relay_batch_split error=\"{}\"", std::string(completed.status().message()));
+  std::vector<std::string> all;
+  std::vector<v1::AuditEvent> refusals;
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    IncomingPart part = accepted[i];
+    // Only the last write may record the batch's hub watermark: a crash in
+    // between must not make the rest of the batch look stored.
+    if (i + 1 < accepted.size()) part.hub_sequence = 0;
+    absl::StatusOr<std::vector<std::string>> one = store->StoreIncoming({part});
+    if (one.ok()) {
+      all.insert(all.end(), one->begin(), one->end());
+      continue;
+    }
+    if (!absl::IsInvalidArgument(one.status()) && !absl::IsFailedPrecondition(one.status())) {
+      return one.status();
+    }
+    v1::EnvelopeHeader h;
+    const bool parsed = !part.envelope.has_notice() && h.ParseFromString(part.envelope.header());
+    Refuse(part.envelope, parsed ? &h : nullptr, one.status(), client.server(), refusals);
+  }
+  if (!refusals.empty()) {
+    if (absl::StatusOr<uint64_t> a = audit->AppendBatch(std::move(refusals)); !a.ok()) {
+      spdlog::error("event=audit_failed operation=transfer.refused error=\"{}\"",
+                    std::string(a.status().message()));
+    }
+  }
+  return all;
+}
+
+absl::Status RelayLink::Impl::ProcessBatch(rpc::TunnelClient& client, const v1::RelayBatch& batch) {
+  // A batch stored before a lost acknowledgement comes again: acknowledge it.
+  if (batch.hub_sequence() != 0 && batch.hub_sequence() <= store->PulledThrough()) {
+    return absl::OkStatus();
+  }
+  const std::string& self = identity->self().id;
+  struct Transfer {
+    SlicePosition at;
+    v1::EnvelopeHeader header;
+    std::string header_bytes;
+    bool refused = false;
+  };
+  std::map<std::string, Transfer> transfers;  // by transfer id, within this batch
+  std::vector<IncomingPart> accepted;
+  std::vector<v1::AuditEvent> refusals;
+  bool synced = false;
+
+  for (const v1::Envelope& env : batch.envelopes()) {
+    if (env.has_notice()) {
+      // Notices are not authenticated end to end; applying one twice is harmless.
+      accepted.push_back({batch.hub_sequence(), env});
+      continue;
+    }
+    absl::StatusOr<v1::EnvelopeHeader> header = ParseSliceHeader(env, self);
+    if (!header.ok()) {
+      v1::EnvelopeHeader partial;  // best known: a misrouted header still names its source
+      const bool parsed = partial.ParseFromString(env.header());
+      Refuse(env, parsed ? &partial : nullptr, header.status(), client.server(), refusals);
+      continue;
+    }
+    auto [it, fresh] = transfers.try_emplace(header->transfer_id());
+    Transfer& t = it->second;
+    if (fresh) {
+      t.header = *header;
+      t.header_bytes = env.header();
+      absl::StatusOr<v1::DeliveryRecord> d = store->GetDelivery(header->transfer_id());
+      if (d.ok()) {
+        t.at = {d->chunks_stored(), d->bytes_stored()};
+        if (d->complete()) t.at.next_chunk = header->chunks();  // every slice is a duplicate
+      } else if (!absl::IsNotFound(d.status())) {
+        return d.status();
+      }
+    }
+    if (t.refused) continue;  // one refusal per transfer and batch
+    absl::StatusOr<envelope::TransferKeys> keys = this->keys->KeysFor(*header);
+    if (absl::IsNotFound(keys.status()) && !synced) {
+      synced = true;  // the sender may have rotated its key since our last refresh
+      if (absl::Status s = this->keys->SyncWithHub(client); !s.ok()) {
+        spdlog::warn("event=epoch_key_sync_failed error=\"{}\"", std::string(s.message()));
+      }
+      keys = this->keys->KeysFor(*header);
+    }
+    absl::StatusOr<SliceCheck> check =
+        keys.ok() ? VerifySlice(*keys, env, t.at) : absl::StatusOr<SliceCheck>(keys.status());
+    if (!check.ok()) {
+      t.refused = true;
+      Refuse(env, &*header, check.status(), client.server(), refusals);
+      continue;
+    }
+    if (check->duplicate) continue;
+    t.at = check->next;
+    accepted.push_back({batch.hub_sequence(), env});
+  }
+
+  if (!refusals.empty()) {
+    if (absl::StatusOr<uint64_t> a = audit->AppendBatch(std::move(refusals)); !a.ok()) {
+      spdlog::error("event=audit_failed operation=transfer.refused error=\"{}\"",
+                    std::string(a.status().message()));
+    }
+  }
+  if (accepted.empty()) {
+    Wake();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> completed = StoreAccepted(client, accepted);
+  if (!completed.ok()) return completed.status();
+
+  std::vector<v1::AuditEvent> delivered;
+  for (const std::string& id : *completed) {
+    v1::EnvelopeHeader h;
+    std::string bytes;
+    if (auto it = transfers.find(id); it != transfers.end()) {
+      h = it->second.header;
+      bytes = it->second.header_bytes;
+    } else if (absl::StatusOr<v1::DeliveryRecord> d = store->GetDelivery(id); d.ok()) {
+      bytes = d->envelope_header();
+      h.ParseFromString(bytes);
+    }
+    v1::AuditEvent e = TransferEvent("transfer.delivered", h);
+    e.set_transfer_id(id);
+    e.set_decision(h.decision());
+    for (const std::string& r : h.rules()) e.add_rule_ids(r);
+    v1::Digest* dg = e.add_digests();
+    dg->set_algorithm("sm3-envelope-header");
+    crypto::Sm3Digest sum = crypto::Sm3::Hash(AsBytes(bytes));
+    dg->set_value(std::string(sum.begin(), sum.end()));
+    e.set_detail(absl::StrCat("in the inbox of ", h.to_enterprise()));
+    delivered.push_back(std::move(e));
+
+    v1::TransferNotice notice;
+    notice.set_transfer_id(id);
+    notice.set_from_edge(self);
+    notice.set_to_edge(h.from_edge());
+    notice.set_kind(v1::NOTICE_DELIVERED);
+    *notice.mutable_at() = NowProto();
+    notice.set_detail(absl::StrCat("in the inbox of ", h.to_enterprise(), " at ", self));
+    if (absl::Status s = store->EnqueueNotice(notice); !s.ok()) {
+      spdlog::error("event=notice_failed transfer_id={} error=\"{}\"", id,
+                    std::string(s.message()));
+    }
+    spdlog::info("event=transfer_delivered transfer_id={} from_edge={} to_enterprise={}", id,
+                 h.from_edge(), h.to_enterprise());
+  }
+  if (!delivered.empty()) {
+    if (absl::StatusOr<uint64_t> a = audit->AppendBatch(std::move(delivered)); !a.ok()) {
+      spdlog::error("event=audit_failed operation=transfer.delivered error=\"{}\"",
+                    std::string(a.status().message()));
+    }
+  }
+  Wake();  // the notices wait in the outbox
+  return absl::OkStatus();
+}
+
+}  // namespace beibu::edge

@@ -13,13 +13,30 @@
 // Reconnects with backoff (0.2 s doubling to 5 s); nothing is lost across a
 // disconnect or a crash: both directions resume from the durable watermarks.
 // Audit at the destination: transfer.delivered when a delivery completes,
-// with digest "sm3" of the envelope header bytes (the source and the hub log
-// the same digest, so a regulator can follow one transfer across the three
-// logs), and a NOTICE_DELIVERED goes back to the source.
+// with digest "sm3-envelope-header" (SM3 of the envelope header bytes; the
+// source and the hub log the same digest, so a regulator can follow one
+// transfer across the three logs), and a NOTICE_DELIVERED goes back to the
+// source.
+//
+// Threads: one link thread per RelayLink; per session a pusher, a push-ack
+// reader and a puller. Push acknowledgements are relay_sequence (RelayAck),
+// pull acknowledgements the batch's hub_sequence. On (re)connecting the
+// puller first acknowledges ExchangeStore::PulledThrough() (when > 0), so a
+// batch stored just before a crash is not resent.
+// Logs: event=relay_connected, relay_disconnected / relay_connect_failed
+// (error, retry_in_ms), relay_push_acked (at most once a second at info),
+// relay_outbox_depth (every 30 s while non-empty), envelope_refused,
+// transfer_delivered, epoch_key_refused.
+//
+// Wiring (main.cc):
+//   RelayLink relay(config, identity.get(), store.get(), keys.get(), audit.get());
+//   exchange_options.on_outbox = [&relay] { relay.Notify(); };
+//   relay.Start();  ...  relay.Stop();
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -33,8 +50,8 @@ namespace beibu::edge {
 
 class RelayLink {
  public:
-  RelayLink(const EdgeConfig& config, EdgeIdentity* identity, ExchangeStore* store,
-            EpochKeys* keys, audit::AuditLog* audit);
+  RelayLink(const EdgeConfig& config, EdgeIdentity* identity, ExchangeStore* store, EpochKeys* keys,
+            audit::AuditLog* audit);
   ~RelayLink();  // Stop()s
 
   void Start();

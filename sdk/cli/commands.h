@@ -11,9 +11,9 @@ namespace beibu::cli {
 
 // Exit codes shared by every command (documented in docs/cli.md).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitInvalid = 1;    // a check ran and failed (bad signature, invalid proof)
-inline constexpr int kExitUsage = 2;      // bad arguments or malformed input
-inline constexpr int kExitFailure = 3;    // runtime failure (I/O, network, server refused)
+inline constexpr int kExitInvalid = 1;  // a check ran and failed (bad signature, invalid proof)
+inline constexpr int kExitUsage = 2;    // bad arguments or malformed input
+inline constexpr int kExitFailure = 3;  // runtime failure (I/O, network, server refused)
 
 // The exit code for a command's final status: OK 0; UNAUTHENTICATED (a
 // check failed) 1; bad input (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
@@ -30,5 +30,8 @@ void AddAuditCommands(CLI::App& app, int* exit_code);
 // `beibu audit query|tail|export|prove` (audit_query_cmd.cc), added to the audit group.
 void AddAuditQueryCommands(CLI::App& audit, int* exit_code);
 void AddPolicyCommands(CLI::App& app, int* exit_code);  // scan, route, mask, policy (policy_cmd.cc)
+// The data plane: `beibu send`, `send-file`, `transfer` (exchange_cmd.cc), `inbox` (inbox_cmd.cc).
+void AddExchangeCommands(CLI::App& app, int* exit_code);
+void AddInboxCommand(CLI::App& app, int* exit_code);
 
 }  // namespace beibu::cli

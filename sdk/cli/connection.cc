@@ -9,7 +9,9 @@
 namespace beibu::cli {
 
 void ConnectionFlags::AddTo(CLI::App* cmd) {
-  cmd->add_option("--server", server, "daemon address host:port")->envname("BEIBU_SERVER")->required();
+  cmd->add_option("--server", server, "daemon address host:port")
+      ->envname("BEIBU_SERVER")
+      ->required();
   cmd->add_option("--identity", identity_dir,
                   "directory with key.pem, cert.pem and trust-bundle.pem (from `beibu enroll`); "
                   "for the operator files of `beibu pki init` use --key, --cert and --trust")
@@ -47,6 +49,18 @@ absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> ConnectionFlags::Connect(
   if (!transport.ok()) return transport.status();
   return rpc::TunnelClient::Connect(
       {.address = server, .handshake = std::move(hs), .transport = *transport});
+}
+
+ClientOptions ConnectionFlags::ToClientOptions(bool allow_hub) const {
+  ClientOptions o;
+  o.server = server;
+  o.identity_dir = identity_dir;
+  o.key_file = key;
+  o.cert_file = cert;
+  o.trust_file = trust;
+  o.tls_ca = tls_ca;
+  o.allow_hub = allow_hub;
+  return o;
 }
 
 int ReportError(const absl::Status& s) {

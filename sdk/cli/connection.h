@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "beibu/client/client.h"
 #include "beibu/rpc/tunnel_client.h"
 
 namespace beibu::cli {
@@ -27,7 +28,10 @@ struct ConnectionFlags {
 
   void AddTo(CLI::App* cmd);
   // Connects and authenticates; `server_roles` are the roles the server may have.
-  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> Connect(std::set<pki::Role> server_roles) const;
+  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> Connect(
+      std::set<pki::Role> server_roles) const;
+  // The same settings for the SDK (beibu::Client::Connect).
+  ClientOptions ToClientOptions(bool allow_hub = false) const;
 };
 
 // Prints "beibu: <message>" to stderr and returns the exit code for `s`.

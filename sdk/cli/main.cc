@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   beibu::cli::AddEvidenceCommands(app, &exit_code);
   beibu::cli::AddAuditCommands(app, &exit_code);
   beibu::cli::AddPolicyCommands(app, &exit_code);
+  beibu::cli::AddExchangeCommands(app, &exit_code);
+  beibu::cli::AddInboxCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "beibu/daemon/identity_files.h"
 #include "beibu/enroll/enroll.h"
+#include "beibu/v1/registry.pb.h"
 #include "commands.h"
 #include "connection.h"
-#include "beibu/v1/registry.pb.h"
 
 namespace beibu::cli {
 namespace {
@@ -50,13 +50,19 @@ int RunNodes(const ConnectionFlags& conn, bool all, bool json) {
   }
   std::cout << std::left << std::setw(18) << "NODE" << std::setw(9) << "COUNTRY" << std::setw(12)
             << "ROLE" << std::setw(9) << "HEALTH" << std::setw(16) << "LAST HEARTBEAT"
-            << std::setw(9) << "VERSION" << "SESSIONS\n";
+            << std::setw(9) << "VERSION" << std::setw(8) << "POLICY"
+            << "SESSIONS\n";
   for (const v1::NodeRecord& n : resp.nodes()) {
     std::cout << std::left << std::setw(18) << n.node_id() << std::setw(9) << n.country()
               << std::setw(12) << n.role() << std::setw(9) << n.health() << std::setw(16)
               << Ago(resp.hub_time(), n.last_heartbeat()) << std::setw(9)
               << (n.last_status().software_version().empty() ? "-"
-                                                              : n.last_status().software_version())
+                                                             : n.last_status().software_version())
+              << std::setw(8)
+              // The compliance database version the edge enforces (0: not reported).
+              << (n.last_status().policy_version() == 0
+                      ? std::string("-")
+                      : std::to_string(n.last_status().policy_version()))
               << n.last_status().load().active_sessions() << "\n";
   }
   return kExitOk;
@@ -67,7 +73,8 @@ int RunInfo(const ConnectionFlags& conn) {
       conn.Connect({pki::Role::kHub, pki::Role::kEdge});
   if (!client.ok()) return ReportError(client.status());
   v1::NodeInfoResponse resp;
-  if (absl::Status s = (*client)->Call("/beibu.v1.Node/Info", v1::NodeInfoRequest(), &resp); !s.ok()) {
+  if (absl::Status s = (*client)->Call("/beibu.v1.Node/Info", v1::NodeInfoRequest(), &resp);
+      !s.ok()) {
     return ReportError(s);
   }
   std::cout << "node:          " << resp.node_id() << " (" << resp.role() << ", " << resp.country()
@@ -83,8 +90,8 @@ int RunEnroll(const std::string& hub, const std::string& token, const std::strin
               const std::string& id, const std::string& tls_ca) {
   // Check before the token is spent: an existing key is never replaced.
   if (std::filesystem::exists(std::filesystem::path(out) / enroll::kKeyFile)) {
-    return ReportError(absl::AlreadyExistsError(
-        out + "/" + enroll::kKeyFile + " already exists; enrol into a new directory"));
+    return ReportError(absl::AlreadyExistsError(out + "/" + enroll::kKeyFile +
+                                                " already exists; enrol into a new directory"));
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> transport =
       daemon::LoadClientTransport(tls_ca);
@@ -102,7 +109,8 @@ int RunEnroll(const std::string& hub, const std::string& token, const std::strin
 void AddNodeCommands(CLI::App& app, int* exit_code) {
   auto conn = std::make_shared<ConnectionFlags>();
   CLI::App* nodes = app.add_subcommand(
-      "nodes", "List the edges enrolled at the hub with country, health and last heartbeat (operator)");
+      "nodes",
+      "List the edges enrolled at the hub with country, health and last heartbeat (operator)");
   conn->AddTo(nodes);
   auto all = std::make_shared<bool>(false);
   auto json = std::make_shared<bool>(false);
@@ -113,7 +121,8 @@ void AddNodeCommands(CLI::App& app, int* exit_code) {
   auto conn2 = std::make_shared<ConnectionFlags>();
   CLI::App* node = app.add_subcommand("node", "Ask a hub or edge about itself");
   node->require_subcommand(1);
-  CLI::App* info = node->add_subcommand("info", "Who the daemon is, its trust bundle and who you are to it");
+  CLI::App* info =
+      node->add_subcommand("info", "Who the daemon is, its trust bundle and who you are to it");
   conn2->AddTo(info);
   info->callback([=] { *exit_code = RunInfo(*conn2); });
 

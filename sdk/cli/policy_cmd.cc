@@ -1,7 +1,9 @@
 // `beibu scan|route|mask` and `beibu policy lint|diff|show`: the policy engine
-// (common/policy) from the command line. Everything here is offline: the
-// database is the baseline compiled into the binary unless --policy DIR (or
-// $BEIBU_POLICY_DIR) names another one. The JSON shapes printed with --json
+// (common/policy) from the command line. These are offline: the database is
+// the baseline compiled into the binary unless --policy DIR (or
+// $BEIBU_POLICY_DIR) names another one. `beibu policy publish|status` talk to
+// the hub, which signs and distributes the database to the edges
+// (docs/policy-distribution.md). The JSON shapes printed with --json
 // are a stable contract (docs/cli.md, "Policy engine"): fields may be added,
 // never renamed or removed.
 #include <sys/stat.h>
@@ -20,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include <google/protobuf/util/time_util.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
@@ -27,13 +30,16 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "beibu/pki/certificate.h"
 #include "beibu/policy/database.h"
 #include "beibu/policy/detector.h"
 #include "beibu/policy/mask.h"
 #include "beibu/policy/risk.h"
 #include "beibu/policy/route.h"
 #include "beibu/policy/types.h"
+#include "beibu/v1/registry.pb.h"
 #include "commands.h"
+#include "connection.h"
 
 namespace beibu::cli {
 namespace {
@@ -844,6 +850,93 @@ absl::Status RunDiff(const DiffOptions& o) {
   return CheckStdout();
 }
 
+// --- beibu policy publish / status (against the hub) ---------------------------
+
+struct PublishOptions {
+  ConnectionFlags conn;
+  std::string dir;
+  bool json = false;
+};
+
+absl::Status RunPublish(const PublishOptions& o) {
+  if (absl::Status s = CheckDir("DIR", o.dir); !s.ok()) return s;
+  // The same reader and checks as `beibu policy lint`, before anything is sent.
+  absl::StatusOr<pol::PolicyFiles> files = pol::ReadPolicyDir(o.dir);
+  if (!files.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DIR '", o.dir, "': ", std::string(files.status().message())));
+  }
+  if (absl::StatusOr<pol::Database> db = pol::LoadDatabase(*files); !db.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DIR '", o.dir, "': ", std::string(db.status().message()), " (nothing was published)"));
+  }
+  v1::PublishPolicyRequest req;
+  for (const auto& [path, content] : *files) {
+    v1::PolicyFile* f = req.add_files();
+    f->set_path(path);
+    f->set_content(content);
+  }
+  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = o.conn.Connect({pki::Role::kHub});
+  if (!client.ok()) return client.status();
+  v1::PublishPolicyResponse resp;
+  if (absl::Status s = (*client)->Call("/beibu.v1.Admin/PublishPolicy", req, &resp); !s.ok()) {
+    return s;
+  }
+  if (o.json) {
+    json out = {
+        {"version", resp.version()}, {"digest", resp.digest_hex()}, {"changes", json::array()}};
+    for (const std::string& c : resp.changes()) out["changes"].push_back(c);
+    PrintJson(out);
+    return CheckStdout();
+  }
+  std::printf("published version %llu digest %s\n%d change%s since the previous version\n",
+              static_cast<unsigned long long>(resp.version()), resp.digest_hex().c_str(),
+              resp.changes_size(), resp.changes_size() == 1 ? "" : "s");
+  for (const std::string& c : resp.changes()) std::printf("%s\n", c.c_str());
+  return CheckStdout();
+}
+
+struct StatusOptions {
+  ConnectionFlags conn;
+  bool json = false;
+};
+
+absl::Status RunStatus(const StatusOptions& o) {
+  absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> client = o.conn.Connect({pki::Role::kHub});
+  if (!client.ok()) return client.status();
+  v1::SignedPolicy p;
+  if (absl::Status s = (*client)->Call("/beibu.v1.Admin/GetPolicy", v1::GetPolicyRequest(), &p);
+      !s.ok()) {
+    return s;
+  }
+  std::string signer = "(unreadable certificate)";
+  if (absl::StatusOr<pki::Certificate> cert = pki::Certificate::FromPem(p.signer_certificate());
+      cert.ok()) {
+    signer = cert->SubjectLine();
+  }
+  // The label is in manifest.yaml; the hub only distributes databases that load.
+  std::string label;
+  pol::PolicyFiles files;
+  for (const v1::PolicyFile& f : p.files()) files.emplace(f.path(), f.content());
+  if (absl::StatusOr<pol::Database> db = pol::LoadDatabase(files); db.ok()) label = db->label;
+  const std::string published = google::protobuf::util::TimeUtil::ToString(p.published_at());
+  if (o.json) {
+    json out = {{"version", p.version()}, {"digest", p.digest_hex()},
+                {"label", label},         {"published_at", published},
+                {"signer", signer},       {"signed", !p.signature().empty()},
+                {"files", json::array()}};
+    for (const v1::PolicyFile& f : p.files()) out["files"].push_back(f.path());
+    PrintJson(out);
+    return CheckStdout();
+  }
+  std::printf(
+      "version:    %llu\nlabel:      %s\ndigest:     %s\npublished:  %s\nsigned by:  %s\n"
+      "files:      %d\n",
+      static_cast<unsigned long long>(p.version()), label.empty() ? "-" : label.c_str(),
+      p.digest_hex().c_str(), published.c_str(), signer.c_str(), p.files_size());
+  return CheckStdout();
+}
+
 // --- Command-line wiring -----------------------------------------------------
 
 void AddScan(CLI::App& app, int* exit_code) {
@@ -926,7 +1019,8 @@ void AddMask(CLI::App& app, int* exit_code) {
 }
 
 void AddPolicyGroup(CLI::App& app, int* exit_code) {
-  CLI::App* policy = app.add_subcommand("policy", "Inspect, validate and compare policy databases");
+  CLI::App* policy =
+      app.add_subcommand("policy", "Inspect, validate, compare and publish policy databases");
   policy->require_subcommand(1);
   policy->footer(
       "A policy database is a directory of YAML files (docs/policy.md): taxonomy, masking\n"
@@ -975,6 +1069,36 @@ void AddPolicyGroup(CLI::App& app, int* exit_code) {
       "(from, to, category required). Exit status: 0 compared (changes or not); 2 a database\n"
       "or the routes file is invalid.");
   cmd->callback([diff, exit_code] { FinishCommand("policy diff", RunDiff(*diff), exit_code); });
+
+  auto publish = std::make_shared<PublishOptions>();
+  cmd = policy->add_subcommand(
+      "publish", "Sign and distribute a database version to every edge (operator, at the hub)");
+  publish->conn.AddTo(cmd);
+  cmd->add_option("DIR", publish->dir, "The database directory")->required();
+  cmd->add_flag("--json", publish->json, "Print the result as one JSON object");
+  cmd->footer(
+      "Example: beibu policy publish --server hub:7400 --identity ~/.beibu/ops new-policy/\n"
+      "  published version 2 digest 5c1f...\n"
+      "  1 change since the previous version\n"
+      "  ~ category logistics.track: level GENERAL -> IMPORTANT\n"
+      "DIR is checked as `beibu policy lint` does before it is sent. The version in its\n"
+      "manifest.yaml must be above the hub's current one. Edges apply it within a heartbeat\n"
+      "and report it (`beibu nodes`, POLICY column).\n"
+      "Exit status: 0 published; 2 invalid DIR, version not above the current one, or not an\n"
+      "operator; 3 hub unreachable.");
+  cmd->callback(
+      [publish, exit_code] { FinishCommand("policy publish", RunPublish(*publish), exit_code); });
+
+  auto status = std::make_shared<StatusOptions>();
+  cmd = policy->add_subcommand("status",
+                               "The database version the hub distributes (operator, at the hub)");
+  status->conn.AddTo(cmd);
+  cmd->add_flag("--json", status->json, "Print as one JSON object");
+  cmd->footer(
+      "Example: beibu policy status --server hub:7400 --identity ~/.beibu/ops\n"
+      "`beibu nodes` shows the version each edge enforces.");
+  cmd->callback(
+      [status, exit_code] { FinishCommand("policy status", RunStatus(*status), exit_code); });
 }
 
 }  // namespace

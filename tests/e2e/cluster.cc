@@ -186,6 +186,31 @@ void Cluster::DropJoinToken(const std::string& id) {
   WriteFile(dir() / (id + ".yaml"), cfg);
 }
 
+std::filesystem::path Cluster::Enroll(const std::string& id, const std::string& role,
+                                      const std::string& country) {
+  std::string token = CreateToken(id, role, country);
+  std::filesystem::path out = dir() / ("id-" + id);
+  std::vector<std::string> args = {"enroll", "--hub", hub_address(), "--token", token,
+                                   "--out",  out.string(), "--id", id};
+  if (tls_) {
+    args.push_back("--tls-ca");
+    args.push_back(tls_ca());
+  }
+  RunResult r = Beibu(args);
+  EXPECT_EQ(r.exit_code, 0) << "enrolling " << id << ": " << r.err;
+  return out;
+}
+
+bool Cluster::WaitForEdgePort(const std::string& id, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    if (std::filesystem::file_size(dir() / (id + ".port"), ec) > 0 && !ec) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 nlohmann::json Cluster::Nodes() const {
   std::vector<std::string> args = {"nodes", "--all", "--json"};
   for (const std::string& f : OperatorFlags()) args.push_back(f);

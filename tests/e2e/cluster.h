@@ -73,6 +73,18 @@ class Cluster {
   // not be needed again).
   void DropJoinToken(const std::string& id);
 
+  // Enrols a party (enterprise, officer, regulator) of `country` with a fresh
+  // token; returns the identity directory (key.pem, cert.pem, trust-bundle.pem).
+  std::filesystem::path Enroll(const std::string& id, const std::string& role,
+                               const std::string& country);
+  // "127.0.0.1:<port>" of a running edge.
+  std::string EdgeAddress(const std::string& id) const {
+    return "127.0.0.1:" + std::to_string(EdgePort(id));
+  }
+  // Blocks until the edge's port file exists again (after StartEdge).
+  bool WaitForEdgePort(const std::string& id,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(15)) const;
+
   // `beibu nodes --all --json`, parsed; empty on error.
   nlohmann::json Nodes() const;
   nlohmann::json Node(const std::string& id) const;

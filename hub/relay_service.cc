@@ -1,0 +1,591 @@
+#include "relay_service.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "beibu/crypto/sm3.h"
+#include "beibu/envelope/epoch_key.h"
+#include "beibu/rpc/peer.h"
+#include "beibu/rpc/status.h"
+#include "hub_state.h"
+
+namespace beibu::hub {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr char kHeaderDigestAlgorithm[] = "sm3-envelope-header";
+
+grpc::Status Unavailable() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the hub is shutting down; reconnect");
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) { return TimeUtil::ToString(t); }
+
+}  // namespace
+
+// --- HubRelayDirectory ---
+
+absl::StatusOr<RelayNode> HubRelayDirectory::FindNode(const std::string& node_id) const {
+  absl::StatusOr<v1::NodeRecord> node = state_->FindNode(node_id);
+  if (!node.ok()) return node.status();
+  return RelayNode{.id = node->node_id(),
+                   .role = node->role(),
+                   .country = node->country(),
+                   .certificate_pem = node->certificate_pem(),
+                   .revoked = state_->IsRevoked(node->serial_hex())};
+}
+
+absl::StatusOr<crypto::Sm2PublicKey> HubRelayDirectory::NodeKey(const std::string& node_id) const {
+  return state_->NodeKey(node_id);
+}
+
+// --- RelayService: lifecycle ---
+
+absl::StatusOr<std::unique_ptr<RelayService>> RelayService::Open(RelayServiceOptions options) {
+  if (options.directory == nullptr || options.audit == nullptr) {
+    return absl::InvalidArgumentError("the relay needs a node directory and an audit log");
+  }
+  std::unique_ptr<RelayService> svc(new RelayService(std::move(options)));
+  absl::StatusOr<std::unique_ptr<storage::Db>> db = storage::Db::Open(svc->options_.dir);
+  if (!db.ok()) return db.status();
+  svc->db_ = *std::move(db);
+  absl::StatusOr<std::unique_ptr<RelayQueue>> queue =
+      RelayQueue::Open(svc->db_.get(), svc->options_.limits);
+  if (!queue.ok()) return queue.status();
+  svc->queue_ = *std::move(queue);
+  svc->keys_ = std::make_unique<EpochKeyRegistry>(svc->db_.get());
+  svc->depth_logger_ = std::thread([s = svc.get()] { s->DepthLogLoop(); });
+  return svc;
+}
+
+RelayService::~RelayService() {
+  Stop();
+  if (depth_logger_.joinable()) depth_logger_.join();
+}
+
+void RelayService::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_.store(true);
+    // Blocked Reads return once their call is cancelled; the handlers then
+    // see stopping_ and return.
+    for (grpc::ServerContext* ctx : streams_) ctx->TryCancel();
+  }
+  stop_cv_.notify_all();
+  if (queue_) queue_->Notify();
+}
+
+bool RelayService::RegisterStream(grpc::ServerContext* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_.load()) return false;
+  streams_.insert(ctx);
+  return true;
+}
+
+void RelayService::UnregisterStream(grpc::ServerContext* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  streams_.erase(ctx);
+}
+
+uint64_t RelayService::RegisterPuller(const std::string& edge, grpc::ServerContext* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pullers_.find(edge);
+  if (it != pullers_.end()) {
+    // The edge reconnected (its old stream may be half-dead): the newest wins.
+    spdlog::info("event=relay_pull_replaced edge={}", edge);
+    it->second.ctx->TryCancel();
+  }
+  uint64_t generation = next_generation_++;
+  pullers_[edge] = Puller{ctx, generation};
+  return generation;
+}
+
+void RelayService::UnregisterPuller(const std::string& edge, uint64_t generation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pullers_.find(edge);
+  if (it != pullers_.end() && it->second.generation == generation) pullers_.erase(it);
+}
+
+bool RelayService::PullerCurrent(const std::string& edge, uint64_t generation) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pullers_.find(edge);
+  return it != pullers_.end() && it->second.generation == generation;
+}
+
+void RelayService::DepthLogLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_.load()) {
+    stop_cv_.wait_for(lock, options_.depth_log_interval, [&] { return stopping_.load(); });
+    if (stopping_.load()) break;
+    std::string depths;
+    for (const QueueDepth& d : queue_->Depths()) {
+      if (d.items == 0) continue;
+      absl::StrAppend(&depths, depths.empty() ? "" : " ", d.destination, ":", d.items, "/", d.bytes,
+                      "B", pullers_.count(d.destination) ? "" : "(offline)");
+    }
+    if (!depths.empty()) spdlog::info("event=relay_queues depths=\"{}\"", depths);
+  }
+}
+
+// --- Audit helpers ---
+
+void RelayService::Audit(const pki::Identity& caller, const std::string& operation,
+                         absl::StatusCode code, const std::string& detail) {
+  v1::AuditEvent e;
+  e.set_operation(operation);
+  *e.mutable_who() = audit::ActorOf(caller);
+  e.set_status_code(static_cast<int>(code));
+  e.set_detail(detail);
+  if (absl::StatusOr<uint64_t> i = options_.audit->Append(std::move(e)); !i.ok()) {
+    spdlog::error("event=audit_append_failed operation={} error=\"{}\"", operation,
+                  i.status().ToString());
+  }
+}
+
+grpc::Status RelayService::Refuse(const pki::Identity& caller, const std::string& operation,
+                                  const std::string& transfer_id, const absl::Status& why) {
+  spdlog::warn("event=relay_refused edge={} operation={} transfer={} error=\"{}\"", caller.id,
+               operation, transfer_id, why.ToString());
+  v1::AuditEvent e;
+  e.set_operation("relay.refused");
+  *e.mutable_who() = audit::ActorOf(caller);
+  e.set_transfer_id(transfer_id);
+  e.set_decision("refused");
+  e.set_status_code(static_cast<int>(why.code()));
+  e.set_detail(absl::StrCat(operation, ": ", why.message()));
+  if (absl::StatusOr<uint64_t> i = options_.audit->Append(std::move(e)); !i.ok()) {
+    spdlog::error("event=audit_append_failed operation=relay.refused error=\"{}\"",
+                  i.status().ToString());
+  }
+  return rpc::ToGrpc(why);
+}
+
+absl::Status RelayService::AuditAccepted(const pki::Identity& caller,
+                                         const std::vector<const RelayItem*>& accepted) {
+  std::vector<v1::AuditEvent> events;
+  for (const RelayItem* item : accepted) {
+    const v1::Envelope& env = item->envelope;
+    v1::AuditEvent e;
+    *e.mutable_who() = audit::ActorOf(caller);
+    if (env.has_notice()) {
+      const v1::TransferNotice& n = env.notice();
+      e.set_operation("transfer.notice");
+      e.set_transfer_id(n.transfer_id());
+      e.set_detail(absl::StrCat(v1::TransferNoticeKind_Name(n.kind()),
+                                n.detail().empty() ? "" : ": ", n.detail(), " (for ",
+                                item->destination, ")"));
+      events.push_back(std::move(e));
+      continue;
+    }
+    if (env.first_chunk() != 0) continue;  // one event per transfer, not per slice
+    v1::EnvelopeHeader h;
+    if (!h.ParseFromString(env.header())) continue;  // Route parsed it already
+    e.set_operation("transfer.relayed");
+    e.set_transfer_id(h.transfer_id());
+    e.set_source_country(h.from_country());
+    e.set_destination_country(h.to_country());
+    e.set_category(h.category());
+    e.set_decision(h.decision());
+    for (const std::string& r : h.rules()) e.add_rule_ids(r);
+    crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(env.header()));
+    v1::Digest* digest = e.add_digests();
+    digest->set_algorithm(kHeaderDigestAlgorithm);
+    digest->set_value(std::string(d.begin(), d.end()));
+    e.set_detail(absl::StrCat("queued for ", item->destination));
+    events.push_back(std::move(e));
+  }
+  if (events.empty()) return absl::OkStatus();
+  absl::StatusOr<uint64_t> first = options_.audit->AppendBatch(std::move(events));
+  if (!first.ok()) {
+    return absl::UnavailableError(absl::StrCat("the hub cannot write its audit log (",
+                                               first.status().message(), "); retry later"));
+  }
+  return absl::OkStatus();
+}
+
+// --- Push ---
+
+absl::Status RelayService::CheckDestination(const std::string& edge_id) const {
+  absl::StatusOr<RelayNode> node = options_.directory->FindNode(edge_id);
+  if (!node.ok()) {
+    if (absl::IsNotFound(node.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("destination edge '", edge_id, "' is not enrolled at this hub"));
+    }
+    return node.status();
+  }
+  if (node->role != "edge") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("destination '", edge_id, "' has role ", node->role, ", not edge"));
+  }
+  if (node->revoked) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("destination edge '", edge_id, "' is revoked"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RelayService::Route(const pki::Identity& caller,
+                                                const v1::Envelope& env) const {
+  if (env.has_notice()) {
+    const v1::TransferNotice& n = env.notice();
+    if (!env.header().empty() || env.sealed_chunks_size() > 0) {
+      return absl::InvalidArgumentError(
+          "an envelope carries either a notice or a header with sealed chunks, not both");
+    }
+    if (n.from_edge() != caller.id) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("edge '", caller.id, "' cannot send a notice as '", n.from_edge(), "'"));
+    }
+    if (n.transfer_id().empty() || n.kind() == v1::TRANSFER_NOTICE_UNSPECIFIED) {
+      return absl::InvalidArgumentError("a notice needs a transfer_id and a kind");
+    }
+    if (absl::Status s = CheckDestination(n.to_edge()); !s.ok()) return s;
+    return n.to_edge();
+  }
+  v1::EnvelopeHeader h;
+  if (env.header().empty() || !h.ParseFromString(env.header())) {
+    return absl::InvalidArgumentError(
+        "envelope header is missing or does not parse as a beibu.v1.EnvelopeHeader");
+  }
+  if (h.from_edge() != caller.id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("edge '", caller.id, "' cannot send as '", h.from_edge(), "'"));
+  }
+  if (h.from_country() != caller.country) {
+    return absl::PermissionDeniedError(absl::StrCat("header from_country '", h.from_country(),
+                                                    "' is not the country of edge '", caller.id,
+                                                    "' (", caller.country, ")"));
+  }
+  if (h.transfer_id().empty()) return absl::InvalidArgumentError("envelope has no transfer_id");
+  if (absl::Status s = CheckDestination(h.to_edge()); !s.ok()) return s;
+  if (env.sealed_chunks_size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("envelope of transfer '", h.transfer_id(), "' carries no chunk"));
+  }
+  if (uint64_t{env.first_chunk()} + static_cast<uint64_t>(env.sealed_chunks_size()) > h.chunks()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "envelope of transfer '", h.transfer_id(), "' holds chunks ", env.first_chunk(), "..",
+        uint64_t{env.first_chunk()} + env.sealed_chunks_size() - 1, " but the header has only ",
+        h.chunks()));
+  }
+  return h.to_edge();
+}
+
+grpc::Status RelayService::Push(grpc::ServerContext* ctx,
+                                grpc::ServerReaderWriter<v1::RelayAck, v1::RelayBatch>* stream) {
+  pki::Identity caller;
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kEdge}, &caller); !s.ok()) return s;
+  if (!RegisterStream(ctx)) return Unavailable();
+  struct Unregister {
+    RelayService* svc;
+    grpc::ServerContext* ctx;
+    ~Unregister() { svc->UnregisterStream(ctx); }
+  } unregister{this, ctx};
+
+  auto give_up = [&] { return stopping_.load() || ctx->IsCancelled(); };
+  auto on_wait = [&](const QueueDepth& full) {
+    spdlog::warn("event=relay_backpressure to={} items={} bytes={} from={}", full.destination,
+                 full.items, full.bytes, caller.id);
+  };
+  auto before_commit = [&](const std::vector<const RelayItem*>& accepted) {
+    // Audit first, then the queue write: a crash in between can only
+    // duplicate an audit event (the edge pushes the batch again), never lose one.
+    return AuditAccepted(caller, accepted);
+  };
+
+  uint64_t last = 0;  // the last relay_sequence seen on this stream
+  v1::RelayBatch batch;
+  while (!stopping_.load() && stream->Read(&batch)) {
+    const uint64_t watermark = queue_->Watermark(caller.id);
+    std::vector<RelayItem> items;
+    for (v1::Envelope& env : *batch.mutable_envelopes()) {
+      const uint64_t seq = env.relay_sequence();
+      if (seq == 0 || seq <= last) {
+        return Refuse(caller, "push", "",
+                      absl::InvalidArgumentError(absl::StrCat(
+                          "relay_sequence ", seq, " after ", last,
+                          ": it starts at 1 and must increase strictly within a Push stream")));
+      }
+      last = seq;
+      if (seq <= watermark) continue;  // stored before: acknowledge again, store once
+      absl::StatusOr<std::string> dest = Route(caller, env);
+      if (!dest.ok()) {
+        std::string transfer_id = env.notice().transfer_id();
+        if (!env.has_notice()) {
+          v1::EnvelopeHeader h;
+          if (h.ParseFromString(env.header())) transfer_id = h.transfer_id();
+        }
+        return Refuse(caller, absl::StrCat("push of relay_sequence ", seq), transfer_id,
+                      dest.status());
+      }
+      items.push_back(RelayItem{*std::move(dest), std::move(env)});
+    }
+    if (!items.empty()) {
+      absl::StatusOr<size_t> stored =
+          queue_->Enqueue(caller.id, items, give_up, before_commit, on_wait);
+      if (!stored.ok()) {
+        if (stopping_.load()) return Unavailable();
+        if (absl::IsCancelled(stored.status())) {
+          return grpc::Status(grpc::StatusCode::CANCELLED, "push cancelled");
+        }
+        spdlog::error("event=relay_store_failed edge={} error=\"{}\"", caller.id,
+                      stored.status().ToString());
+        return rpc::ToGrpc(stored.status());
+      }
+    }
+    v1::RelayAck ack;
+    ack.set_through_sequence(batch.envelopes_size() > 0 ? last : queue_->Watermark(caller.id));
+    if (!stream->Write(ack)) break;
+  }
+  if (stopping_.load()) return Unavailable();
+  return grpc::Status::OK;
+}
+
+// --- Pull ---
+
+grpc::Status RelayService::Pull(grpc::ServerContext* ctx,
+                                grpc::ServerReaderWriter<v1::RelayBatch, v1::RelayAck>* stream) {
+  pki::Identity caller;
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kEdge}, &caller); !s.ok()) return s;
+  if (!RegisterStream(ctx)) return Unavailable();
+  const uint64_t generation = RegisterPuller(caller.id, ctx);
+  struct Unregister {
+    RelayService* svc;
+    grpc::ServerContext* ctx;
+    std::string edge;
+    uint64_t generation;
+    ~Unregister() {
+      svc->UnregisterPuller(edge, generation);
+      svc->UnregisterStream(ctx);
+    }
+  } unregister{this, ctx, caller.id, generation};
+  spdlog::info("event=relay_pull_started edge={}", caller.id);
+
+  uint64_t sent = 0;               // hub_sequence of the last item sent on this stream
+  std::atomic<uint64_t> acked{0};  // the edge's last acknowledgement on this stream
+  std::atomic<bool> reader_done{false};
+  std::mutex error_mu;
+  absl::Status reader_error;
+  // gRPC allows one Read and one Write at a time from different threads: the
+  // acknowledgements are read here while the handler thread sends.
+  std::thread reader([&] {
+    v1::RelayAck ack;
+    while (stream->Read(&ack)) {
+      // An edge may acknowledge what an earlier stream sent (it tells the hub
+      // its durable watermark on connect), but never a position the hub has
+      // not assigned yet: that would delete items it never received.
+      const uint64_t assigned = queue_->Depth(caller.id).last_hub_sequence;
+      const uint64_t through = std::min(ack.through_sequence(), assigned);
+      if (through < ack.through_sequence()) {
+        spdlog::warn("event=relay_ack_ahead edge={} ack={} last_assigned={}", caller.id,
+                     ack.through_sequence(), assigned);
+      }
+      if (absl::StatusOr<size_t> n = queue_->Ack(caller.id, through); !n.ok()) {
+        spdlog::error("event=relay_ack_failed edge={} error=\"{}\"", caller.id,
+                      n.status().ToString());
+        std::lock_guard<std::mutex> lock(error_mu);
+        reader_error = n.status();
+        break;
+      }
+      if (through > acked.load()) acked.store(through);
+    }
+    reader_done.store(true);
+    queue_->Notify();
+  });
+
+  std::deque<std::pair<uint64_t, uint64_t>> in_flight;  // hub_sequence, bytes
+  uint64_t in_flight_bytes = 0;
+  grpc::Status result = grpc::Status::OK;
+  for (;;) {
+    const uint64_t seen = queue_->changes();
+    if (stopping_.load()) {
+      result = Unavailable();
+      break;
+    }
+    if (!PullerCurrent(caller.id, generation)) {
+      result =
+          grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer Pull stream of this edge");
+      break;
+    }
+    if (reader_done.load() || ctx->IsCancelled()) break;
+    const uint64_t a = acked.load();
+    while (!in_flight.empty() && in_flight.front().first <= a) {
+      in_flight_bytes -= in_flight.front().second;
+      in_flight.pop_front();
+    }
+    const size_t room_items = kMaxInFlightItems - in_flight.size();
+    const uint64_t room_bytes =
+        in_flight_bytes >= kMaxInFlightBytes ? 0 : kMaxInFlightBytes - in_flight_bytes;
+    bool sent_something = false;
+    if (room_items > 0 && room_bytes > 0) {
+      absl::StatusOr<std::vector<QueuedItem>> items =
+          queue_->Read(caller.id, std::max(sent, a), std::min(kMaxBatchItems, room_items),
+                       std::min(kMaxBatchBytes, room_bytes));
+      if (!items.ok()) {
+        spdlog::error("event=relay_read_failed edge={} error=\"{}\"", caller.id,
+                      items.status().ToString());
+        result = rpc::ToGrpc(items.status());
+        break;
+      }
+      // Read returns one item even above the byte limit; send it only when
+      // nothing else is in flight, so the window stays bounded.
+      if (!items->empty() && (in_flight.empty() || items->front().envelope.size() <= room_bytes)) {
+        v1::RelayBatch batch;
+        uint64_t bytes = 0;
+        bool corrupt = false;
+        for (const QueuedItem& item : *items) {
+          if (!batch.add_envelopes()->ParseFromString(item.envelope)) corrupt = true;
+          bytes += item.envelope.size();
+        }
+        if (corrupt) {
+          result = rpc::ToGrpc(absl::DataLossError(
+              absl::StrCat("a queued item for ", caller.id, " is corrupt in ", db_->path())));
+          spdlog::error("event=relay_item_corrupt edge={}", caller.id);
+          break;
+        }
+        const uint64_t through = items->back().hub_sequence;
+        batch.set_hub_sequence(through);
+        sent = through;
+        if (!stream->Write(batch)) break;
+        in_flight.emplace_back(through, bytes);
+        in_flight_bytes += bytes;
+        sent_something = true;
+      }
+    }
+    if (!sent_something) queue_->WaitForChange(seen, std::chrono::milliseconds(200));
+  }
+  // Ends the reader's Read if the edge is still connected (not after the edge
+  // closed its side: the call then ends with `result`).
+  if (!reader_done.load()) ctx->TryCancel();
+  reader.join();
+  spdlog::info("event=relay_pull_ended edge={} status={}", caller.id,
+               static_cast<int>(result.error_code()));
+  {
+    std::lock_guard<std::mutex> lock(error_mu);
+    if (result.ok() && !reader_error.ok()) result = rpc::ToGrpc(reader_error);
+  }
+  return result;
+}
+
+// --- Epoch keys ---
+
+grpc::Status RelayService::PublishEpochKey(grpc::ServerContext* ctx, const v1::EpochKey* key,
+                                           v1::PublishEpochKeyResponse*) {
+  pki::Identity caller;
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kEdge}, &caller); !s.ok()) return s;
+  const std::string what = absl::StrCat("epoch key ", key->key_id());
+  if (key->edge_id() != caller.id) {
+    return Refuse(caller, what, "",
+                  absl::PermissionDeniedError(absl::StrCat(
+                      "edge '", caller.id, "' cannot publish a key for '", key->edge_id(), "'")));
+  }
+  absl::StatusOr<RelayNode> node = options_.directory->FindNode(caller.id);
+  absl::StatusOr<crypto::Sm2PublicKey> cert_key = options_.directory->NodeKey(caller.id);
+  if (!node.ok() || !cert_key.ok()) {
+    return Refuse(
+        caller, what, "",
+        absl::FailedPreconditionError(absl::StrCat("the registry holds no usable certificate for '",
+                                                   caller.id, "'; enrol the edge again")));
+  }
+  const absl::Time now = absl::Now();
+  const absl::Time not_before = ToAbslTime(key->not_before());
+  absl::Time at = now;
+  if (not_before > now) {
+    if (not_before - now > kMaxKeySkew) {
+      return Refuse(caller, what, "",
+                    absl::FailedPreconditionError(absl::StrCat(
+                        "epoch key not_before ", FormatTime(key->not_before()),
+                        " is more than 5 minutes ahead of the hub's clock; check the edge's "
+                        "clock")));
+    }
+    at = not_before;  // clock skew: accept a key that is about to become valid
+  }
+  if (absl::Status s = envelope::VerifyEpochKey(*key, *cert_key, at); !s.ok()) {
+    return Refuse(caller, what, "", s);
+  }
+  v1::EpochKey stored = *key;
+  // The certificate that verified it: GetEpochKeys serves a key only while
+  // it is still the edge's current certificate.
+  stored.set_edge_certificate(node->certificate_pem);
+  absl::StatusOr<bool> changed = keys_->Put(stored);
+  if (!changed.ok()) return rpc::ToGrpc(changed.status());
+  if (*changed) {
+    spdlog::info("event=relay_epoch_key edge={} key_id={} not_after={}", caller.id, key->key_id(),
+                 FormatTime(key->not_after()));
+    Audit(caller, "relay.epoch_key", absl::StatusCode::kOk,
+          absl::StrCat("key ", key->key_id(), " valid ", FormatTime(key->not_before()), " to ",
+                       FormatTime(key->not_after())));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RelayService::GetEpochKeys(grpc::ServerContext* ctx,
+                                        const v1::GetEpochKeysRequest* req,
+                                        v1::GetEpochKeysResponse* resp) {
+  pki::Identity caller;
+  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kEdge}, &caller); !s.ok()) return s;
+  std::vector<std::string> ids(req->edge_ids().begin(), req->edge_ids().end());
+  absl::StatusOr<std::vector<v1::EpochKey>> keys = keys_->List(ids, absl::Now());
+  if (!keys.ok()) return rpc::ToGrpc(keys.status());
+  std::map<std::string, std::optional<RelayNode>> nodes;  // lookups once per edge
+  for (v1::EpochKey& key : *keys) {
+    auto it = nodes.find(key.edge_id());
+    if (it == nodes.end()) {
+      absl::StatusOr<RelayNode> node = options_.directory->FindNode(key.edge_id());
+      std::optional<RelayNode> usable;
+      if (node.ok() && node->role == "edge" && !node->revoked) usable = *std::move(node);
+      it = nodes.emplace(key.edge_id(), std::move(usable)).first;
+    }
+    if (!it->second) continue;  // unenrolled or revoked
+    // Signed under a certificate the edge no longer has (re-enrolled with a
+    // new key): receivers would refuse it; the edge publishes a new one.
+    if (key.edge_certificate() != it->second->certificate_pem) continue;
+    *resp->add_keys() = std::move(key);
+  }
+  return grpc::Status::OK;
+}
+
+// --- ListQueues ---
+
+grpc::Status RelayService::ListQueues(grpc::ServerContext* ctx, const v1::RelayQueuesRequest*,
+                                      v1::RelayQueuesResponse* resp) {
+  pki::Identity caller;
+  if (grpc::Status s =
+          rpc::RequireRole(*ctx, {pki::Role::kOperator, pki::Role::kRegulator}, &caller);
+      !s.ok()) {
+    return s;
+  }
+  std::set<std::string> connected;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [edge, p] : pullers_) connected.insert(edge);
+  }
+  std::set<std::string> listed;
+  for (const QueueDepth& d : queue_->Depths()) {
+    v1::RelayQueue* q = resp->add_queues();
+    q->set_edge_id(d.destination);
+    q->set_items(d.items);
+    q->set_bytes(d.bytes);
+    if (d.oldest_ms > 0) {
+      *q->mutable_oldest() = TimeUtil::MillisecondsToTimestamp(static_cast<int64_t>(d.oldest_ms));
+    }
+    q->set_connected(connected.count(d.destination) > 0);
+    listed.insert(d.destination);
+  }
+  for (const std::string& edge : connected) {
+    if (listed.count(edge)) continue;
+    v1::RelayQueue* q = resp->add_queues();
+    q->set_edge_id(edge);
+    q->set_connected(true);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace beibu::hub

@@ -1,0 +1,502 @@
+// The Exchange service end to end on one edge: real RocksDB, real gRPC on
+// 127.0.0.1, the baseline policy database, and fixed epoch shares so that the
+// sealed outbox opens with the peer edge's keys.
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "beibu/crypto/sm3.h"
+#include "exchange_test_util.h"
+
+namespace beibu::edge::testing {
+namespace {
+
+using beibu::testing::TempDir;
+using google::protobuf::util::MessageDifferencer;
+
+v1::TransferHeader Header(const std::string& id, const std::string& to,
+                          const std::string& category) {
+  v1::TransferHeader h;
+  h.set_transfer_id(id);
+  h.set_to_country(to);
+  h.set_to_enterprise("recipient-co");
+  h.set_category(category);
+  return h;
+}
+
+grpc::Status Send(TestEdge& edge, const v1::TransferHeader& h, const std::string& payload,
+                  v1::TransferStatus* status, const std::string& who = "sender-co",
+                  const std::string& country = "") {
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, who, country.empty() ? edge.self().country : country);
+  v1::SendRequest req;
+  *req.mutable_header() = h;
+  req.set_payload(payload);
+  return edge.stub().Send(&ctx, req, status);
+}
+
+// Every outbox envelope of `id`, opened with the destination's keys.
+std::string OpenOutbox(TestEdge& edge, const std::string& id) {
+  std::vector<v1::Envelope> items = edge.store().ReadOutbox(0, 10000, size_t{1} << 40).value();
+  std::optional<envelope::ChunkOpener> opener;
+  std::string out;
+  for (const v1::Envelope& env : items) {
+    if (env.has_notice()) continue;
+    v1::EnvelopeHeader h;
+    EXPECT_TRUE(h.ParseFromString(env.header()));
+    if (h.transfer_id() != id) continue;
+    if (!opener) {
+      opener.emplace(envelope::ChunkOpener::Create(edge.keys().PeerKeys(h), env.header()).value());
+    }
+    for (int i = 0; i < env.sealed_chunks_size(); ++i) {
+      Bytes plain = opener->Open(env.first_chunk() + i, AsBytes(env.sealed_chunks(i))).value();
+      out.append(AsChars(plain));
+    }
+  }
+  EXPECT_TRUE(opener.has_value()) << "nothing of " << id << " in the outbox";
+  if (opener) EXPECT_TRUE(opener->Finish().ok());
+  return out;
+}
+
+size_t OutboxTransfers(TestEdge& edge) {
+  size_t n = 0;
+  for (const v1::Envelope& env : edge.store().ReadOutbox(0, 10000, size_t{1} << 40).value()) {
+    if (!env.has_notice() && env.first_chunk() == 0) ++n;
+  }
+  return n;
+}
+
+TEST(ExchangeServiceTest, FastTransferIsSealedIntoTheOutbox) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferStatus st;
+  const std::string payload = "container,port,eta\nMSCU1234565,Haiphong,2026-12-01\n";
+  ASSERT_TRUE(Send(edge, Header("fast-transfer-0001", "CN", "logistics.track"), payload, &st).ok());
+  EXPECT_EQ(st.state(), v1::IN_FLIGHT);
+  EXPECT_EQ(st.decision().decision(), "FAST");
+  EXPECT_EQ(st.decision().policy_version(), 1u);
+  EXPECT_FALSE(st.decision().policy_digest().empty());
+  EXPECT_EQ(st.size(), payload.size());
+  crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(payload));
+  EXPECT_EQ(st.payload_sm3(), HexEncode(ByteView(d.data(), d.size())));
+  EXPECT_TRUE(st.steps().contains("ACCEPTED"));
+  EXPECT_TRUE(st.steps().contains("IN_FLIGHT"));
+  EXPECT_EQ(st.to_country(), "CN");
+  EXPECT_EQ(OpenOutbox(edge, "fast-transfer-0001"), payload);
+  EXPECT_EQ(edge.store().outbox().items, 1u);
+  EXPECT_GE(edge.outbox_wakeups.load(), 1);
+  v1::TransferRecord r = edge.store().GetTransfer("fast-transfer-0001").value();
+  EXPECT_EQ(r.to_edge(), "edge-cn");
+  EXPECT_EQ(r.from_enterprise(), "sender-co");
+  EXPECT_GT(r.source_sequence(), 0u);
+  // The accept is audited with both digests.
+  v1::AuditEvent e =
+      audit::DecodeAuditEvent(edge.audit().store().Entry(edge.audit().store().size() - 1).value())
+          .value();
+  EXPECT_EQ(e.operation(), "transfer.accept");
+  EXPECT_EQ(e.decision(), "FAST");
+  EXPECT_EQ(e.data_level(), "GENERAL");
+  ASSERT_EQ(e.digests_size(), 2);
+  EXPECT_EQ(e.digests(1).algorithm(), "sm3-envelope-header");
+}
+
+TEST(ExchangeServiceTest, MaskedCustomerListHasItsPhonesMasked) {
+  TempDir dir;
+  TestEdge edge(dir, "SG");
+  v1::TransferHeader h = Header("mask-transfer-0001", "CN", "customer.contact");
+  h.add_attested("asean-mcc");
+  h.set_content_type("text/csv");
+  const std::string payload =
+      "name,phone,email\nAlice Tan,13800138000,alice@example.sg\nBob Lim,13912345678,bob@x.com\n";
+  v1::TransferStatus st;
+  ASSERT_TRUE(Send(edge, h, payload, &st).ok());
+  EXPECT_EQ(st.state(), v1::IN_FLIGHT);
+  EXPECT_EQ(st.decision().decision(), "MASK");
+  EXPECT_EQ(st.decision().mask_profile(), "contact-mask");
+  EXPECT_TRUE(st.steps().contains("MASKED"));
+  std::string sealed = OpenOutbox(edge, "mask-transfer-0001");
+  EXPECT_EQ(sealed.find("13800138000"), std::string::npos) << sealed;
+  EXPECT_EQ(sealed.find("13912345678"), std::string::npos) << sealed;
+  EXPECT_NE(sealed.find("138****8000"), std::string::npos) << sealed;
+  EXPECT_NE(sealed.find("name,phone,email"), std::string::npos) << sealed;
+}
+
+TEST(ExchangeServiceTest, ReviewIsHeldAtTheSource) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferStatus st;
+  ASSERT_TRUE(Send(edge, Header("review-transfer-01", "CN", "health.record"), "x", &st).ok());
+  EXPECT_EQ(st.state(), v1::HELD_FOR_REVIEW);
+  EXPECT_EQ(st.decision().decision(), "REVIEW");
+  EXPECT_EQ(edge.store().outbox().items, 0u);
+  EXPECT_GT(edge.store().GetTransfer("review-transfer-01").value().source_sequence(), 0u);
+}
+
+TEST(ExchangeServiceTest, DenyAndSandboxAreAnswersNotErrors) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferStatus st;
+  ASSERT_TRUE(
+      Send(edge, Header("deny-transfer-0001", "CN", "infrastructure.critical"), "grid", &st).ok());
+  EXPECT_EQ(st.state(), v1::DENIED);
+  ASSERT_GE(st.decision().rules_size(), 1);
+  EXPECT_EQ(st.decision().rules(0), "G-CORE-001");
+  EXPECT_EQ(st.decision().level(), "CORE");
+  ASSERT_TRUE(
+      Send(edge, Header("sandbox-transfer-1", "CN", "finance.credit_record"), "s", &st).ok());
+  EXPECT_EQ(st.state(), v1::SANDBOX_ONLY);
+  EXPECT_FALSE(st.sandbox_hint().empty());
+  EXPECT_EQ(edge.store().outbox().items, 0u);
+  EXPECT_EQ(edge.store().GetTransfer("deny-transfer-0001").value().status().state(), v1::DENIED);
+}
+
+TEST(ExchangeServiceTest, RetryGetsTheFirstAnswerAndOtherContentIsRefused) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferHeader h = Header("idempotent-000001", "CN", "logistics.track");
+  v1::TransferStatus first, second, third;
+  ASSERT_TRUE(Send(edge, h, "payload", &first).ok());
+  h.set_file_name("renamed.csv");  // informative: not part of the identity
+  ASSERT_TRUE(Send(edge, h, "payload", &second).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(first, second));
+  EXPECT_EQ(OutboxTransfers(edge), 1u);
+  grpc::Status s = Send(edge, h, "other payload", &third);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  h.set_category("trade.contract");
+  EXPECT_EQ(Send(edge, h, "payload", &third).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(OutboxTransfers(edge), 1u);
+}
+
+TEST(ExchangeServiceTest, ConcurrentDuplicatesMakeOneTransfer) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      v1::TransferStatus st;
+      if (Send(edge, Header("concurrent-00001", "CN", "logistics.track"), "same", &st).ok()) ++ok;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 4);
+  EXPECT_EQ(OutboxTransfers(edge), 1u);
+}
+
+TEST(ExchangeServiceTest, CallersOfOtherRolesOrCountriesAreRefused) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferStatus st;
+  v1::TransferHeader h = Header("refused-caller-01", "CN", "logistics.track");
+  EXPECT_EQ(Send(edge, h, "x", &st, "sender-co", "SG").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, "edge-th", "VN", "edge");
+  v1::SendRequest req;
+  *req.mutable_header() = h;
+  EXPECT_EQ(edge.stub().Send(&ctx, req, &st).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext anon;
+  EXPECT_EQ(edge.stub().Send(&anon, req, &st).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(absl::IsNotFound(edge.store().GetTransfer("refused-caller-01").status()));
+}
+
+TEST(ExchangeServiceTest, BadHeadersSayWhatToChange) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferStatus st;
+  struct Case {
+    v1::TransferHeader h;
+    std::string needle;
+  };
+  std::vector<Case> cases;
+  cases.push_back({Header("short", "CN", "logistics.track"), "transfer_id"});
+  cases.push_back({Header("bad/transfer/id/0001", "CN", "logistics.track"), "transfer_id"});
+  cases.push_back({Header("valid-transfer-01", "XX", "logistics.track"), "to_country"});
+  cases.push_back({Header("valid-transfer-01", "VN", "logistics.track"), "own country"});
+  cases.push_back({Header("valid-transfer-01", "CN", "no.such"), "unknown category"});
+  Case no_recipient{Header("valid-transfer-01", "CN", "logistics.track"), "to_enterprise"};
+  no_recipient.h.clear_to_enterprise();
+  cases.push_back(no_recipient);
+  Case level{Header("valid-transfer-01", "CN", "logistics.track"), "declared_level"};
+  level.h.set_declared_level("SECRET");
+  cases.push_back(level);
+  for (const Case& c : cases) {
+    grpc::Status s = Send(edge, c.h, "x", &st);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.needle;
+    EXPECT_NE(s.error_message().find(c.needle), std::string::npos) << s.error_message();
+  }
+  std::string big((size_t{4} << 20) + 1, 'a');
+  grpc::Status s = Send(edge, Header("too-big-transfer-1", "CN", "logistics.track"), big, &st);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("SendStream"), std::string::npos);
+}
+
+TEST(ExchangeServiceTest, UnknownDestinationKeysStoreNothing) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  edge.keys().unavailable = true;
+  v1::TransferStatus st;
+  v1::TransferHeader h = Header("no-keys-transfer-1", "CN", "logistics.track");
+  EXPECT_EQ(Send(edge, h, "x", &st).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(absl::IsNotFound(edge.store().GetTransfer(h.transfer_id()).status()));
+  edge.keys().unavailable = false;
+  ASSERT_TRUE(Send(edge, h, "x", &st).ok());
+  EXPECT_EQ(st.state(), v1::IN_FLIGHT);
+}
+
+TEST(ExchangeServiceTest, PersonsAddUpAcrossTransfersToCrossAThreshold) {
+  TempDir dir;
+  TestEdge edge(dir, "CN");
+  v1::TransferHeader h = Header("persons-transfer-01", "VN", "customer.contact");
+  h.set_persons(60000);
+  v1::TransferStatus st;
+  ASSERT_TRUE(Send(edge, h, "name\nAn\n", &st).ok());
+  EXPECT_EQ(st.decision().decision(), "MASK");
+  EXPECT_EQ(st.decision().rules(0), "CN-PI-001");
+  h.set_transfer_id("persons-transfer-02");
+  ASSERT_TRUE(Send(edge, h, "name\nBinh\n", &st).ok());
+  EXPECT_EQ(st.decision().decision(), "REVIEW");
+  EXPECT_EQ(st.decision().rules(0), "CN-PI-002");
+  int year = 0;
+  for (int y = 2020; y < 2200 && year == 0; ++y) {
+    if (edge.store().PersonsSent("sender-co", y) > 0) year = y;
+  }
+  EXPECT_EQ(edge.store().PersonsSent("sender-co", year), 120000u);
+  // A refused transfer does not count.
+  v1::TransferHeader deny = Header("persons-transfer-03", "VN", "infrastructure.critical");
+  deny.set_persons(5);
+  ASSERT_TRUE(Send(edge, deny, "x", &st).ok());
+  EXPECT_EQ(st.state(), v1::DENIED);
+  EXPECT_EQ(edge.store().PersonsSent("sender-co", year), 120000u);
+}
+
+// Streams `data[from..]` in `piece`-byte messages; `last` on the final one
+// unless `interrupt_after` bytes were sent.
+grpc::Status Stream(TestEdge& edge, const v1::TransferHeader& h, const std::string& data,
+                    size_t from, size_t piece, size_t stop_at, v1::TransferStatus* st) {
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, "sender-co", edge.self().country);
+  auto writer = edge.stub().SendStream(&ctx, st);
+  bool first = true;
+  for (size_t off = from; off < stop_at || first; off += piece) {
+    v1::SendChunk c;
+    if (first) *c.mutable_header() = h;
+    first = false;
+    c.set_offset(off);
+    size_t n = std::min(piece, stop_at > off ? stop_at - off : 0);
+    c.set_data(data.substr(off, n));
+    c.set_last(off + n == data.size());
+    if (!writer->Write(c)) break;
+    if (c.last()) break;
+  }
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+TEST(ExchangeServiceTest, SendStreamResumesAfterAnInterruptedStream) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  std::string data;
+  for (int i = 0; data.size() < (size_t{5} << 20) + 123; ++i) {
+    absl::StrAppend(&data, "MSCU", 1000000 + i, ",Haiphong,Nansha,2026-12-01\n");
+  }
+  v1::TransferHeader h = Header("stream-transfer-01", "CN", "logistics.track");
+  h.set_total_size(data.size());
+  const size_t piece = size_t{512} << 10;
+  v1::TransferStatus st;
+  // The first stream stops at 2 MiB without `last`.
+  grpc::Status s = Stream(edge, h, data, 0, piece, size_t{2} << 20, &st);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  grpc::ClientContext gctx;
+  TestEdge::As(&gctx, "sender-co", "VN");
+  v1::GetTransferRequest get;
+  get.set_transfer_id(h.transfer_id());
+  ASSERT_TRUE(edge.stub().GetTransfer(&gctx, get, &st).ok());
+  EXPECT_EQ(st.state(), v1::RECEIVING);
+  ASSERT_EQ(st.size(), size_t{2} << 20);
+  // Resuming from the wrong offset is refused with the right one.
+  s = Stream(edge, h, data, st.size() + piece, piece, data.size(), &st);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find(absl::StrCat("offset ", size_t{2} << 20)), std::string::npos)
+      << s.error_message();
+  ASSERT_TRUE(Stream(edge, h, data, size_t{2} << 20, piece, data.size(), &st).ok());
+  EXPECT_EQ(st.state(), v1::IN_FLIGHT);
+  EXPECT_EQ(st.size(), data.size());
+  EXPECT_TRUE(st.steps().contains("RECEIVING"));
+  EXPECT_EQ(OpenOutbox(edge, h.transfer_id()), data);
+  EXPECT_EQ(edge.store().outbox().items, 2u);  // 6 chunks in slices of 4
+  // A retry of the finished stream gets the first answer.
+  v1::TransferStatus again;
+  ASSERT_TRUE(Stream(edge, h, data, 0, piece, piece, &again).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(again, st));
+}
+
+TEST(ExchangeServiceTest, SendStreamMasksLargeCsv) {
+  TempDir dir;
+  TestEdge edge(dir, "SG");
+  std::string data = "name,phone\n";
+  for (int i = 0; data.size() < (size_t{3} << 20); ++i) {
+    absl::StrAppend(&data, "Person ", i, ",1380013", 8000 + i % 1000, "\n");
+  }
+  v1::TransferHeader h = Header("stream-mask-00001", "CN", "customer.contact");
+  h.add_attested("asean-mcc");
+  h.set_content_type("text/csv");
+  v1::TransferStatus st;
+  ASSERT_TRUE(Stream(edge, h, data, 0, size_t{1} << 20, data.size(), &st).ok());
+  EXPECT_EQ(st.decision().decision(), "MASK");
+  std::string sealed = OpenOutbox(edge, h.transfer_id());
+  EXPECT_EQ(sealed.find("13800138000"), std::string::npos);
+  EXPECT_NE(sealed.find("138****8000"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "exchange") == false);
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".masking-"), std::string::npos);
+  }
+}
+
+TEST(ExchangeServiceTest, SendStreamOfAnEmptyPayload) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferStatus st;
+  ASSERT_TRUE(
+      Stream(edge, Header("empty-stream-00001", "CN", "logistics.track"), "", 0, 1, 0, &st).ok());
+  EXPECT_EQ(st.state(), v1::IN_FLIGHT);
+  EXPECT_EQ(st.size(), 0u);
+  EXPECT_EQ(OpenOutbox(edge, "empty-stream-00001"), "");
+}
+
+TEST(ExchangeServiceTest, SendManyAnswersEachRequestInOrder) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, "sender-co", "VN");
+  auto stream = edge.stub().SendMany(&ctx);
+  std::vector<v1::TransferHeader> headers = {
+      Header("many-transfer-0001", "CN", "logistics.track"),
+      Header("many-transfer-0002", "CN", "infrastructure.critical"),
+      Header("bad", "CN", "logistics.track"),
+      Header("many-transfer-0003", "CN", "logistics.track")};
+  for (const v1::TransferHeader& h : headers) {
+    v1::SendRequest req;
+    *req.mutable_header() = h;
+    req.set_payload("data");
+    ASSERT_TRUE(stream->Write(req));
+  }
+  stream->WritesDone();
+  std::vector<v1::TransferStatus> answers;
+  v1::TransferStatus st;
+  while (stream->Read(&st)) answers.push_back(st);
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_EQ(answers[0].state(), v1::IN_FLIGHT);
+  EXPECT_EQ(answers[1].state(), v1::DENIED);
+  EXPECT_EQ(answers[2].state(), v1::TRANSFER_STATE_UNSPECIFIED);
+  EXPECT_NE(answers[2].detail().find("INVALID_ARGUMENT"), std::string::npos);
+  EXPECT_EQ(answers[3].transfer_id(), "many-transfer-0003");
+  EXPECT_EQ(OutboxTransfers(edge), 2u);
+}
+
+TEST(ExchangeServiceTest, GetTransferOnlyForItsSender) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferStatus st;
+  ASSERT_TRUE(Send(edge, Header("visible-transfer-1", "CN", "logistics.track"), "x", &st).ok());
+  v1::GetTransferRequest get;
+  get.set_transfer_id("visible-transfer-1");
+  grpc::ClientContext other;
+  TestEdge::As(&other, "other-co", "VN");
+  EXPECT_EQ(edge.stub().GetTransfer(&other, get, &st).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext owner;
+  TestEdge::As(&owner, "sender-co", "VN");
+  ASSERT_TRUE(edge.stub().GetTransfer(&owner, get, &st).ok());
+  EXPECT_EQ(st.state(), v1::IN_FLIGHT);
+}
+
+}  // namespace
+}  // namespace beibu::edge::testing
+
+namespace beibu::edge::testing {
+namespace {
+
+TEST(PolicyHolderTest, ReplaceNeedsAHigherVersion) {
+  auto holder = PolicyHolder::CreateWithBaseline().value();
+  std::shared_ptr<const PolicySnapshot> before = holder->current();
+  ASSERT_NE(before->detector, nullptr);
+  policy::Database same = before->db;
+  EXPECT_EQ(holder->Replace(same).code(), absl::StatusCode::kFailedPrecondition);
+  policy::Database next = before->db;
+  next.version += 1;
+  ASSERT_TRUE(holder->Replace(next).ok());
+  EXPECT_EQ(holder->current()->db.version, before->db.version + 1);
+  EXPECT_EQ(before->db.version, same.version);  // a snapshot taken earlier is unchanged
+}
+
+TEST(ExchangeServiceTest, EngineRefusalsAreInvalidArgument) {
+  beibu::testing::TempDir dir;
+  TestEdge edge(dir, "VN");
+  v1::TransferHeader h;
+  h.set_transfer_id("unknown-mechanism-1");
+  h.set_to_country("CN");
+  h.set_to_enterprise("recipient-co");
+  h.set_category("logistics.track");
+  h.add_attested("no-such-mechanism");
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, "sender-co", "VN");
+  v1::SendRequest req;
+  *req.mutable_header() = h;
+  v1::TransferStatus st;
+  grpc::Status s = edge.stub().Send(&ctx, req, &st);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("no-such-mechanism"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(absl::IsNotFound(edge.store().GetTransfer(h.transfer_id()).status()));
+}
+
+}  // namespace
+}  // namespace beibu::edge::testing
+
+namespace beibu::edge::testing {
+namespace {
+
+// Manual check (BEIBU_BIG_STREAM_MIB=N): a large stream in constant memory;
+// run under /usr/bin/time -f %M and compare the peak with N.
+TEST(ExchangeServiceTest, BigStreamManual) {
+  const char* mib = std::getenv("BEIBU_BIG_STREAM_MIB");
+  if (mib == nullptr) GTEST_SKIP() << "set BEIBU_BIG_STREAM_MIB to run";
+  beibu::testing::TempDir dir;
+  TestEdge edge(dir, "SG");
+  v1::TransferHeader h;
+  h.set_transfer_id("big-stream-transfer");
+  h.set_to_country("CN");
+  h.set_to_enterprise("recipient-co");
+  h.set_category("customer.contact");
+  h.add_attested("asean-mcc");
+  h.set_content_type("text/csv");
+  std::string piece;
+  for (int i = 0; piece.size() < (size_t{1} << 20) - 64; ++i) {
+    absl::StrAppend(&piece, "Person ", i, ",1380013", 8000 + i % 1000, "\n");
+  }
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, "sender-co", "SG");
+  v1::TransferStatus st;
+  auto writer = edge.stub().SendStream(&ctx, &st);
+  uint64_t off = 0;
+  const int n = std::atoi(mib);
+  for (int i = 0; i < n; ++i) {
+    v1::SendChunk c;
+    if (i == 0) *c.mutable_header() = h;
+    c.set_offset(off);
+    c.set_data(i == 0 ? "name,phone\n" + piece : piece);
+    off += c.data().size();
+    c.set_last(i + 1 == n);
+    ASSERT_TRUE(writer->Write(c));
+  }
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  EXPECT_EQ(st.decision().decision(), "MASK");
+  EXPECT_EQ(st.size(), off);
+}
+
+}  // namespace
+}  // namespace beibu::edge::testing

@@ -1,0 +1,357 @@
+// ExchangeStore on real RocksDB (reopen, incoming slices, notices), and the
+// recipient side of the Exchange service (Inbox, Ack).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "beibu/crypto/sm3.h"
+#include "exchange_test_util.h"
+
+namespace beibu::edge::testing {
+namespace {
+
+using beibu::testing::TempDir;
+
+// A transfer the peer edge sealed for this edge, cut into slices of
+// `per_slice` chunks of `chunk_size` bytes.
+std::vector<v1::Envelope> SealedByPeer(FakeKeys& keys, const std::string& id,
+                                       const std::string& to_enterprise, const std::string& payload,
+                                       size_t chunk_size, int per_slice,
+                                       uint64_t source_sequence = 1) {
+  v1::EnvelopeHeader h;
+  h.set_transfer_id(id);
+  h.set_source_sequence(source_sequence);
+  h.set_from_edge("edge-vn");
+  h.set_to_edge("edge-cn");
+  h.set_from_enterprise("vn-exporter");
+  h.set_to_enterprise(to_enterprise);
+  h.set_from_country("VN");
+  h.set_to_country("CN");
+  h.set_category("logistics.track");
+  h.set_decision("FAST");
+  h.set_policy_version(1);
+  h.set_sender_key_id("key-peer");
+  h.set_recipient_key_id("key-own");
+  h.set_size(payload.size());
+  v1::Envelope whole =
+      envelope::SealEnvelope(keys.PeerKeys(h), h, AsBytes(payload), chunk_size).value();
+  std::vector<v1::Envelope> slices;
+  for (int i = 0; i < whole.sealed_chunks_size(); i += per_slice) {
+    v1::Envelope s;
+    s.set_header(whole.header());
+    s.set_first_chunk(static_cast<uint32_t>(i));
+    for (int j = i; j < std::min(i + per_slice, whole.sealed_chunks_size()); ++j) {
+      s.add_sealed_chunks(whole.sealed_chunks(j));
+    }
+    slices.push_back(s);
+  }
+  return slices;
+}
+
+std::vector<IncomingPart> Parts(std::vector<v1::Envelope> envs, uint64_t first_hub_seq) {
+  std::vector<IncomingPart> parts;
+  for (v1::Envelope& e : envs) parts.push_back({first_hub_seq++, std::move(e)});
+  return parts;
+}
+
+TEST(ExchangeStoreTest, IncomingSlicesDedupeRefuseGapsAndCompleteInOrder) {
+  TempDir dir;
+  FakeKeys keys;
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  std::string payload = "abcdefghijklmnopqrstuvwxyz0123456789";  // 10-byte chunks: 4 chunks
+  std::vector<v1::Envelope> a = SealedByPeer(keys, "incoming-trans-a", "cn-co", payload, 10, 1);
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_TRUE(store->StoreIncoming(Parts({a[0], a[1]}, 1)).value().empty());
+  v1::DeliveryRecord d = store->GetDelivery("incoming-trans-a").value();
+  EXPECT_EQ(d.chunks_stored(), 2u);
+  EXPECT_EQ(d.bytes_stored(), 20u);
+  EXPECT_FALSE(d.complete());
+  EXPECT_EQ(store->PulledThrough(), 2u);
+  // A replayed slice is skipped; a gap is refused and stores nothing.
+  EXPECT_TRUE(store->StoreIncoming(Parts({a[1]}, 3)).ok());
+  EXPECT_EQ(store->GetDelivery("incoming-trans-a").value().chunks_stored(), 2u);
+  absl::StatusOr<std::vector<std::string>> gap = store->StoreIncoming(Parts({a[3]}, 4));
+  EXPECT_EQ(gap.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->PulledThrough(), 3u);
+  // A second transfer completes first: inbox order is completion order.
+  std::vector<v1::Envelope> b = SealedByPeer(keys, "incoming-trans-b", "cn-co", "short", 10, 4, 2);
+  std::vector<std::string> done = store->StoreIncoming(Parts({b[0], a[2], a[3]}, 4)).value();
+  EXPECT_EQ(done, (std::vector<std::string>{"incoming-trans-b", "incoming-trans-a"}));
+  d = store->GetDelivery("incoming-trans-a").value();
+  EXPECT_TRUE(d.complete());
+  EXPECT_EQ(d.bytes_stored(), payload.size());
+  std::vector<v1::DeliveryRecord> pending = store->PendingDeliveries("cn-co", 0, 10).value();
+  ASSERT_EQ(pending.size(), 2u);
+  v1::EnvelopeHeader h0;
+  ASSERT_TRUE(h0.ParseFromString(pending[0].envelope_header()));
+  EXPECT_EQ(h0.transfer_id(), "incoming-trans-b");
+  EXPECT_TRUE(store->PendingDeliveries("other-co", 0, 10).value().empty());
+  EXPECT_TRUE(store->WaitForInbox("cn-co", 0, std::chrono::milliseconds(0)));
+  EXPECT_FALSE(store->WaitForInbox("other-co", 0, std::chrono::milliseconds(0)));
+  // Slices of a complete delivery are duplicates.
+  EXPECT_TRUE(store->StoreIncoming(Parts({a[0]}, 7)).value().empty());
+  EXPECT_EQ(store->PulledThrough(), 7u);
+}
+
+TEST(ExchangeStoreTest, NoticesUpdateTheSourceRecord) {
+  TempDir dir;
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  v1::TransferRecord r;
+  r.mutable_header()->set_transfer_id("noticed-transfer-1");
+  r.mutable_status()->set_state(v1::IN_FLIGHT);
+  ASSERT_TRUE(store->PutTransfer(r).ok());
+  auto notice = [](v1::TransferNoticeKind kind, int64_t at) {
+    v1::Envelope e;
+    e.mutable_notice()->set_transfer_id("noticed-transfer-1");
+    e.mutable_notice()->set_kind(kind);
+    e.mutable_notice()->mutable_at()->set_seconds(at);
+    e.mutable_notice()->set_detail("tag mismatch");
+    return e;
+  };
+  v1::Envelope unknown = notice(v1::NOTICE_DELIVERED, 1);
+  unknown.mutable_notice()->set_transfer_id("never-sent-transfer");
+  ASSERT_TRUE(store->StoreIncoming(Parts({notice(v1::NOTICE_DELIVERED, 10), unknown}, 1)).ok());
+  v1::TransferRecord got = store->GetTransfer("noticed-transfer-1").value();
+  EXPECT_EQ(got.status().state(), v1::DELIVERED);
+  EXPECT_EQ(got.status().steps().at("DELIVERED").seconds(), 10);
+  ASSERT_TRUE(store
+                  ->StoreIncoming(Parts(
+                      {notice(v1::NOTICE_ACKNOWLEDGED, 20), notice(v1::NOTICE_DELIVERED, 30)}, 3))
+                  .ok());
+  EXPECT_EQ(store->GetTransfer("noticed-transfer-1").value().status().state(), v1::ACKNOWLEDGED);
+  ASSERT_TRUE(store->StoreIncoming(Parts({notice(v1::NOTICE_REFUSED, 40)}, 5)).ok());
+  got = store->GetTransfer("noticed-transfer-1").value();
+  EXPECT_EQ(got.status().state(), v1::DENIED);
+  EXPECT_EQ(got.status().detail(), "tag mismatch");
+  EXPECT_TRUE(got.status().steps().contains("REFUSED_AT_DESTINATION"));
+  EXPECT_EQ(store->PulledThrough(), 5u);
+}
+
+TEST(ExchangeStoreTest, ReopenKeepsEverything) {
+  TempDir dir;
+  FakeKeys keys;
+  uint64_t seq = 0;
+  {
+    auto store = ExchangeStore::Open((dir / "db").string()).value();
+    seq = store->AllocateSourceSequence().value();
+    v1::TransferRecord r;
+    r.mutable_header()->set_transfer_id("reopened-transfer1");
+    r.mutable_status()->set_state(v1::IN_FLIGHT);
+    v1::Envelope part;
+    part.set_header("h");
+    part.add_sealed_chunks("c");
+    ASSERT_EQ(store->ReservePersons("exp", 2026, 7), 7u);
+    ASSERT_TRUE(store->CommitTransfer(r, {part}, 1, true, "exp", 2026, 7).ok());
+    v1::TransferNotice n;
+    n.set_transfer_id("x");
+    ASSERT_TRUE(store->EnqueueNotice(n).ok());
+    ASSERT_TRUE(
+        store->StoreIncoming(Parts(SealedByPeer(keys, "incoming-reopened", "cn-co", "p", 10, 1), 9))
+            .ok());
+  }
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  EXPECT_EQ(store->GetTransfer("reopened-transfer1").value().status().state(), v1::IN_FLIGHT);
+  EXPECT_EQ(store->PersonsSent("exp", 2026), 7u);
+  EXPECT_GT(store->AllocateSourceSequence().value(), seq);
+  EXPECT_EQ(store->outbox().items, 2u);
+  std::vector<v1::Envelope> out = store->ReadOutbox(0, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].relay_sequence(), 1u);
+  EXPECT_EQ(out[0].header(), "h");
+  EXPECT_TRUE(out[1].has_notice());
+  EXPECT_EQ(store->ReadOutbox(1, 10, 1 << 20).value().size(), 1u);
+  EXPECT_TRUE(store->WaitForOutbox(1, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(store->AckOutbox(2).ok());
+  EXPECT_EQ(store->outbox().items, 0u);
+  EXPECT_EQ(store->outbox().bytes, 0u);
+  EXPECT_TRUE(store->ReadOutbox(0, 10, 1 << 20).value().empty());
+  EXPECT_EQ(store->PulledThrough(), 9u);
+  EXPECT_EQ(store->PendingDeliveries("cn-co", 0, 10).value().size(), 1u);
+  EXPECT_TRUE(store->WaitForInbox("cn-co", 0, std::chrono::milliseconds(0)));
+}
+
+TEST(ExchangeStoreTest, StageRawNeedsContiguousOffsets) {
+  TempDir dir;
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  v1::TransferRecord r;
+  r.mutable_header()->set_transfer_id("staged-transfer-01");
+  r.mutable_status()->set_state(v1::RECEIVING);
+  ASSERT_TRUE(store->StageRaw(r, 0, "abc").ok());
+  absl::Status gap = store->StageRaw(r, 5, "x");
+  EXPECT_EQ(gap.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(gap.message().find("resume from offset 3"), std::string::npos);
+  ASSERT_TRUE(store->StageRaw(r, 3, "def").ok());
+  std::string all;
+  ASSERT_TRUE(store
+                  ->ReadRaw("staged-transfer-01",
+                            [&](uint64_t, std::string_view d) {
+                              all.append(d);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(all, "abcdef");
+  EXPECT_EQ(store->ReadRawSegment("staged-transfer-01", 3).value(), "def");
+  EXPECT_EQ(store->GetTransfer("staged-transfer-01").value().status().size(), 6u);
+}
+
+// Reads Inbox until `n` complete deliveries arrived (each reassembled).
+struct Received {
+  std::string id;
+  std::string data;
+  std::string sm3;
+};
+std::vector<Received> ReadInbox(grpc::ClientReader<v1::Delivery>* reader, size_t n) {
+  std::vector<Received> out;
+  Received cur;
+  v1::Delivery d;
+  while (out.size() < n && reader->Read(&d)) {
+    EXPECT_EQ(d.offset(), cur.data.size());
+    cur.id = d.transfer_id();
+    cur.data += d.data();
+    if (d.last()) {
+      EXPECT_EQ(d.size(), cur.data.size());
+      EXPECT_EQ(d.from_country(), "VN");
+      cur.sm3 = d.payload_sm3();
+      out.push_back(cur);
+      cur = Received();
+    }
+  }
+  return out;
+}
+
+std::string HexSm3(const std::string& s) {
+  crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(s));
+  return HexEncode(ByteView(d.data(), d.size()));
+}
+
+TEST(ExchangeInboxTest, DeliversInOrderAndAckQueuesANotice) {
+  TempDir dir;
+  TestEdge edge(dir, "CN");
+  const std::string big(size_t{2} << 20 | 77, 'z');  // three 1 MiB chunks
+  ASSERT_TRUE(edge.store()
+                  .StoreIncoming(Parts(SealedByPeer(edge.keys(), "inbox-transfer-001", "cn-co",
+                                                    "first payload", 1 << 20, 4),
+                                       1))
+                  .ok());
+  ASSERT_TRUE(
+      edge.store()
+          .StoreIncoming(Parts(
+              SealedByPeer(edge.keys(), "inbox-transfer-002", "cn-co", big, 1 << 20, 2, 2), 2))
+          .ok());
+  ASSERT_TRUE(edge.store()
+                  .StoreIncoming(Parts(SealedByPeer(edge.keys(), "inbox-transfer-003", "cn-other",
+                                                    "not yours", 1 << 20, 4, 3),
+                                       5))
+                  .ok());
+  {
+    grpc::ClientContext ctx;
+    TestEdge::As(&ctx, "cn-co", "CN");
+    v1::InboxRequest req;
+    auto reader = edge.stub().Inbox(&ctx, req);
+    std::vector<Received> got = ReadInbox(reader.get(), 2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].id, "inbox-transfer-001");
+    EXPECT_EQ(got[0].data, "first payload");
+    EXPECT_EQ(got[0].sm3, HexSm3("first payload"));
+    EXPECT_EQ(got[1].id, "inbox-transfer-002");
+    EXPECT_EQ(got[1].data, big);
+    EXPECT_EQ(got[1].sm3, HexSm3(big));
+    ctx.TryCancel();
+  }
+  // Another enterprise can neither acknowledge nor read them.
+  v1::AckRequest ack;
+  ack.add_transfer_ids("inbox-transfer-001");
+  ack.add_transfer_ids("inbox-transfer-002");
+  v1::AckResponse resp;
+  {
+    grpc::ClientContext ctx;
+    TestEdge::As(&ctx, "cn-other", "CN");
+    ASSERT_TRUE(edge.stub().Ack(&ctx, ack, &resp).ok());
+    EXPECT_EQ(resp.acknowledged(), 0u);
+  }
+  {
+    grpc::ClientContext ctx;
+    TestEdge::As(&ctx, "cn-other", "CN");
+    auto reader = edge.stub().Inbox(&ctx, v1::InboxRequest());
+    std::vector<Received> got = ReadInbox(reader.get(), 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].id, "inbox-transfer-003");
+    ctx.TryCancel();
+  }
+  {
+    grpc::ClientContext ctx;
+    TestEdge::As(&ctx, "cn-co", "CN");
+    ASSERT_TRUE(edge.stub().Ack(&ctx, ack, &resp).ok());
+    EXPECT_EQ(resp.acknowledged(), 2u);
+  }
+  {
+    grpc::ClientContext ctx;
+    TestEdge::As(&ctx, "cn-co", "CN");
+    ASSERT_TRUE(edge.stub().Ack(&ctx, ack, &resp).ok());
+    EXPECT_EQ(resp.acknowledged(), 0u);  // already acknowledged
+  }
+  EXPECT_TRUE(edge.store().PendingDeliveries("cn-co", 0, 10).value().empty());
+  EXPECT_TRUE(edge.store().GetDelivery("inbox-transfer-001").value().acknowledged());
+  EXPECT_TRUE(absl::IsNotFound(edge.store().ReadChunk("inbox-transfer-002", 0).status()));
+  std::vector<v1::Envelope> out = edge.store().ReadOutbox(0, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].notice().kind(), v1::NOTICE_ACKNOWLEDGED);
+  EXPECT_EQ(out[0].notice().to_edge(), "edge-vn");
+  EXPECT_EQ(out[0].notice().from_edge(), "edge-cn");
+  v1::AuditEvent e =
+      audit::DecodeAuditEvent(edge.audit().store().Entry(edge.audit().store().size() - 1).value())
+          .value();
+  EXPECT_EQ(e.operation(), "transfer.acknowledged");
+}
+
+TEST(ExchangeInboxTest, FlowControlWaitsForAcksAndNewDeliveriesArriveLive) {
+  TempDir dir;
+  TestEdge edge(dir, "CN");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(edge.store()
+                    .StoreIncoming(
+                        Parts(SealedByPeer(edge.keys(), absl::StrCat("flow-transfer-00", i),
+                                           "cn-co", absl::StrCat("payload ", i), 1 << 20, 4, i + 1),
+                              i + 1))
+                    .ok());
+  }
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, "cn-co", "CN");
+  v1::InboxRequest req;
+  req.set_max_unacked(2);
+  auto reader = edge.stub().Inbox(&ctx, req);
+  std::vector<Received> got = ReadInbox(reader.get(), 2);
+  ASSERT_EQ(got.size(), 2u);
+  // The third arrives only after an ack frees a slot.
+  v1::AckRequest ack;
+  ack.add_transfer_ids(got[0].id);
+  v1::AckResponse resp;
+  grpc::ClientContext actx;
+  TestEdge::As(&actx, "cn-co", "CN");
+  ASSERT_TRUE(edge.stub().Ack(&actx, ack, &resp).ok());
+  got = ReadInbox(reader.get(), 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, "flow-transfer-002");
+  // Ack the rest; a delivery stored now reaches the open stream.
+  v1::AckRequest rest;
+  rest.add_transfer_ids("flow-transfer-001");
+  rest.add_transfer_ids("flow-transfer-002");
+  grpc::ClientContext rctx;
+  TestEdge::As(&rctx, "cn-co", "CN");
+  ASSERT_TRUE(edge.stub().Ack(&rctx, rest, &resp).ok());
+  ASSERT_TRUE(
+      edge.store()
+          .StoreIncoming(Parts(
+              SealedByPeer(edge.keys(), "flow-transfer-live", "cn-co", "live", 1 << 20, 4, 9), 9))
+          .ok());
+  got = ReadInbox(reader.get(), 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, "flow-transfer-live");
+  EXPECT_EQ(got[0].data, "live");
+  ctx.TryCancel();
+}
+
+}  // namespace
+}  // namespace beibu::edge::testing

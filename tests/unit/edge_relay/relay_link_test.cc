@@ -1,0 +1,418 @@
+// RelayLink between two edges through a minimal in-test hub (the real hub's
+// Relay service is tested with it in the end-to-end suite): delivery with
+// notices back to the source, and a tampered envelope refused at the
+// destination.
+#include "exchange/relay_link.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "beibu/audit/audit_log.h"
+#include "beibu/crypto/random.h"
+#include "beibu/daemon/server_host.h"
+#include "beibu/envelope/epoch_key.h"
+#include "beibu/envelope/seal.h"
+#include "beibu/rpc/peer.h"
+#include "beibu/v1/relay_api.grpc.pb.h"
+#include "hub_connection.h"
+#include "test_edges.h"
+
+namespace beibu::edge {
+namespace {
+
+using ::beibu::edge::testing::MakeEdge;
+using ::beibu::edge::testing::NewCa;
+using ::beibu::edge::testing::TestEdge;
+
+// Store and forward by destination edge, in memory; `tamper` may alter slices.
+class FakeRelay final : public v1::Relay::Service {
+ public:
+  std::function<void(v1::Envelope&)> tamper;
+
+  grpc::Status PublishEpochKey(grpc::ServerContext*, const v1::EpochKey* key,
+                               v1::PublishEpochKeyResponse*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    keys_[key->key_id()] = *key;
+    return grpc::Status::OK;
+  }
+  grpc::Status GetEpochKeys(grpc::ServerContext*, const v1::GetEpochKeysRequest*,
+                            v1::GetEpochKeysResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, k] : keys_) {
+      if (!hidden_.contains(k.edge_id())) *resp->add_keys() = k;
+    }
+    for (const v1::EpochKey& k : extra_) *resp->add_keys() = k;
+    return grpc::Status::OK;
+  }
+  // Keys of `edge` are not served (as if it had not published yet).
+  void Hide(const std::string& edge, bool hide) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (hide) {
+      hidden_.insert(edge);
+    } else {
+      hidden_.erase(edge);
+    }
+  }
+  // Served in addition to the published keys (forgeries).
+  void AddExtra(const v1::EpochKey& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    extra_.push_back(key);
+  }
+  grpc::Status Push(grpc::ServerContext* ctx,
+                    grpc::ServerReaderWriter<v1::RelayAck, v1::RelayBatch>* stream) override {
+    v1::RelayBatch batch;
+    while (stream->Read(&batch)) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (v1::Envelope env : batch.envelopes()) {
+          std::string to;
+          if (env.has_notice()) {
+            to = env.notice().to_edge();
+          } else {
+            v1::EnvelopeHeader h;
+            h.ParseFromString(env.header());
+            to = h.to_edge();
+            if (tamper) tamper(env);
+          }
+          Queue& q = queues_[to];
+          q.items.emplace_back(++q.next, env);
+        }
+      }
+      cv_.notify_all();
+      v1::RelayAck ack;
+      ack.set_through_sequence(batch.envelopes(batch.envelopes_size() - 1).relay_sequence());
+      if (!stream->Write(ack)) break;
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status Pull(grpc::ServerContext* ctx,
+                    grpc::ServerReaderWriter<v1::RelayBatch, v1::RelayAck>* stream) override {
+    const std::string me = rpc::PeerOf(*ctx)->id;
+    std::thread acks([&] {
+      v1::RelayAck ack;
+      while (stream->Read(&ack)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::deque<std::pair<uint64_t, v1::Envelope>>& items = queues_[me].items;
+        while (!items.empty() && items.front().first <= ack.through_sequence()) items.pop_front();
+      }
+    });
+    uint64_t sent = 0;
+    while (!ctx->IsCancelled()) {
+      v1::RelayBatch batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(50));
+        for (const auto& [seq, env] : queues_[me].items) {
+          if (seq <= sent) continue;
+          *batch.add_envelopes() = env;
+          batch.set_hub_sequence(seq);
+        }
+      }
+      if (batch.envelopes().empty()) continue;
+      if (!stream->Write(batch)) break;
+      sent = batch.hub_sequence();
+    }
+    acks.join();
+    return grpc::Status::OK;
+  }
+  size_t queued(const std::string& edge) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return queues_[edge].items.size();
+  }
+
+ private:
+  struct Queue {
+    uint64_t next = 0;
+    std::deque<std::pair<uint64_t, v1::Envelope>> items;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, v1::EpochKey> keys_;
+  std::set<std::string> hidden_;
+  std::vector<v1::EpochKey> extra_;
+  std::map<std::string, Queue> queues_;
+};
+
+struct Node {
+  TestEdge edge;
+  EdgeConfig config;
+  std::unique_ptr<ExchangeStore> store;
+  std::unique_ptr<EpochKeys> keys;
+  std::unique_ptr<audit::AuditLog> audit;
+  std::unique_ptr<RelayLink> relay;
+
+  std::vector<v1::AuditEvent> Events(const std::string& operation) {
+    std::vector<v1::AuditEvent> out;
+    for (uint64_t i = 0; i < audit->store().size(); ++i) {
+      absl::StatusOr<Bytes> entry = audit->store().Entry(i);
+      if (!entry.ok()) continue;
+      absl::StatusOr<v1::AuditEvent> e = audit::DecodeAuditEvent(*entry);
+      if (e.ok() && e->operation() == operation) out.push_back(*e);
+    }
+    return out;
+  }
+};
+
+template <typename Pred>
+bool WaitFor(Pred done, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+class RelayLinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::Sm2PrivateKey hub_key = crypto::Sm2PrivateKey::Generate().value();
+    pki::Identity hub_id{.id = "hub", .role = pki::Role::kHub, .country = "CN"};
+    pki::Certificate hub_cert = ca_.Issue(hub_key.PublicKey(), hub_id).value();
+    auto trust = std::make_shared<pki::TrustBundle>();
+    ASSERT_TRUE(trust->AddRoot(ca_.certificate()).ok());
+    handshake_ = [=] {
+      channel::HandshakeConfig c;
+      c.credentials = channel::Credentials{hub_key, {hub_cert}};
+      c.trust = trust;
+      c.allowed_peer_roles = {pki::Role::kEdge};
+      return c;
+    };
+    auto host = daemon::ServerHost::Start({
+        .listen_address = "127.0.0.1:0",
+        .handshake = handshake_,
+        .services = {&hub_},
+    });
+    ASSERT_TRUE(host.ok()) << host.status();
+    host_ = *std::move(host);
+    vn_ = Start("edge-vn", "VN");
+    cn_ = Start("edge-cn", "CN");
+  }
+  void TearDown() override {
+    for (Node* n : {vn_.get(), cn_.get()}) {
+      if (n && n->relay) n->relay->Stop();
+    }
+    if (host_) host_->Shutdown(std::chrono::milliseconds(100));
+  }
+
+  std::unique_ptr<Node> Start(const std::string& id, const std::string& country) {
+    auto node = std::make_unique<Node>(Node{MakeEdge(dir_.path(), ca_, id, country)});
+    Node& n = *node;
+    n.config.node_id = id;
+    n.config.data_dir = n.edge.data_dir;
+    n.config.hub = "127.0.0.1:" + std::to_string(host_->port());
+    n.store = ExchangeStore::Open(n.edge.data_dir + "/exchange").value();
+    n.keys = EpochKeys::Open({.dir = n.edge.data_dir + "/epoch"}, n.edge.identity.get()).value();
+    n.audit = audit::AuditLog::Open({.dir = n.edge.data_dir + "/audit",
+                                     .node_id = id,
+                                     .key = n.edge.key,
+                                     .node_country = country})
+                  .value();
+    n.relay = std::make_unique<RelayLink>(n.config, n.edge.identity.get(), n.store.get(),
+                                          n.keys.get(), n.audit.get());
+    n.relay->Start();
+    return node;
+  }
+
+  // What the Exchange service does on Send, reduced: keys, seal, commit.
+  std::string Send(const std::string& transfer_id, const Bytes& payload, int slices = 1) {
+    v1::EnvelopeHeader h;
+    h.set_transfer_id(transfer_id);
+    h.set_source_sequence(vn_->store->AllocateSourceSequence().value());
+    h.set_from_edge("edge-vn");
+    h.set_from_enterprise("acme-vn");
+    h.set_to_enterprise("acme-cn");
+    h.set_from_country("VN");
+    h.set_to_country("CN");
+    h.set_category("logistics.track");
+    h.set_decision("FAST");
+    absl::StatusOr<envelope::TransferKeys> keys = vn_->keys->PrepareSend(&h);
+    EXPECT_TRUE(keys.ok()) << keys.status();
+    absl::StatusOr<v1::Envelope> env = envelope::SealEnvelope(*keys, h, payload, 1024);
+    EXPECT_TRUE(env.ok()) << env.status();
+    v1::TransferRecord record;
+    record.mutable_header()->set_transfer_id(transfer_id);
+    record.mutable_header()->set_to_country("CN");
+    record.mutable_status()->set_transfer_id(transfer_id);
+    record.mutable_status()->set_state(v1::IN_FLIGHT);
+    record.set_to_edge(h.to_edge());
+    // Slices of consecutive chunks, as a large transfer travels.
+    std::vector<v1::Envelope> parts;
+    const int per = (env->sealed_chunks_size() + slices - 1) / slices;
+    for (int first = 0; first < env->sealed_chunks_size(); first += per) {
+      v1::Envelope part;
+      part.set_header(env->header());
+      part.set_first_chunk(first);
+      for (int i = first; i < std::min(first + per, env->sealed_chunks_size()); ++i) {
+        part.add_sealed_chunks(env->sealed_chunks(i));
+      }
+      parts.push_back(std::move(part));
+    }
+    const uint32_t n = parts.size();
+    EXPECT_TRUE(
+        vn_->store->CommitTransfer(record, std::move(parts), n, true, "acme-vn", 2026, 0).ok());
+    vn_->relay->Notify();
+    return env->header();
+  }
+
+  // Both edges' keys are at the hub; vn fetches cn's now rather than at its
+  // next refresh.
+  void ExchangeKeys() {
+    ASSERT_TRUE(WaitFor([&] { return vn_->relay->connected() && cn_->relay->connected(); }));
+    absl::StatusOr<std::unique_ptr<rpc::TunnelClient>> c =
+        ConnectToHub(vn_->config, *vn_->edge.identity);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE(vn_->keys->SyncWithHub(**c).ok());
+    ASSERT_EQ(vn_->keys->peer_key_count(), 1u);
+  }
+
+  beibu::testing::TempDir dir_;
+  pki::CertificateAuthority ca_ = NewCa("Beibu Root CA");
+  FakeRelay hub_;
+  std::function<channel::HandshakeConfig()> handshake_;
+  std::unique_ptr<daemon::ServerHost> host_;
+  std::unique_ptr<Node> vn_, cn_;
+};
+
+TEST_F(RelayLinkTest, DeliversVerifiedChunksAndTheSourceLearnsIt) {
+  ExchangeKeys();
+  Bytes payload = crypto::RandomBytes(5000);
+  const std::string header = Send("t-relay-ok-000000001", payload, /*slices=*/3);
+
+  std::vector<v1::DeliveryRecord> inbox;
+  ASSERT_TRUE(WaitFor([&] {
+    inbox =
+        cn_->store->PendingDeliveries("acme-cn", 0, 10).value_or(std::vector<v1::DeliveryRecord>());
+    return !inbox.empty();
+  }));
+  EXPECT_EQ(inbox[0].envelope_header(), header);
+  // The stored chunks open to the payload.
+  v1::EnvelopeHeader h;
+  ASSERT_TRUE(h.ParseFromString(header));
+  envelope::TransferKeys keys = cn_->keys->KeysFor(h).value();
+  envelope::ChunkOpener opener = envelope::ChunkOpener::Create(keys, header).value();
+  Bytes opened;
+  for (uint32_t i = 0; i < h.chunks(); ++i) {
+    Bytes p = opener.Open(i, AsBytes(cn_->store->ReadChunk(h.transfer_id(), i).value())).value();
+    opened.insert(opened.end(), p.begin(), p.end());
+  }
+  EXPECT_EQ(opened, payload);
+
+  // The notice travels back; the source's outbox drains.
+  ASSERT_TRUE(WaitFor([&] {
+    return vn_->store->GetTransfer("t-relay-ok-000000001").value().status().state() ==
+           v1::DELIVERED;
+  }));
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().items == 0; }));
+  std::vector<v1::AuditEvent> delivered = cn_->Events("transfer.delivered");
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered[0].transfer_id(), "t-relay-ok-000000001");
+  EXPECT_EQ(delivered[0].source_country(), "VN");
+  ASSERT_EQ(delivered[0].digests_size(), 1);
+  EXPECT_EQ(delivered[0].digests(0).algorithm(), "sm3-envelope-header");
+  crypto::Sm3Digest sum = crypto::Sm3::Hash(AsBytes(header));
+  EXPECT_EQ(delivered[0].digests(0).value(), std::string(sum.begin(), sum.end()));
+}
+
+TEST_F(RelayLinkTest, ATamperedEnvelopeIsRefusedNotStoredAndTheSourceIsTold) {
+  hub_.tamper = [](v1::Envelope& env) { (*env.mutable_sealed_chunks(1))[5] ^= 0x40; };
+  ExchangeKeys();
+  Send("t-relay-bad-00000001", crypto::RandomBytes(3000));
+
+  ASSERT_TRUE(WaitFor([&] {
+    return vn_->store->GetTransfer("t-relay-bad-00000001").value().status().state() == v1::DENIED;
+  }));
+  v1::TransferRecord r = vn_->store->GetTransfer("t-relay-bad-00000001").value();
+  EXPECT_NE(r.status().detail().find("chunk 1"), std::string::npos) << r.status().detail();
+  EXPECT_EQ(cn_->store->GetDelivery("t-relay-bad-00000001").status().code(),
+            absl::StatusCode::kNotFound);
+  std::vector<v1::AuditEvent> refused = cn_->Events("transfer.refused");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].status_code(), static_cast<int>(absl::StatusCode::kUnauthenticated));
+  EXPECT_EQ(refused[0].who().id(), "edge-vn");
+  // Refused, yet acknowledged: the hub does not send it again.
+  ASSERT_TRUE(WaitFor([&] { return hub_.queued("edge-cn") == 0; }));
+  EXPECT_TRUE(cn_->Events("transfer.delivered").empty());
+}
+
+TEST_F(RelayLinkTest, AnItemTheStoreRejectsIsRefusedWithoutBlockingTheQueue) {
+  ExchangeKeys();
+  Send("t-short", crypto::RandomBytes(100));  // authentic, but not a valid transfer id
+  Send("t-relay-after-0000001", crypto::RandomBytes(100));
+  ASSERT_TRUE(WaitFor([&] {
+    return !cn_->store->PendingDeliveries("acme-cn", 0, 10)
+                .value_or(std::vector<v1::DeliveryRecord>())
+                .empty();
+  }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return vn_->store->GetTransfer("t-short").value().status().state() == v1::DENIED; }));
+  EXPECT_EQ(cn_->Events("transfer.refused").size(), 1u);
+}
+
+TEST_F(RelayLinkTest, ReconnectsAfterTheHubRestartsAndLosesNothing) {
+  ExchangeKeys();
+  const int port = host_->port();
+  host_->Shutdown(std::chrono::milliseconds(100));
+  host_.reset();
+  ASSERT_TRUE(WaitFor([&] { return !vn_->relay->connected() && !cn_->relay->connected(); }));
+  Send("t-relay-while-down-01", crypto::RandomBytes(2000), 2);
+  EXPECT_EQ(vn_->store->outbox().items, 2u);
+
+  auto host = daemon::ServerHost::Start({
+      .listen_address = "127.0.0.1:" + std::to_string(port),
+      .handshake = handshake_,
+      .services = {&hub_},
+  });
+  ASSERT_TRUE(host.ok()) << host.status();
+  host_ = *std::move(host);
+  ASSERT_TRUE(WaitFor([&] {
+    return vn_->store->GetTransfer("t-relay-while-down-01").value().status().state() ==
+           v1::DELIVERED;
+  }));
+  EXPECT_EQ(cn_->Events("transfer.delivered").size(), 1u);
+  EXPECT_EQ(vn_->store->outbox().items, 0u);
+}
+
+TEST_F(RelayLinkTest, KeysTheHubServesAreVerifiedAndForgeriesSkipped) {
+  // A key claiming to be edge-cn's, signed by edge-vn's certificate key.
+  v1::EpochKey forged = envelope::EpochKeyPair::Generate(vn_->edge.key, "edge-cn", absl::Now(),
+                                                         absl::Now() + absl::Hours(1))
+                            .value()
+                            .key;
+  forged.set_edge_certificate(cn_->edge.cert.ToPem());
+  hub_.AddExtra(forged);
+  ExchangeKeys();  // asserts exactly one peer key: cn's real one
+  v1::EnvelopeHeader h;
+  h.set_transfer_id("t-relay-forged-0001");
+  h.set_from_edge("edge-vn");
+  h.set_to_country("CN");
+  ASSERT_TRUE(vn_->keys->PrepareSend(&h).ok());
+  EXPECT_EQ(h.recipient_key_id(), cn_->keys->current().key_id());
+}
+
+// The destination has not seen the source's key yet when its first envelope
+// arrives: it fetches the keys once and then accepts it.
+class RelayLinkLateKeyTest : public RelayLinkTest {
+ protected:
+  RelayLinkLateKeyTest() { hub_.Hide("edge-vn", true); }
+};
+
+TEST_F(RelayLinkLateKeyTest, AnUnknownSenderKeyIsFetchedBeforeRefusing) {
+  ExchangeKeys();
+  EXPECT_EQ(cn_->keys->peer_key_count(), 0u);
+  hub_.Hide("edge-vn", false);
+  Send("t-relay-late-key-001", crypto::RandomBytes(1500));
+  ASSERT_TRUE(WaitFor([&] {
+    return vn_->store->GetTransfer("t-relay-late-key-001").value().status().state() ==
+           v1::DELIVERED;
+  }));
+  EXPECT_EQ(cn_->keys->peer_key_count(), 1u);
+  EXPECT_TRUE(cn_->Events("transfer.refused").empty());
+}
+
+}  // namespace
+}  // namespace beibu::edge

@@ -1,0 +1,185 @@
+// A minimal in-memory beibu.v1.Exchange for SDK tests over a real loopback
+// tunnel: idempotent Send, resumable SendStream, GetTransfer, a chunked
+// Inbox and Ack. Decisions are canned: category "deny.me" is DENY, anything
+// else FAST. One recipient inbox for everyone (the tests have one).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <deque>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "beibu/crypto/bytes.h"
+#include "beibu/crypto/sm3.h"
+#include "beibu/v1/exchange.grpc.pb.h"
+
+namespace beibu::testing {
+
+class MemoryExchange : public v1::Exchange::Service {
+ public:
+  struct Transfer {
+    v1::TransferHeader header;
+    std::string data;
+    v1::TransferStatus status;        // as it stands (GetTransfer)
+    v1::TransferStatus first_answer;  // what a repeated Send returns
+  };
+
+  std::mutex mu;
+  std::map<std::string, Transfer> transfers;
+  std::deque<std::string> pending;  // delivered, not acknowledged, oldest first
+  uint64_t fail_stream_once_after = std::numeric_limits<uint64_t>::max();
+  std::vector<uint64_t> stream_starts;
+  size_t delivery_chunk = 1000;
+  int sends = 0;
+
+  grpc::Status Send(grpc::ServerContext*, const v1::SendRequest* req,
+                    v1::TransferStatus* resp) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++sends;
+    auto it = transfers.find(req->header().transfer_id());
+    if (it != transfers.end()) {
+      if (it->second.data != req->payload()) {
+        return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "same id, different content");
+      }
+      *resp = it->second.first_answer;
+      return grpc::Status::OK;
+    }
+    *resp = Finish(req->header(), req->payload());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SendStream(grpc::ServerContext*, grpc::ServerReader<v1::SendChunk>* reader,
+                          v1::TransferStatus* resp) override {
+    v1::SendChunk c;
+    std::string id;  // from the first chunk's header
+    while (reader->Read(&c)) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (id.empty()) {
+        if (!c.has_header()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no header");
+        id = c.header().transfer_id();
+        stream_starts.push_back(c.offset());
+        Transfer& t = transfers[id];
+        if (t.status.transfer_id().empty()) {
+          t.header = c.header();
+          t.status.set_transfer_id(id);
+          t.status.set_state(v1::RECEIVING);
+        }
+      }
+      Transfer& t = transfers[id];
+      if (c.offset() != t.data.size()) {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not contiguous");
+      }
+      if (t.data.size() + c.data().size() > fail_stream_once_after) {
+        fail_stream_once_after = std::numeric_limits<uint64_t>::max();
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "edge restarting");
+      }
+      t.data += c.data();
+      t.status.set_size(t.data.size());
+      if (c.last()) {
+        *resp = Finish(t.header, t.data);
+        return grpc::Status::OK;
+      }
+    }
+    return grpc::Status(grpc::StatusCode::CANCELLED, "stream ended before the last chunk");
+  }
+
+  grpc::Status GetTransfer(grpc::ServerContext*, const v1::GetTransferRequest* req,
+                           v1::TransferStatus* resp) override {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = transfers.find(req->transfer_id());
+    if (it == transfers.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such transfer");
+    *resp = it->second.status;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Inbox(grpc::ServerContext* ctx, const v1::InboxRequest*,
+                     grpc::ServerWriter<v1::Delivery>* writer) override {
+    std::vector<std::string> ids;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ids.assign(pending.begin(), pending.end());
+    }
+    for (const std::string& id : ids) {
+      std::vector<v1::Delivery> chunks;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        const Transfer& t = transfers[id];
+        size_t off = 0;
+        do {
+          v1::Delivery d;
+          d.set_transfer_id(id);
+          d.set_from_enterprise("vn-shipper");
+          d.set_from_country("VN");
+          d.set_category(t.header.category());
+          *d.mutable_decision() = t.status.decision();
+          d.set_size(t.data.size());
+          d.set_payload_sm3(HexEncode(crypto::Sm3::Hash(AsBytes(t.data))));
+          d.set_offset(off);
+          size_t n = std::min(delivery_chunk, t.data.size() - off);
+          d.set_data(t.data.substr(off, n));
+          off += n;
+          d.set_last(off == t.data.size());
+          chunks.push_back(std::move(d));
+        } while (off < t.data.size());
+      }
+      for (const v1::Delivery& d : chunks) {
+        if (!writer->Write(d)) return grpc::Status::OK;
+      }
+    }
+    // Then wait for new ones like a real edge would, until the client leaves.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!ctx->IsCancelled() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Ack(grpc::ServerContext*, const v1::AckRequest* req,
+                   v1::AckResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu);
+    uint32_t n = 0;
+    for (const std::string& id : req->transfer_ids()) {
+      auto it = std::find(pending.begin(), pending.end(), id);
+      if (it == pending.end()) continue;
+      pending.erase(it);
+      transfers[id].status.set_state(v1::ACKNOWLEDGED);
+      ++n;
+    }
+    resp->set_acknowledged(n);
+    return grpc::Status::OK;
+  }
+
+ private:
+  // Decides and, when accepted, "delivers" at once. mu held.
+  v1::TransferStatus Finish(const v1::TransferHeader& h, const std::string& data) {
+    Transfer& t = transfers[h.transfer_id()];
+    t.header = h;
+    t.data = data;
+    v1::TransferStatus& s = t.status;
+    s.set_transfer_id(h.transfer_id());
+    s.set_to_country(h.to_country());
+    s.set_to_enterprise(h.to_enterprise());
+    s.set_size(data.size());
+    s.set_payload_sm3(HexEncode(crypto::Sm3::Hash(AsBytes(data))));
+    bool deny = h.category() == "deny.me";
+    s.mutable_decision()->set_decision(deny ? "DENY" : "FAST");
+    s.mutable_decision()->add_rules(deny ? "test.deny" : "test.fast");
+    s.mutable_decision()->set_reason(deny ? "this category may not leave" : "general data");
+    s.set_state(deny ? v1::DENIED : v1::IN_FLIGHT);
+    (*s.mutable_steps())["ACCEPTED"].set_seconds(1800000000);
+    (*s.mutable_steps())[deny ? "DENIED" : "IN_FLIGHT"].set_seconds(1800000001);
+    v1::TransferStatus answer = s;
+    t.first_answer = answer;
+    if (!deny) {
+      pending.push_back(h.transfer_id());
+      s.set_state(v1::DELIVERED);  // what GetTransfer shows from now on
+    }
+    return answer;
+  }
+};
+
+}  // namespace beibu::testing
