@@ -299,33 +299,53 @@ int RunBeibu(const Args& a) {
 
   // Receiver: Inbox stream, acknowledged in batches on the same session.
   std::atomic<bool> stop{false};
+  // Acknowledgements go from their own thread, batched by what arrived while
+  // the previous Ack was in flight: the reader never waits for an Ack's
+  // synced write, and a busy stream needs few Ack calls.
+  std::mutex ack_mu;
+  std::condition_variable ack_cv;
+  std::vector<std::string> to_ack;
+  bool reading = true;
+  bool ack_in_flight = false;
   std::thread inbox([&] {
     beibu::v1::InboxRequest req;
     req.set_max_unacked(4096);
     auto call = receiver->StartCall("/beibu.v1.Exchange/Inbox");
     if (!call->Write(req).ok() || !call->WritesDone().ok()) Die("cannot open the inbox");
+    std::thread acker([&] {
+      for (;;) {
+        beibu::v1::AckRequest ack;
+        {
+          std::unique_lock<std::mutex> lock(ack_mu);
+          ack_cv.wait(lock, [&] { return !to_ack.empty() || !reading; });
+          if (to_ack.empty()) return;
+          for (std::string& id : to_ack) ack.add_transfer_ids(std::move(id));
+          to_ack.clear();
+          ack_in_flight = true;
+        }
+        beibu::v1::AckResponse r;
+        absl::Status s = receiver->Call("/beibu.v1.Exchange/Ack", ack, &r);
+        if (!s.ok() && !stop) Die("ack: " + std::string(s.message()));
+        std::lock_guard<std::mutex> lock(ack_mu);
+        ack_in_flight = false;
+        ack_cv.notify_all();
+      }
+    });
     beibu::v1::Delivery d;
-    beibu::v1::AckRequest ack;
-    auto flush = [&] {
-      if (ack.transfer_ids_size() == 0) return;
-      beibu::v1::AckResponse r;
-      absl::Status s = receiver->Call("/beibu.v1.Exchange/Ack", ack, &r);
-      if (!s.ok() && !stop) Die("ack: " + std::string(s.message()));
-      ack.Clear();
-    };
     while (!stop && call->Read(&d)) {
-      if (d.last()) {
-        // Deliveries left over from an earlier run are acknowledged, not counted.
-        if (d.transfer_id().rfind(prefix, 0) == 0) rec.Arrived(SeqOf(d.data()));
-        ack.add_transfer_ids(d.transfer_id());
-        if (ack.transfer_ids_size() >= 256) flush();
-      }
-      if (ack.transfer_ids_size() > 0 && d.last()) {
-        // Acknowledge promptly when the stream goes quiet (the latency run).
-        if (a.Num("rate", 0) > 0) flush();
-      }
+      if (!d.last()) continue;
+      // Deliveries left over from an earlier run are acknowledged, not counted.
+      if (d.transfer_id().rfind(prefix, 0) == 0) rec.Arrived(SeqOf(d.data()));
+      std::lock_guard<std::mutex> lock(ack_mu);
+      to_ack.push_back(d.transfer_id());
+      ack_cv.notify_all();
     }
-    flush();
+    {
+      std::lock_guard<std::mutex> lock(ack_mu);
+      reading = false;
+      ack_cv.notify_all();
+    }
+    acker.join();
   });
 
   // Sender: one SendMany stream, answers in order; a window bounds what is
@@ -372,6 +392,13 @@ int RunBeibu(const Args& a) {
   if (absl::Status s = call->Finish(); !s.ok()) Die("SendMany: " + std::string(s.message()));
   bool all = rec.WaitAll(std::chrono::seconds(120));
   rec.Print("beibu", sched.start(), size);
+  {
+    // Everything received is acknowledged before the session closes, so no
+    // delivery is left in the inbox for whoever reads it next.
+    std::unique_lock<std::mutex> lock(ack_mu);
+    ack_cv.wait_for(lock, std::chrono::seconds(30),
+                    [&] { return to_ack.empty() && !ack_in_flight; });
+  }
   stop = true;
   receiver->Close();
   inbox.join();

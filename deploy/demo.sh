@@ -159,6 +159,8 @@ done
 cmp -s tracks.csv "inbox-cn/$track_id" || fail "the tracks arrived altered"
 echo "cn-foods received the tracks unchanged"
 "$bin/beibu" transfer "$track_id" "${vn[@]}" --wait ACKNOWLEDGED --timeout 10 || fail "transfer status"
+echo "the hub's relay queues (the operator's view; empty once delivered):"
+"$bin/beibu" relay queues "${ops[@]}" || fail "relay queues"
 
 say "A customer list leaves Singapore for China with the phone numbers and e-mails masked"
 space_enroll sg-retail enterprise SG || fail "enrolment of sg-retail"

@@ -4,6 +4,7 @@
 // heartbeat stream to the hub. See docs/operations.md.
 #include <spdlog/spdlog.h>
 
+#include "advisory_service.h"
 #include "anchorer.h"
 #include "beibu/audit/audit_log.h"
 #include "beibu/audit/audit_query_service.h"
@@ -22,6 +23,7 @@
 #include "exchange/relay_link.h"
 #include "hub_link.h"
 #include "policy_store.h"
+#include "risk_advisor.h"
 
 namespace {
 
@@ -81,10 +83,19 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   // the end-to-end keys, the store and the link that forwards through the hub.
   auto policy_holder = beibu::edge::PolicyHolder::CreateWithBaseline();
   if (!policy_holder.ok()) return CannotStart(policy_holder.status());
-  auto policy_store = beibu::edge::PolicyStore::Open({.data_dir = config->data_dir,
-                                                      .trust = [id] { return id->trust(); },
-                                                      .holder = policy_holder->get(),
-                                                      .audit = audit});
+  auto risk_advisor = beibu::edge::RiskAdvisor::Open(
+      {.state_path = config->data_dir + "/policy/warnings.pb", .audit = audit});
+  if (!risk_advisor.ok()) return CannotStart(risk_advisor.status());
+  beibu::edge::RiskAdvisor* advisor = risk_advisor->get();
+  auto policy_store = beibu::edge::PolicyStore::Open(
+      {.data_dir = config->data_dir,
+       .trust = [id] { return id->trust(); },
+       .holder = policy_holder->get(),
+       .audit = audit,
+       .on_applied =
+           [advisor](const beibu::policy::Database& old_db, const beibu::policy::Database& new_db) {
+             advisor->OnPolicyApplied(old_db, new_db);
+           }});
   if (!policy_store.ok()) return CannotStart(policy_store.status());
   beibu::edge::PolicyStore* policy = policy_store->get();
   auto epoch_keys = beibu::edge::EpochKeys::Open({.dir = config->data_dir + "/epoch"}, id);
@@ -94,8 +105,13 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   beibu::edge::RelayLink relay(*config, id, exchange_store->get(), epoch_keys->get(), audit);
   beibu::edge::ExchangeService exchange(
       {.secret_path = config->data_dir + "/exchange-secret",
-       .on_outbox = [&relay] { relay.Notify(); }},
+       .on_outbox = [&relay] { relay.Notify(); },
+       .on_decided =
+           [advisor](const std::string& exporter, const beibu::policy::RouteRequest& request) {
+             advisor->Record(exporter, request);
+           }},
       id->self(), exchange_store->get(), epoch_keys->get(), policy_holder->get(), audit);
+  beibu::edge::AdvisoryService advisories(advisor, id->self().country);
   beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
   beibu::edge::EvidenceService evidence(audit, id, config->data_dir + "/audit");
   beibu::audit::AuditQueryService audit_query(audit, id->self().country);
@@ -112,7 +128,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                                         beibu::pki::Role::kEdge,       beibu::pki::Role::kHub};
                 return c;
               },
-          .services = {&info, &evidence, &audit_query, &exchange},
+          .services = {&info, &evidence, &audit_query, &exchange, &advisories},
           .transport = *transport,
       });
   if (!host.ok()) return CannotStart(host.status());

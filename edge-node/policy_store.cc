@@ -125,10 +125,12 @@ absl::Status PolicyStore::Apply(const v1::SignedPolicy& signed_policy) {
   }
   const std::string digest = db->digest_hex;
   const int64_t version = db->version;
+  std::shared_ptr<const PolicySnapshot> previous = options_.holder->current();
   if (absl::Status s = options_.holder->Replace(*std::move(db)); !s.ok()) return refuse(s);
   spdlog::info("event=policy_applied version={} digest={}", version, digest);
   AuditEvent("edge.policy_applied", absl::StatusCode::kOk,
              absl::StrCat("version ", version, " digest ", digest));
+  if (options_.on_applied) options_.on_applied(previous->db, options_.holder->current()->db);
   return absl::OkStatus();
 }
 

@@ -34,6 +34,9 @@ class PolicyStore {
     std::function<std::shared_ptr<const pki::TrustBundle>()> trust;
     PolicyHolder* holder = nullptr;    // what the data plane enforces; not owned
     audit::AuditLog* audit = nullptr;  // edge.policy_applied/refused; may be null
+    // Called after a new version came into force, with the one it replaced
+    // (risk warnings); may be empty.
+    std::function<void(const policy::Database& old_db, const policy::Database& new_db)> on_applied;
   };
 
   // Creates data_dir/policy and installs the persisted version into the

@@ -1,5 +1,6 @@
 #include "relay_queue.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -98,15 +99,24 @@ absl::Status RelayQueue::Load() {
   return absl::OkStatus();
 }
 
+// A destination's queue holds the consecutive hub sequences (last - items,
+// last]: items are appended at the end and acknowledged as a prefix. Reads
+// therefore go by key: a prefix scan would walk the tombstones of every item
+// ever acknowledged, which made each Pull read and Ack O(items relayed).
+uint64_t RelayQueue::FirstLocked(const std::string& destination) const {
+  auto it = meta_.find(destination);
+  if (it == meta_.end()) return 1;
+  return it->second.last_hub_sequence - it->second.items + 1;
+}
+
 absl::StatusOr<uint64_t> RelayQueue::OldestLocked(const std::string& destination) const {
-  uint64_t oldest = 0;
-  absl::Status s =
-      db_->Scan(RelayQueuePrefix(destination), [&](std::string_view, std::string_view value) {
-        if (value.size() >= 8) oldest = DecodeU64(value);
-        return false;
-      });
-  if (!s.ok()) return s;
-  return oldest;
+  auto it = meta_.find(destination);
+  if (it == meta_.end() || it->second.items == 0) return 0;
+  absl::StatusOr<std::string> v =
+      db_->Get(RelayQueuePrefix(destination) + EncodeU64(FirstLocked(destination)));
+  if (absl::IsNotFound(v.status())) return 0;
+  if (!v.ok()) return v.status();
+  return v->size() >= 8 ? DecodeU64(*v) : 0;
 }
 
 uint64_t RelayQueue::Watermark(const std::string& source) const {
@@ -219,20 +229,27 @@ absl::StatusOr<std::vector<QueuedItem>> RelayQueue::Read(const std::string& dest
   uint64_t bytes = 0;
   bool corrupt = false;
   const std::string prefix = RelayQueuePrefix(destination);
-  absl::Status s = db_->Scan(prefix, [&](std::string_view key, std::string_view value) {
-    if (key.size() != prefix.size() + 8 || value.size() < 8) {
+  uint64_t first = 0, last = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = meta_.find(destination);
+    if (it == meta_.end()) return out;
+    first = FirstLocked(destination);
+    last = it->second.last_hub_sequence;
+  }
+  for (uint64_t seq = std::max(after + 1, first); seq <= last && out.size() < max_items; ++seq) {
+    absl::StatusOr<std::string> value = db_->Get(prefix + EncodeU64(seq));
+    if (absl::IsNotFound(value.status())) continue;  // acknowledged meanwhile
+    if (!value.ok()) return value.status();
+    if (value->size() < 8) {
       corrupt = true;
-      return false;
+      break;
     }
-    uint64_t seq = DecodeU64(key.substr(prefix.size()));
-    if (seq <= after) return true;
-    std::string_view envelope = value.substr(8);
-    if (!out.empty() && bytes + envelope.size() > max_bytes) return false;
+    std::string_view envelope = std::string_view(*value).substr(8);
+    if (!out.empty() && bytes + envelope.size() > max_bytes) break;
     bytes += envelope.size();
-    out.push_back({seq, DecodeU64(value), std::string(envelope)});
-    return out.size() < max_items;
-  });
-  if (!s.ok()) return s;
+    out.push_back({seq, DecodeU64(*value), std::string(envelope)});
+  }
   if (corrupt) {
     return absl::DataLossError(
         absl::StrCat("a queued item of ", destination, " is corrupt in ", db_->path()));
@@ -247,17 +264,18 @@ absl::StatusOr<size_t> RelayQueue::Ack(const std::string& destination, uint64_t 
   const std::string prefix = RelayQueuePrefix(destination);
   std::vector<std::string> keys;
   uint64_t bytes = 0;
-  absl::Status s = db_->Scan(prefix, [&](std::string_view key, std::string_view value) {
-    if (key.size() != prefix.size() + 8) return true;  // Read reports corruption
-    if (DecodeU64(key.substr(prefix.size())) > through) return false;
-    keys.emplace_back(key);
-    bytes += value.size() >= 8 ? value.size() - 8 : 0;
-    return true;
-  });
-  if (!s.ok()) return s;
+  const uint64_t last = std::min(through, it->second.last_hub_sequence);
+  for (uint64_t seq = FirstLocked(destination); seq <= last; ++seq) {
+    std::string key = prefix + EncodeU64(seq);
+    absl::StatusOr<std::string> value = db_->Get(key);
+    if (absl::IsNotFound(value.status())) continue;
+    if (!value.ok()) return value.status();
+    bytes += value->size() >= 8 ? value->size() - 8 : 0;
+    keys.push_back(std::move(key));
+  }
   if (keys.empty()) return 0;
   Meta m = it->second;
-  m.items = m.items >= keys.size() ? m.items - keys.size() : 0;
+  m.items = m.last_hub_sequence - last;  // what stays queued: (last, last_hub_sequence]
   m.bytes = m.bytes >= bytes ? m.bytes - bytes : 0;
   storage::WriteBatch batch;
   for (const std::string& k : keys) batch.Delete(k);

@@ -131,6 +131,8 @@ class RelayQueue {
   RelayQueue(storage::Db* db, RelayLimits limits, std::function<uint64_t()> now_ms)
       : db_(db), limits_(limits), now_ms_(std::move(now_ms)) {}
   absl::Status Load();
+  // The oldest hub sequence still queued for `destination` (mu_ held).
+  uint64_t FirstLocked(const std::string& destination) const;
   // Arrival time of the lowest queued item of `destination` (0 if none).
   absl::StatusOr<uint64_t> OldestLocked(const std::string& destination) const;
 

@@ -387,6 +387,12 @@ grpc::Status RelayService::Pull(grpc::ServerContext* ctx,
         spdlog::warn("event=relay_ack_ahead edge={} ack={} last_assigned={}", caller.id,
                      ack.through_sequence(), assigned);
       }
+      // The window opens before the synced delete: the edge has the items,
+      // so the next batch need not wait for the hub's disk.
+      if (through > acked.load()) {
+        acked.store(through);
+        queue_->Notify();
+      }
       if (absl::StatusOr<size_t> n = queue_->Ack(caller.id, through); !n.ok()) {
         spdlog::error("event=relay_ack_failed edge={} error=\"{}\"", caller.id,
                       n.status().ToString());
@@ -420,7 +426,14 @@ grpc::Status RelayService::Pull(grpc::ServerContext* ctx,
       in_flight_bytes -= in_flight.front().second;
       in_flight.pop_front();
     }
-    const size_t room_items = kMaxInFlightItems - in_flight.size();
+    // Hub sequences of one destination are consecutive: sent - a items are
+    // in flight. At most kMaxInFlightBatches batches: while the edge stores
+    // them, new items gather into the next batch instead of many small ones.
+    const uint64_t in_flight_items = sent > a ? sent - a : 0;
+    const size_t room_items =
+        in_flight.size() >= kMaxInFlightBatches || in_flight_items >= kMaxInFlightItems
+            ? 0
+            : kMaxInFlightItems - static_cast<size_t>(in_flight_items);
     const uint64_t room_bytes =
         in_flight_bytes >= kMaxInFlightBytes ? 0 : kMaxInFlightBytes - in_flight_bytes;
     bool sent_something = false;

@@ -104,6 +104,9 @@ class RelayService final : public v1::Relay::Service {
 
   // Pull window and batch limits (docs/data-plane.md).
   static constexpr size_t kMaxInFlightItems = 1024;
+  // Batches sent and not acknowledged: each costs the destination a synced
+  // write, so a slow destination gets fewer, larger batches.
+  static constexpr size_t kMaxInFlightBatches = 2;
   static constexpr uint64_t kMaxInFlightBytes = uint64_t{8} << 20;
   static constexpr size_t kMaxBatchItems = 256;
   static constexpr uint64_t kMaxBatchBytes = uint64_t{4} << 20;

@@ -145,8 +145,10 @@ struct AcceptPipeline::Impl {
     return std::filesystem::temp_directory_path().string();
   }
 
-  void Audit(const pki::Identity& caller, const v1::TransferHeader& h, const pol::RouteDecision& d,
-             const AcceptedPayload& payload, const std::string* envelope_header) {
+  // The `transfer.accept` event, appended once the transfer is committed.
+  v1::AuditEvent AcceptEvent(const pki::Identity& caller, const v1::TransferHeader& h,
+                             const pol::RouteDecision& d, const AcceptedPayload& payload,
+                             const std::string* envelope_header) {
     v1::AuditEvent e;
     *e.mutable_who() = audit::ActorOf(caller);
     e.set_operation("transfer.accept");
@@ -168,11 +170,7 @@ struct AcceptPipeline::Impl {
     }
     e.set_detail(d.reason.size() > kMaxReasonChars ? d.reason.substr(0, kMaxReasonChars) + "..."
                                                    : d.reason);
-    if (absl::StatusOr<uint64_t> i = audit->Append(std::move(e)); !i.ok()) {
-      // The transfer is committed; losing its audit event is an operator alarm.
-      spdlog::error("event=audit_failed operation=transfer.accept transfer_id={} error=\"{}\"",
-                    h.transfer_id(), std::string(i.status().message()));
-    }
+    return e;
   }
 
   // An istream over the payload as sent.
@@ -194,11 +192,12 @@ struct AcceptPipeline::Impl {
     return s;
   }
 
-  // Decides, masks, seals and commits a transfer whose payload is received.
-  // `record` carries the header, sender and earlier steps (RECEIVING).
-  grpc::Status Accept(const pki::Identity& caller, v1::TransferRecord record,
-                      const AcceptedPayload& payload, const PolicySnapshot& snap,
-                      v1::TransferStatus* resp) {
+  // Decides, masks and seals a transfer whose payload is received; nothing
+  // is committed yet. `record` carries the header, sender and earlier steps
+  // (RECEIVING).
+  PreparedAccept Prepare(const pki::Identity& caller, v1::TransferRecord record,
+                         const AcceptedPayload& payload, const PolicySnapshot& snap) {
+    PreparedAccept out;
     const v1::TransferHeader& h = record.header();
     const int year = UtcYear();
     const uint64_t persons = h.persons();
@@ -216,9 +215,11 @@ struct AcceptPipeline::Impl {
     uint64_t total = store->ReservePersons(caller.id, year, persons);
     req.persons = static_cast<int64_t>(std::min<uint64_t>(total, INT64_MAX));
     absl::StatusOr<pol::RouteDecision> d = pol::Decide(snap.db, req);
+    if (d.ok() && options.on_decided) options.on_decided(caller.id, req);
     if (!d.ok()) {
       store->ReleasePersons(caller.id, year, persons);
-      return Error(grpc::StatusCode::INVALID_ARGUMENT, std::string(d.status().message()));
+      out.status = Error(grpc::StatusCode::INVALID_ARGUMENT, std::string(d.status().message()));
+      return out;
     }
     const google::protobuf::Timestamp now = NowTimestamp();
     v1::TransferStatus* st = record.mutable_status();
@@ -239,14 +240,11 @@ struct AcceptPipeline::Impl {
       st->set_state(state);
       SetStep(st, state, now);
       if (state == v1::SANDBOX_ONLY) st->set_sandbox_hint(options.sandbox_hint);
-      // CommitTransfer also drops staged SendStream bytes: nothing is kept.
-      if (absl::Status s = store->CommitTransfer(record, {}, 0, false, caller.id, year, 0);
-          !s.ok()) {
-        return rpc::ToGrpc(s);
-      }
-      Audit(caller, h, *d, payload, nullptr);
-      *resp = record.status();
-      return grpc::Status::OK;
+      // The commit also drops staged SendStream bytes: nothing is kept.
+      out.audit = AcceptEvent(caller, h, *d, payload, nullptr);
+      out.needs_commit = true;
+      out.commit.record = std::move(record);
+      return out;
     }
 
     // FAST / MASK / REVIEW: what gets sealed is the payload as sent, or masked.
@@ -265,7 +263,8 @@ struct AcceptPipeline::Impl {
     } cleanup{&spool_path};
     auto fail = [&](grpc::Status s) {
       store->ReleasePersons(caller.id, year, persons);
-      return s;
+      out.status = std::move(s);
+      return std::move(out);
     };
     if (d->decision == pol::Decision::kMask) {
       auto profile = snap.db.profiles.find(d->mask_profile.value_or(""));
@@ -374,15 +373,69 @@ struct AcceptPipeline::Impl {
     v1::EnvelopeHeader prepared;
     (void)prepared.ParseFromString(sealed->header_bytes);
     record.set_to_edge(prepared.to_edge());
-    if (absl::Status s = store->CommitTransfer(record, std::move(parts), sealed->parts, !review,
-                                               caller.id, year, persons);
-        !s.ok()) {
-      return fail(rpc::ToGrpc(s));
+    out.audit = AcceptEvent(caller, h, *d, payload, &sealed->header_bytes);
+    out.needs_commit = true;
+    out.commit = ExchangeStore::TransferCommit{.record = std::move(record),
+                                               .inline_parts = std::move(parts),
+                                               .parts = sealed->parts,
+                                               .to_outbox = !review,
+                                               .exporter = caller.id,
+                                               .year = year,
+                                               .persons = persons};
+    return out;
+  }
+
+  // One synced store batch for `batch`, in order. Written transfers get
+  // their answer (final once AuditCommitted ran); duplicates the first answer
+  // or ALREADY_EXISTS; a failed write the error (reservations released).
+  void CommitStore(const std::vector<PreparedAccept*>& batch) {
+    std::vector<ExchangeStore::TransferCommit> commits;
+    std::vector<PreparedAccept*> owners;
+    for (PreparedAccept* p : batch) {
+      if (!p->status.ok() || !p->needs_commit) continue;
+      commits.push_back(std::move(p->commit));
+      owners.push_back(p);
     }
-    Audit(caller, h, *d, payload, &sealed->header_bytes);
-    if (!review && options.on_outbox) options.on_outbox();
-    *resp = record.status();
-    return grpc::Status::OK;
+    if (commits.empty()) return;
+    absl::StatusOr<std::vector<std::optional<v1::TransferRecord>>> dups =
+        store->CommitTransfers(commits);
+    if (!dups.ok()) {
+      for (size_t i = 0; i < commits.size(); ++i) {
+        const ExchangeStore::TransferCommit& c = commits[i];
+        if (c.persons > 0) store->ReleasePersons(c.exporter, c.year, c.persons);
+        owners[i]->status = rpc::ToGrpc(dups.status());
+      }
+      return;
+    }
+    bool outbox = false;
+    for (size_t i = 0; i < commits.size(); ++i) {
+      const v1::TransferRecord& mine = commits[i].record;
+      if (const std::optional<v1::TransferRecord>& first = (*dups)[i]; first) {
+        // Another accept of this id won (same stream or concurrent): its answer.
+        owners[i]->status =
+            ReplayAnswer(mine.from_enterprise(), *first, mine.request_digest(), &owners[i]->answer);
+        continue;
+      }
+      owners[i]->answer = mine.status();
+      owners[i]->committed = true;
+      outbox = outbox || (commits[i].to_outbox && commits[i].parts > 0);
+    }
+    // The relay link may push now; the answers wait for the audit too.
+    if (outbox && options.on_outbox) options.on_outbox();
+  }
+
+  // One audit batch for the transfers CommitStore wrote, in order.
+  void AuditCommitted(const std::vector<PreparedAccept*>& batch) {
+    std::vector<v1::AuditEvent> events;
+    for (PreparedAccept* p : batch) {
+      if (p->committed) events.push_back(std::move(p->audit));
+    }
+    if (events.empty()) return;
+    if (absl::StatusOr<uint64_t> a = audit->AppendBatch(std::move(events)); !a.ok()) {
+      // The transfers are committed; losing their audit events is an operator alarm.
+      spdlog::error("event=audit_failed operation=transfer.accept error=\"{}\"",
+                    std::string(a.status().message()));
+    }
   }
 };
 
@@ -401,7 +454,50 @@ AcceptPipeline::~AcceptPipeline() = default;
 grpc::Status AcceptPipeline::Accept(const pki::Identity& caller, v1::TransferRecord record,
                                     const AcceptedPayload& payload, const PolicySnapshot& snap,
                                     v1::TransferStatus* resp) {
-  return impl_->Accept(caller, std::move(record), payload, snap, resp);
+  PreparedAccept p = impl_->Prepare(caller, std::move(record), payload, snap);
+  Commit({&p});
+  if (p.status.ok()) *resp = std::move(p.answer);
+  return p.status;
+}
+
+PreparedAccept AcceptPipeline::Prepare(const pki::Identity& caller, v1::TransferRecord record,
+                                       const AcceptedPayload& payload, const PolicySnapshot& snap) {
+  return impl_->Prepare(caller, std::move(record), payload, snap);
+}
+
+void AcceptPipeline::Commit(const std::vector<PreparedAccept*>& batch) {
+  impl_->CommitStore(batch);
+  impl_->AuditCommitted(batch);
+}
+
+void AcceptPipeline::Abandon(PreparedAccept* p, grpc::Status why) {
+  if (!p->status.ok()) return;
+  const ExchangeStore::TransferCommit& c = p->commit;
+  if (p->needs_commit && c.persons > 0) {
+    impl_->store->ReleasePersons(c.exporter, c.year, c.persons);
+  }
+  p->needs_commit = false;
+  p->status = std::move(why);
+}
+
+grpc::Status ReplayAnswer(const std::string& caller_id, const v1::TransferRecord& existing,
+                          const std::string& digest, v1::TransferStatus* resp) {
+  const std::string& id = existing.header().transfer_id();
+  if (existing.from_enterprise() == caller_id && existing.status().state() != v1::RECEIVING &&
+      existing.request_digest() == digest) {
+    *resp = existing.status();
+    return grpc::Status::OK;
+  }
+  if (existing.status().state() == v1::RECEIVING && existing.from_enterprise() == caller_id) {
+    return Error(grpc::StatusCode::ALREADY_EXISTS,
+                 absl::StrCat("transfer id '", id, "' belongs to a SendStream still receiving (",
+                              existing.status().size(),
+                              " bytes so far); resume that stream or choose a new id"));
+  }
+  return Error(grpc::StatusCode::ALREADY_EXISTS,
+               absl::StrCat("transfer id '", id,
+                            "' was already used for a different transfer; choose a new id "
+                            "(an id may only be reused to retry the same content)"));
 }
 
 }  // namespace beibu::edge

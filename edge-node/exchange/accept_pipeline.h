@@ -15,6 +15,7 @@
 #include "beibu/crypto/sm3.h"
 #include "beibu/pki/identity.h"
 #include "beibu/policy/detector.h"
+#include "beibu/policy/route.h"
 #include "beibu/v1/edge_store.pb.h"
 #include "exchange/exchange_store.h"
 #include "exchange/key_source.h"
@@ -27,6 +28,8 @@ struct AcceptOptions {
   std::string work_dir;     // spool for masked SendStream output; "" = secret_path's dir
   std::string sandbox_hint;
   std::function<void()> on_outbox;
+  // Every route decided (risk warnings remember them); may be empty.
+  std::function<void(const std::string& exporter, const policy::RouteRequest&)> on_decided;
 };
 
 // What the accept path needs to know about a received payload.
@@ -37,6 +40,18 @@ struct AcceptedPayload {
   policy::Format format = policy::Format::kAuto;  // for masking
   const std::string* bytes = nullptr;             // Send: in memory (not owned)
   std::string staged_id;                          // SendStream: staged in the store under this id
+};
+
+// A transfer decided, masked and sealed, waiting for its commit (SendMany
+// prepares the next requests while earlier ones are being committed).
+struct PreparedAccept {
+  // Not OK: this error is the answer (nothing to commit, nothing reserved).
+  grpc::Status status = grpc::Status::OK;
+  bool needs_commit = false;  // false with status OK: `answer` is already final
+  bool committed = false;     // the store commit wrote it (its audit event is due)
+  ExchangeStore::TransferCommit commit;
+  v1::AuditEvent audit;  // transfer.accept, appended after the commit
+  v1::TransferStatus answer;
 };
 
 class AcceptPipeline {
@@ -54,10 +69,31 @@ class AcceptPipeline {
                       const AcceptedPayload& payload, const PolicySnapshot& snap,
                       v1::TransferStatus* resp);
 
+  // Accept in two steps, for group commit. Prepare decides, masks and seals
+  // (persons stay reserved until the commit, released on refusal); Commit
+  // commits the prepared accepts of `batch` (consecutive requests, in request
+  // order) in one synced store batch and one audit batch and sets each one's
+  // status/answer: a duplicate transfer id (stored, or earlier in the batch)
+  // gets the first answer or ALREADY_EXISTS. Prepare's caller holds the id's
+  // lock until the Commit returns.
+  PreparedAccept Prepare(const pki::Identity& caller, v1::TransferRecord record,
+                         const AcceptedPayload& payload, const PolicySnapshot& snap);
+  void Commit(const std::vector<PreparedAccept*>& batch);
+  // Gives up a prepared accept without committing it: its persons
+  // reservation is released and `why` becomes its answer (an accept that
+  // already failed keeps its own error).
+  void Abandon(PreparedAccept* p, grpc::Status why);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The answer to a request for a transfer id that already has a record: the
+// first answer for a retry of the same content by the same sender, else
+// ALREADY_EXISTS.
+grpc::Status ReplayAnswer(const std::string& caller_id, const v1::TransferRecord& existing,
+                          const std::string& digest, v1::TransferStatus* resp);
 
 // Now, as a protobuf Timestamp.
 google::protobuf::Timestamp NowTimestamp();

@@ -29,6 +29,7 @@
 
 #include "beibu/audit/audit_log.h"
 #include "beibu/pki/identity.h"
+#include "beibu/policy/route.h"
 #include "beibu/v1/exchange.grpc.pb.h"
 #include "exchange/exchange_store.h"
 #include "exchange/key_source.h"
@@ -43,6 +44,8 @@ struct ExchangeServiceOptions {
   std::string work_dir;
   // Called after a commit that added outbox items (wakes the relay link).
   std::function<void()> on_outbox;
+  // Every route decided, with its exporter (risk warnings); may be empty.
+  std::function<void(const std::string& exporter, const policy::RouteRequest&)> on_decided;
   size_t max_send_bytes = size_t{4} << 20;
   // Where SANDBOX_ONLY answers point.
   std::string sandbox_hint =

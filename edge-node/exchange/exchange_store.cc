@@ -1,7 +1,9 @@
 #include "exchange/exchange_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -73,6 +75,12 @@ struct ExchangeStore::State {
   uint64_t next_source = 1;
   uint64_t source_limit = 1;  // first sequence not covered by the persisted block
   uint64_t next_relay = 1;
+  // The outbox is the consecutive relay sequences [outbox_begin, outbox_end):
+  // the hub acknowledges a prefix, commits append. Published for ReadOutbox,
+  // which reads by key instead of scanning past the deleted (acknowledged)
+  // items, whose tombstones would make every read O(items ever sent).
+  std::atomic<uint64_t> outbox_begin{1};
+  std::atomic<uint64_t> outbox_end{1};
   uint64_t next_inbox = 1;
   uint64_t watermark = 0;
   OutboxStats stats;
@@ -146,6 +154,100 @@ struct ExchangeStore::State {
     absl::StatusOr<std::string> v = db->Get(PartKey(id, part));
     return v.ok() ? v->size() : 0;
   }
+
+  // A stored record that makes a new commit of `id` a duplicate: any decided
+  // one (a SendStream's own RECEIVING record is what its commit replaces).
+  absl::StatusOr<std::optional<v1::TransferRecord>> Decided(const std::string& id) const {
+    absl::StatusOr<v1::TransferRecord> r = LoadTransfer(id);
+    if (absl::IsNotFound(r.status())) return std::nullopt;
+    if (!r.ok()) return r.status();
+    if (r->status().state() == v1::RECEIVING) return std::nullopt;
+    return *std::move(r);
+  }
+
+  // CommitTransfer(s) under `mu`: one synced batch for all of `commits`.
+  absl::StatusOr<std::vector<std::optional<v1::TransferRecord>>> Commit(
+      std::vector<ExchangeStore::TransferCommit>& commits, bool check_existing) {
+    std::vector<std::optional<v1::TransferRecord>> dup(commits.size());
+    std::map<std::string, size_t> in_batch;  // transfer id -> first commit carrying it
+    std::map<std::pair<std::string, int>, uint64_t> persons_totals;
+    std::map<std::string, std::map<uint32_t, uint64_t>> sizes;  // inline part sizes
+    storage::WriteBatch batch;
+    uint64_t relay = next_relay;
+    uint64_t added_items = 0, added_bytes = 0;
+    for (size_t c = 0; c < commits.size(); ++c) {
+      ExchangeStore::TransferCommit& t = commits[c];
+      const std::string& id = t.record.header().transfer_id();
+      if (check_existing) {
+        if (auto first = in_batch.find(id); first != in_batch.end()) {
+          dup[c] = commits[first->second].record;
+          continue;
+        }
+        absl::StatusOr<std::optional<v1::TransferRecord>> stored = Decided(id);
+        if (!stored.ok()) return stored.status();
+        if (*stored) {
+          dup[c] = *std::move(*stored);
+          continue;
+        }
+      }
+      in_batch.emplace(id, c);
+      batch.Put(TransferKey(id), t.record.SerializeAsString());
+      if (t.persons > 0) {
+        auto key = std::make_pair(t.exporter, t.year);
+        auto [it, fresh] = persons_totals.try_emplace(key, 0);
+        if (fresh) it->second = Durable(t.exporter, t.year);
+        it->second += t.persons;
+        batch.Put(PersonsKey(t.exporter, t.year), absl::StrCat(it->second));
+      }
+      for (uint32_t i = 0; i < t.inline_parts.size(); ++i) {
+        std::string bytes = t.inline_parts[i].SerializeAsString();
+        sizes[id][i] = bytes.size();
+        batch.Put(PartKey(id, i), bytes);
+      }
+      if (absl::Status st = DeleteRaw(id, batch); !st.ok()) return st;
+      if (!t.to_outbox) continue;
+      for (uint32_t p = 0; p < t.parts; ++p) {
+        v1::OutboxItem item;
+        item.set_transfer_id(id);
+        item.set_part(p);
+        batch.Put(OutboxKey(relay++), item.SerializeAsString());
+        auto it = sizes[id].find(p);
+        added_bytes += it != sizes[id].end() ? it->second : PartSize(id, p);
+        ++added_items;
+      }
+    }
+    if (added_items > 0) batch.Put(kRelayNextKey, absl::StrCat(relay));
+    if (absl::Status st = db->Write(batch); !st.ok()) return st;
+    // Durable now: move reservations into the durable counters.
+    for (const auto& [key, total] : persons_totals) persons_durable[key] = total;
+    for (size_t c = 0; c < commits.size(); ++c) {
+      const ExchangeStore::TransferCommit& t = commits[c];
+      if (t.persons > 0) {  // committed or a duplicate: no longer reserved
+        uint64_t& reserved = persons_reserved[{t.exporter, t.year}];
+        reserved -= std::min(reserved, t.persons);
+      }
+      if (!dup[c]) part_sizes.erase(t.record.header().transfer_id());
+    }
+    if (added_items > 0) {
+      stats.items += added_items;
+      stats.bytes += added_bytes;
+      next_relay = relay;
+      outbox_end.store(next_relay);
+      outbox_cv.notify_all();
+    }
+    return dup;
+  }
+
+  // Adds deletes of a transfer's staged SendStream bytes to `batch`.
+  absl::Status DeleteRaw(const std::string& id, storage::WriteBatch& batch) const {
+    std::vector<std::string> raw_keys;
+    absl::Status st = db->Scan(RawPrefix(id), [&](std::string_view k, std::string_view) {
+      raw_keys.emplace_back(k);
+      return true;
+    });
+    for (const std::string& k : raw_keys) batch.Delete(k);
+    return st;
+  }
 };
 
 ExchangeStore::ExchangeStore(std::unique_ptr<State> state) : s_(std::move(state)) {}
@@ -169,12 +271,17 @@ absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::st
   state->watermark = *mark;
   // Outbox accounting and inbox heads are derived, not stored.
   std::vector<v1::OutboxItem> items;
-  absl::Status s = state->db->Scan("o/", [&](std::string_view, std::string_view v) {
+  uint64_t first = state->next_relay;
+  absl::Status s = state->db->Scan("o/", [&](std::string_view k, std::string_view v) {
+    uint64_t seq = 0;
+    if (ParseSuffix(k, 2, 20, &seq)) first = std::min(first, seq);
     v1::OutboxItem item;
     if (item.ParseFromArray(v.data(), static_cast<int>(v.size()))) items.push_back(item);
     return true;
   });
   if (!s.ok()) return s;
+  state->outbox_begin.store(first);
+  state->outbox_end.store(state->next_relay);
   for (const v1::OutboxItem& item : items) {
     ++state->stats.items;
     state->stats.bytes += item.has_notice() ? item.notice().ByteSizeLong()
@@ -278,55 +385,22 @@ absl::Status ExchangeStore::CommitTransfer(const v1::TransferRecord& record,
                                            std::vector<v1::Envelope> inline_parts, uint32_t parts,
                                            bool to_outbox, const std::string& exporter, int year,
                                            uint64_t persons) {
-  const std::string& id = record.header().transfer_id();
+  std::vector<TransferCommit> one(1);
+  one[0] = TransferCommit{.record = record,
+                          .inline_parts = std::move(inline_parts),
+                          .parts = parts,
+                          .to_outbox = to_outbox,
+                          .exporter = exporter,
+                          .year = year,
+                          .persons = persons};
   std::lock_guard<std::mutex> lock(s_->mu);
-  storage::WriteBatch batch;
-  batch.Put(TransferKey(id), record.SerializeAsString());
-  uint64_t persons_total = 0;
-  if (persons > 0) {
-    persons_total = s_->Durable(exporter, year) + persons;
-    batch.Put(PersonsKey(exporter, year), absl::StrCat(persons_total));
-  }
-  std::map<uint32_t, uint64_t> sizes;
-  for (uint32_t i = 0; i < inline_parts.size(); ++i) {
-    std::string bytes = inline_parts[i].SerializeAsString();
-    sizes[i] = bytes.size();
-    batch.Put(PartKey(id, i), bytes);
-  }
-  std::vector<std::string> raw_keys;
-  absl::Status st = s_->db->Scan(RawPrefix(id), [&](std::string_view k, std::string_view) {
-    raw_keys.emplace_back(k);
-    return true;
-  });
-  if (!st.ok()) return st;
-  for (const std::string& k : raw_keys) batch.Delete(k);
-  uint64_t next_relay = s_->next_relay;
-  uint64_t added_bytes = 0;
-  if (to_outbox) {
-    for (uint32_t p = 0; p < parts; ++p) {
-      v1::OutboxItem item;
-      item.set_transfer_id(id);
-      item.set_part(p);
-      batch.Put(OutboxKey(next_relay++), item.SerializeAsString());
-      auto it = sizes.find(p);
-      added_bytes += it != sizes.end() ? it->second : s_->PartSize(id, p);
-    }
-    batch.Put(kRelayNextKey, absl::StrCat(next_relay));
-  }
-  if (st = s_->db->Write(batch); !st.ok()) return st;
-  if (persons > 0) {
-    s_->persons_durable[{exporter, year}] = persons_total;
-    uint64_t& reserved = s_->persons_reserved[{exporter, year}];
-    reserved -= std::min(reserved, persons);
-  }
-  s_->part_sizes.erase(id);
-  if (to_outbox && parts > 0) {
-    s_->stats.items += parts;
-    s_->stats.bytes += added_bytes;
-    s_->next_relay = next_relay;
-    s_->outbox_cv.notify_all();
-  }
-  return absl::OkStatus();
+  return s_->Commit(one, /*check_existing=*/false).status();
+}
+
+absl::StatusOr<std::vector<std::optional<v1::TransferRecord>>> ExchangeStore::CommitTransfers(
+    std::vector<TransferCommit>& commits) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->Commit(commits, /*check_existing=*/true);
 }
 
 uint64_t ExchangeStore::ReservePersons(const std::string& exporter, int year, uint64_t n) {
@@ -355,15 +429,16 @@ absl::StatusOr<std::vector<v1::Envelope>> ExchangeStore::ReadOutbox(uint64_t aft
                                                                     size_t max_items,
                                                                     size_t max_bytes) const {
   std::vector<std::pair<uint64_t, v1::OutboxItem>> items;
-  absl::Status st = s_->db->Scan("o/", [&](std::string_view k, std::string_view v) {
-    uint64_t seq = 0;
-    if (!ParseSuffix(k, 2, 20, &seq) || seq <= after) return true;
+  const uint64_t end = s_->outbox_end.load();
+  for (uint64_t seq = std::max(after + 1, s_->outbox_begin.load());
+       seq < end && items.size() < max_items; ++seq) {
+    absl::StatusOr<std::string> v = s_->db->Get(OutboxKey(seq));
+    if (absl::IsNotFound(v.status())) continue;  // acknowledged meanwhile
+    if (!v.ok()) return v.status();
     v1::OutboxItem item;
-    if (!item.ParseFromArray(v.data(), static_cast<int>(v.size()))) return true;
+    if (!item.ParseFromString(*v)) continue;
     items.emplace_back(seq, std::move(item));
-    return items.size() < max_items;
-  });
-  if (!st.ok()) return st;
+  }
   std::vector<v1::Envelope> out;
   size_t bytes = 0;
   for (auto& [seq, item] : items) {
@@ -396,16 +471,17 @@ absl::Status ExchangeStore::AckOutbox(uint64_t through) {
   storage::WriteBatch batch;
   uint64_t items = 0, bytes = 0;
   std::vector<std::pair<std::string, v1::OutboxItem>> acked;
-  absl::Status st = s_->db->Scan("o/", [&](std::string_view k, std::string_view v) {
-    uint64_t seq = 0;
-    if (!ParseSuffix(k, 2, 20, &seq)) return true;
-    if (seq > through) return false;
+  const uint64_t last = std::min(through, s_->next_relay - 1);
+  for (uint64_t seq = s_->outbox_begin.load(); seq <= last; ++seq) {
+    std::string key = OutboxKey(seq);
+    absl::StatusOr<std::string> v = s_->db->Get(key);
+    if (absl::IsNotFound(v.status())) continue;
+    if (!v.ok()) return v.status();
     v1::OutboxItem item;
-    (void)item.ParseFromArray(v.data(), static_cast<int>(v.size()));
-    acked.emplace_back(std::string(k), std::move(item));
-    return true;
-  });
-  if (!st.ok()) return st;
+    (void)item.ParseFromString(*v);
+    acked.emplace_back(std::move(key), std::move(item));
+  }
+  absl::Status st;
   for (const auto& [key, item] : acked) {
     batch.Delete(key);
     ++items;
@@ -418,22 +494,33 @@ absl::Status ExchangeStore::AckOutbox(uint64_t through) {
   }
   if (acked.empty()) return absl::OkStatus();
   if (st = s_->db->Write(batch); !st.ok()) return st;
+  s_->outbox_begin.store(std::max(s_->outbox_begin.load(), last + 1));
   s_->stats.items -= std::min(s_->stats.items, items);
   s_->stats.bytes -= std::min(s_->stats.bytes, bytes);
   return absl::OkStatus();
 }
 
 absl::Status ExchangeStore::EnqueueNotice(const v1::TransferNotice& notice) {
+  return EnqueueNotices({notice});
+}
+
+absl::Status ExchangeStore::EnqueueNotices(const std::vector<v1::TransferNotice>& notices) {
+  if (notices.empty()) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(s_->mu);
-  v1::OutboxItem item;
-  *item.mutable_notice() = notice;
   storage::WriteBatch batch;
-  batch.Put(OutboxKey(s_->next_relay), item.SerializeAsString());
-  batch.Put(kRelayNextKey, absl::StrCat(s_->next_relay + 1));
+  uint64_t next = s_->next_relay, bytes = 0;
+  for (const v1::TransferNotice& notice : notices) {
+    v1::OutboxItem item;
+    *item.mutable_notice() = notice;
+    batch.Put(OutboxKey(next++), item.SerializeAsString());
+    bytes += notice.ByteSizeLong();
+  }
+  batch.Put(kRelayNextKey, absl::StrCat(next));
   if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;
-  ++s_->next_relay;
-  ++s_->stats.items;
-  s_->stats.bytes += notice.ByteSizeLong();
+  s_->stats.items += next - s_->next_relay;
+  s_->stats.bytes += bytes;
+  s_->next_relay = next;
+  s_->outbox_end.store(next);
   s_->outbox_cv.notify_all();
   return absl::OkStatus();
 }
@@ -456,7 +543,8 @@ uint64_t ExchangeStore::PulledThrough() const {
 }
 
 absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
-    const std::vector<IncomingPart>& parts) {
+    const std::vector<IncomingPart>& parts, const std::string& notice_from_edge,
+    const google::protobuf::Timestamp& at) {
   std::lock_guard<std::mutex> lock(s_->mu);
   storage::WriteBatch batch;
   // Working copies: several slices (or notices) of one transfer may share a batch.
@@ -464,6 +552,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
   std::map<std::string, v1::TransferRecord> transfers;
   std::vector<std::string> completed;
   std::vector<std::pair<std::string, uint64_t>> new_heads;
+  std::vector<v1::TransferNotice> notices;
   uint64_t next_inbox = s_->next_inbox;
   uint64_t watermark = s_->watermark;
   for (const IncomingPart& part : parts) {
@@ -564,13 +653,39 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
       batch.Put(InboxKey(d.to_enterprise(), d.inbox_sequence()), id);
       completed.push_back(id);
       new_heads.emplace_back(d.to_enterprise(), d.inbox_sequence());
+      if (!notice_from_edge.empty() && !header.from_edge().empty()) {
+        v1::TransferNotice notice;
+        notice.set_transfer_id(id);
+        notice.set_from_edge(notice_from_edge);
+        notice.set_to_edge(header.from_edge());
+        notice.set_kind(v1::NOTICE_DELIVERED);
+        *notice.mutable_at() = at;
+        notice.set_detail(
+            absl::StrCat("in the inbox of ", header.to_enterprise(), " at ", notice_from_edge));
+        notices.push_back(std::move(notice));
+      }
     }
   }
   for (const auto& [id, d] : deliveries) batch.Put(DeliveryKey(id), d.SerializeAsString());
   for (const auto& [id, r] : transfers) batch.Put(TransferKey(id), r.SerializeAsString());
   if (next_inbox != s_->next_inbox) batch.Put(kInboxNextKey, absl::StrCat(next_inbox));
   batch.Put(kHubWatermarkKey, absl::StrCat(watermark));
+  uint64_t next_relay = s_->next_relay, notice_bytes = 0;
+  for (const v1::TransferNotice& notice : notices) {
+    v1::OutboxItem item;
+    *item.mutable_notice() = notice;
+    batch.Put(OutboxKey(next_relay++), item.SerializeAsString());
+    notice_bytes += notice.ByteSizeLong();
+  }
+  if (!notices.empty()) batch.Put(kRelayNextKey, absl::StrCat(next_relay));
   if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;
+  if (!notices.empty()) {
+    s_->stats.items += notices.size();
+    s_->stats.bytes += notice_bytes;
+    s_->next_relay = next_relay;
+    s_->outbox_end.store(next_relay);
+    s_->outbox_cv.notify_all();
+  }
   s_->next_inbox = next_inbox;
   s_->watermark = watermark;
   for (const auto& [enterprise, seq] : new_heads) s_->inbox_pending[enterprise].insert(seq);
@@ -587,15 +702,26 @@ absl::StatusOr<v1::DeliveryRecord> ExchangeStore::GetDelivery(
 
 absl::StatusOr<std::vector<v1::DeliveryRecord>> ExchangeStore::PendingDeliveries(
     const std::string& enterprise, uint64_t after, size_t max) const {
-  const std::string prefix = InboxPrefix(enterprise);
+  // The pending inbox sequences come from memory, each id by key: a scan of
+  // i/<enterprise>/ would walk the tombstones of every acknowledged delivery.
+  std::vector<uint64_t> seqs;
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    auto pending = s_->inbox_pending.find(enterprise);
+    if (pending != s_->inbox_pending.end()) {
+      for (auto it = pending->second.upper_bound(after);
+           it != pending->second.end() && seqs.size() < max; ++it) {
+        seqs.push_back(*it);
+      }
+    }
+  }
   std::vector<std::string> ids;
-  absl::Status st = s_->db->Scan(prefix, [&](std::string_view k, std::string_view v) {
-    uint64_t seq = 0;
-    if (!ParseSuffix(k, prefix.size(), 20, &seq) || seq <= after) return true;
-    ids.emplace_back(v);
-    return ids.size() < max;
-  });
-  if (!st.ok()) return st;
+  for (uint64_t seq : seqs) {
+    absl::StatusOr<std::string> id = s_->db->Get(InboxKey(enterprise, seq));
+    if (absl::IsNotFound(id.status())) continue;  // acknowledged meanwhile
+    if (!id.ok()) return id.status();
+    ids.push_back(*std::move(id));
+  }
   std::vector<v1::DeliveryRecord> out;
   for (const std::string& id : ids) {
     absl::StatusOr<v1::DeliveryRecord> d = s_->LoadDelivery(id);
@@ -663,6 +789,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
     s_->stats.items += next_relay - s_->next_relay;
     s_->stats.bytes += notice_bytes;
     s_->next_relay = next_relay;
+    s_->outbox_end.store(next_relay);
     s_->outbox_cv.notify_all();
   }
   return acked;

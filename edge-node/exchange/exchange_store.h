@@ -94,6 +94,27 @@ class ExchangeStore {
                               bool to_outbox, const std::string& exporter, int year,
                               uint64_t persons);
 
+  // One decided transfer for CommitTransfers (the arguments of CommitTransfer).
+  struct TransferCommit {
+    v1::TransferRecord record;
+    std::vector<v1::Envelope> inline_parts;
+    uint32_t parts = 0;
+    bool to_outbox = false;
+    std::string exporter;
+    int year = 0;
+    uint64_t persons = 0;
+  };
+  // Group commit: CommitTransfer for each of `commits`, in order (relay
+  // sequences follow that order), in ONE synced batch. The idempotency check
+  // is made here, under the store's lock: a transfer id that already has a
+  // decided record (any state but RECEIVING), or that an earlier commit of the
+  // same call carries, is not written; its slot in the result holds the record
+  // that wins (the stored one, or the earlier commit's), and its persons
+  // reservation is released. Written commits have nullopt. On error nothing is
+  // written and the caller releases the reservations.
+  absl::StatusOr<std::vector<std::optional<v1::TransferRecord>>> CommitTransfers(
+      std::vector<TransferCommit>& commits);
+
   // Persons the exporter sent this `year`, including reservations of
   // transfers being decided right now.
   // ReservePersons adds `n` in memory and returns the new total P (the
@@ -114,6 +135,8 @@ class ExchangeStore {
   absl::Status AckOutbox(uint64_t through);
   // Destination side: queues a notice for the source edge.
   absl::Status EnqueueNotice(const v1::TransferNotice& notice);
+  // The same for several notices in one synced batch (consecutive sequences).
+  absl::Status EnqueueNotices(const std::vector<v1::TransferNotice>& notices);
   // Blocks until an item with relay_sequence > after exists or timeout.
   bool WaitForOutbox(uint64_t after, std::chrono::milliseconds timeout) const;
   OutboxStats outbox() const;
@@ -131,7 +154,12 @@ class ExchangeStore {
   //    ACKNOWLEDGED / refused with detail; steps timestamped), ignored when
   //    the transfer is unknown.
   // Returns the transfer ids that became complete, in order.
-  absl::StatusOr<std::vector<std::string>> StoreIncoming(const std::vector<IncomingPart>& parts);
+  // With `notice_from_edge` set (this edge's id), a NOTICE_DELIVERED (at
+  // `at`) to the source edge of each completed transfer is queued in the same
+  // batch: a crash cannot lose it, and a pulled batch costs one synced write.
+  absl::StatusOr<std::vector<std::string>> StoreIncoming(
+      const std::vector<IncomingPart>& parts, const std::string& notice_from_edge = "",
+      const google::protobuf::Timestamp& at = {});
   // NOT_FOUND if nothing of that transfer arrived.
   absl::StatusOr<v1::DeliveryRecord> GetDelivery(const std::string& transfer_id) const;
 

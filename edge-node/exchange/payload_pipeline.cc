@@ -89,7 +89,9 @@ absl::StatusOr<SealedPayload> SealPayload(
   SealedPayload out;
   out.header_bytes = sealer->header_bytes();
   const uint32_t chunks = sealer->header().chunks();
-  std::string buf(chunk_size, '\0');
+  // Only as large as the largest chunk: a 1 KiB message must not pay for
+  // zeroing a 1 MiB buffer.
+  std::string buf(static_cast<size_t>(std::min<uint64_t>(size, chunk_size)), '\0');
   v1::Envelope slice;
   uint64_t remaining = size;
   for (uint32_t i = 0; i < chunks; ++i) {

@@ -20,7 +20,10 @@ namespace {
 
 constexpr size_t kPushMaxItems = 256;
 constexpr size_t kPushMaxBytes = size_t{4} << 20;
-constexpr size_t kPushWindow = 8;  // unacknowledged batches in flight
+// Unacknowledged batches in flight. Small: the hub stores a batch with two
+// synced writes, so while it works the outbox gathers the next, larger batch
+// (a deep window of small batches only queues latency).
+constexpr size_t kPushWindow = 2;
 constexpr std::chrono::milliseconds kOutboxPoll{250};
 constexpr std::chrono::milliseconds kBackoffMin{200};
 constexpr std::chrono::milliseconds kBackoffMax{5000};
@@ -394,7 +397,10 @@ void RelayLink::Impl::Refuse(const v1::Envelope& env, const v1::EnvelopeHeader* 
 
 absl::StatusOr<std::vector<std::string>> RelayLink::Impl::StoreAccepted(
     rpc::TunnelClient& client, const std::vector<IncomingPart>& accepted) {
-  absl::StatusOr<std::vector<std::string>> completed = store->StoreIncoming(accepted);
+  // NOTICE_DELIVERED for each completed transfer goes in the same batch.
+  const std::string& self = identity->self().id;
+  const google::protobuf::Timestamp now = NowProto();
+  absl::StatusOr<std::vector<std::string>> completed = store->StoreIncoming(accepted, self, now);
   if (completed.ok() || (!absl::IsInvalidArgument(completed.status()) &&
                          !absl::IsFailedPrecondition(completed.status()))) {
     return completed;
@@ -409,7 +415,7 @@ absl::StatusOr<std::vector<std::string>> RelayLink::Impl::StoreAccepted(
     // Only the last write may record the batch's hub watermark: a crash in
     // between must not make the rest of the batch look stored.
     if (i + 1 < accepted.size()) part.hub_sequence = 0;
-    absl::StatusOr<std::vector<std::string>> one = store->StoreIncoming({part});
+    absl::StatusOr<std::vector<std::string>> one = store->StoreIncoming({part}, self, now);
     if (one.ok()) {
       all.insert(all.end(), one->begin(), one->end());
       continue;
@@ -529,17 +535,6 @@ absl::Status RelayLink::Impl::ProcessBatch(rpc::TunnelClient& client, const v1::
     e.set_detail(absl::StrCat("in the inbox of ", h.to_enterprise()));
     delivered.push_back(std::move(e));
 
-    v1::TransferNotice notice;
-    notice.set_transfer_id(id);
-    notice.set_from_edge(self);
-    notice.set_to_edge(h.from_edge());
-    notice.set_kind(v1::NOTICE_DELIVERED);
-    *notice.mutable_at() = NowProto();
-    notice.set_detail(absl::StrCat("in the inbox of ", h.to_enterprise(), " at ", self));
-    if (absl::Status s = store->EnqueueNotice(notice); !s.ok()) {
-      spdlog::error("event=notice_failed transfer_id={} error=\"{}\"", id,
-                    std::string(s.message()));
-    }
     spdlog::info("event=transfer_delivered transfer_id={} from_edge={} to_enterprise={}", id,
                  h.from_edge(), h.to_enterprise());
   }
@@ -549,7 +544,7 @@ absl::Status RelayLink::Impl::ProcessBatch(rpc::TunnelClient& client, const v1::
                     std::string(a.status().message()));
     }
   }
-  Wake();  // the notices wait in the outbox
+  Wake();  // the NOTICE_DELIVERED items wait in the outbox
   return absl::OkStatus();
 }
 

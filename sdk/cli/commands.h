@@ -33,5 +33,7 @@ void AddPolicyCommands(CLI::App& app, int* exit_code);  // scan, route, mask, po
 // The data plane: `beibu send`, `send-file`, `transfer` (exchange_cmd.cc), `inbox` (inbox_cmd.cc).
 void AddExchangeCommands(CLI::App& app, int* exit_code);
 void AddInboxCommand(CLI::App& app, int* exit_code);
+void AddWarningsCommand(CLI::App& app, int* exit_code);  // warnings_cmd.cc
+void AddRelayCommands(CLI::App& app, int* exit_code);    // relay_cmd.cc
 
 }  // namespace beibu::cli

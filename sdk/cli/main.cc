@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   beibu::cli::AddPolicyCommands(app, &exit_code);
   beibu::cli::AddExchangeCommands(app, &exit_code);
   beibu::cli::AddInboxCommand(app, &exit_code);
+  beibu::cli::AddWarningsCommand(app, &exit_code);
+  beibu::cli::AddRelayCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

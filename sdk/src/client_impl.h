@@ -39,6 +39,10 @@ struct Client::Impl {
   // Sleeps before retry number `attempt` (1-based) and reconnects.
   void BackoffAndReconnect(int attempt);
   // One SendStream from `offset` to the end of the file (see send.cc).
+  // Blocks until the edge has staged all but the last 32 MiB of `written`
+  // (the window SendFile keeps in flight); DEADLINE_EXCEEDED after
+  // call_timeout without room.
+  absl::Status WaitForStaged(const std::string& transfer_id, uint64_t written, uint64_t resumed_at);
   absl::StatusOr<v1::TransferStatus> StreamFrom(std::FILE* file, const v1::TransferHeader& header,
                                                 uint64_t offset, uint64_t size,
                                                 const ProgressFn& progress);

@@ -130,6 +130,10 @@ absl::Status InboxReader::Impl::Next(ReceivedTransfer* out, const ChunkSink& sin
     }
   }
   if (!sink_status.ok()) return sink_status;
+  // The edge computes the digest while streaming and announces it on the
+  // last message of a delivery (the first one has it only when it is also
+  // the last).
+  if (!d.payload_sm3().empty()) out->info.set_payload_sm3(d.payload_sm3());
   if (out->info.size() != 0 && got != out->info.size()) {
     return absl::DataLossError(absl::StrCat("delivery ", id, " carried ", got, " bytes but said ",
                                             out->info.size(),

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,30 @@ struct FileCloser {
 };
 
 }  // namespace
+
+absl::Status Client::Impl::WaitForStaged(const std::string& transfer_id, uint64_t written,
+                                         uint64_t resumed_at) {
+  constexpr uint64_t kSendWindow = uint64_t{32} << 20;
+  if (written - resumed_at < kSendWindow) return absl::OkStatus();
+  const auto deadline = std::chrono::steady_clock::now() + options.call_timeout;
+  while (true) {
+    v1::GetTransferRequest req;
+    req.set_transfer_id(transfer_id);
+    v1::TransferStatus where;
+    absl::Status s = transport->Call(kGetTransferMethod, req, &where, options.call_timeout);
+    // NOT_FOUND: the first chunk is not staged yet.
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    if (s.ok() && (where.state() != v1::RECEIVING || where.size() + kSendWindow >= written)) {
+      return absl::OkStatus();
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the edge stored nothing new for ", options.call_timeout.count(), " ms while ",
+          written - where.size(), " bytes were in flight; try again later (the transfer resumes)"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 absl::StatusOr<v1::TransferStatus> Client::Impl::StreamFrom(std::FILE* file,
                                                             const v1::TransferHeader& header,
@@ -50,6 +75,17 @@ absl::StatusOr<v1::TransferStatus> Client::Impl::StreamFrom(std::FILE* file,
     pos += n;
     first = false;
     if (progress) progress(pos, size);
+    // The stream itself has no flow control inside the secure channel, so a
+    // file read faster than the edge stores it would pile up in memory (and
+    // the session gives up past 256 MiB queued): stay at most kSendWindow
+    // bytes ahead of what the edge reports staged.
+    if (pos < size) {
+      if (absl::Status s = WaitForStaged(header.transfer_id(), pos, offset); !s.ok()) {
+        stream->Cancel();
+        (void)stream->Finish();
+        return s;
+      }
+    }
   } while (pos < size);
   v1::TransferStatus resp;
   bool got = false;
@@ -88,7 +124,11 @@ absl::StatusOr<v1::TransferStatus> Client::SendFile(const std::string& path,
   }
 
   uint64_t offset = 0;
-  bool ask_edge = false;  // after a failure: where does the edge stand?
+  // After a failure: where does the edge stand? Also before the first stream
+  // when the caller chose the id: an earlier run may have left the transfer
+  // RECEIVING, and the edge refuses data at offset 0 once bytes are staged.
+  bool ask_edge = !header_in.transfer_id().empty();
+  bool probing = ask_edge;  // nothing sent yet in this call
   absl::Status last;
   for (int attempt = 0;;) {
     if (attempt > 0) {
@@ -117,7 +157,11 @@ absl::StatusOr<v1::TransferStatus> Client::SendFile(const std::string& path,
       } else if (!s.ok()) {
         return s;
       } else if (where.state() != v1::RECEIVING) {
-        return where;  // the edge had the whole payload; only its answer was lost
+        // Lost answer of this call: the edge had the whole payload. Before
+        // sending anything, let the edge compare the content and answer (the
+        // first answer, or ALREADY_EXISTS for other content).
+        if (!probing) return where;
+        offset = 0;
       } else if (where.size() > size) {
         return absl::FailedPreconditionError(absl::StrCat(
             "the edge holds ", where.size(), " bytes of transfer ", header.transfer_id(),
@@ -126,6 +170,7 @@ absl::StatusOr<v1::TransferStatus> Client::SendFile(const std::string& path,
         offset = where.size();
       }
       ask_edge = false;
+      probing = false;
     }
     absl::StatusOr<v1::TransferStatus> done =
         impl_->StreamFrom(file.get(), header, offset, size, progress);

@@ -174,6 +174,11 @@ std::string Cluster::EdgeLog(const std::string& id) const {
   return ReadFile(dir() / (id + ".log"));
 }
 
+pid_t Cluster::EdgePid(const std::string& id) const {
+  auto it = edges_.find(id);
+  return it == edges_.end() ? -1 : it->second.pid();
+}
+
 int Cluster::EdgePort(const std::string& id) const {
   return std::stoi(ReadFile(dir() / (id + ".port")));
 }
@@ -190,8 +195,8 @@ std::filesystem::path Cluster::Enroll(const std::string& id, const std::string& 
                                       const std::string& country) {
   std::string token = CreateToken(id, role, country);
   std::filesystem::path out = dir() / ("id-" + id);
-  std::vector<std::string> args = {"enroll", "--hub", hub_address(), "--token", token,
-                                   "--out",  out.string(), "--id", id};
+  std::vector<std::string> args = {"enroll", "--hub",      hub_address(), "--token", token,
+                                   "--out",  out.string(), "--id",        id};
   if (tls_) {
     args.push_back("--tls-ca");
     args.push_back(tls_ca());

@@ -30,6 +30,7 @@ class Daemon {
   // Waits for the process to exit; returns its exit code (-1 if killed).
   int Wait();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
@@ -68,6 +69,8 @@ class Cluster {
   void StartEdge(const std::string& id);  // with its existing config
   void KillEdge(const std::string& id, int sig);
   std::string EdgeLog(const std::string& id) const;
+  // Process id of a running edge (-1 if not started or stopped).
+  pid_t EdgePid(const std::string& id) const;
   int EdgePort(const std::string& id) const;
   // Rewrites the edge's config without its join token (a used token must
   // not be needed again).

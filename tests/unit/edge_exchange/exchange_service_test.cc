@@ -63,7 +63,10 @@ std::string OpenOutbox(TestEdge& edge, const std::string& id) {
 
 size_t OutboxTransfers(TestEdge& edge) {
   size_t n = 0;
-  for (const v1::Envelope& env : edge.store().ReadOutbox(0, 10000, size_t{1} << 40).value()) {
+  // A named vector: a range-for over StatusOr::value() of a temporary dangles.
+  const std::vector<v1::Envelope> items =
+      edge.store().ReadOutbox(0, 10000, size_t{1} << 40).value();
+  for (const v1::Envelope& env : items) {
     if (!env.has_notice() && env.first_chunk() == 0) ++n;
   }
   return n;
@@ -396,6 +399,112 @@ TEST(ExchangeServiceTest, SendManyAnswersEachRequestInOrder) {
   EXPECT_NE(answers[2].detail().find("INVALID_ARGUMENT"), std::string::npos);
   EXPECT_EQ(answers[3].transfer_id(), "many-transfer-0003");
   EXPECT_EQ(OutboxTransfers(edge), 2u);
+}
+
+// Group commit: many pipelined requests, with duplicates inside the stream;
+// every answer in request order, one transfer per id, and the outbox in the
+// order the sends were answered.
+TEST(ExchangeServiceTest, SendManyGroupCommitKeepsOrderAndIdempotency) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, "sender-co", "VN");
+  auto stream = edge.stub().SendMany(&ctx);
+  constexpr int kCount = 300;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCount; ++i) {
+    // Every 10th request repeats the previous id with the same payload; the
+    // 7th of every 50 reuses an id with other content.
+    int n = (i % 10 == 9) ? i - 1 : i;
+    std::string payload = absl::StrCat("data ", n);
+    if (i % 50 == 7) {
+      n = i - 1;
+      payload = "other content";
+    }
+    ids.push_back(absl::StrCat("group-transfer-", n));
+    v1::SendRequest req;
+    *req.mutable_header() = Header(ids.back(), "CN", "logistics.track");
+    req.set_payload(payload);
+    ASSERT_TRUE(stream->Write(req));
+  }
+  stream->WritesDone();
+  std::vector<v1::TransferStatus> answers;
+  v1::TransferStatus st;
+  while (stream->Read(&st)) answers.push_back(st);
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(answers.size(), static_cast<size_t>(kCount));
+  std::vector<std::string> answered;  // ids answered IN_FLIGHT for the first time
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(answers[i].transfer_id(), ids[i]) << i;
+    if (i % 50 == 7) {
+      EXPECT_NE(answers[i].detail().find("ALREADY_EXISTS"), std::string::npos) << i;
+      continue;
+    }
+    EXPECT_EQ(answers[i].state(), v1::IN_FLIGHT) << i;
+    if (i % 10 == 9) {
+      EXPECT_TRUE(MessageDifferencer::Equals(answers[i], answers[i - 1])) << i;
+    } else {
+      answered.push_back(ids[i]);
+    }
+  }
+  std::vector<std::string> outbox;
+  const std::vector<v1::Envelope> items =
+      edge.store().ReadOutbox(0, 10000, size_t{1} << 40).value();
+  for (const v1::Envelope& env : items) {
+    v1::EnvelopeHeader h;
+    ASSERT_TRUE(h.ParseFromString(env.header()));
+    outbox.push_back(h.transfer_id());
+  }
+  EXPECT_EQ(outbox, answered);
+}
+
+// A request that failed retryably (destination keys not known yet) is resent
+// by the client; a later request of the same stream must not be committed
+// before it, or it would be delivered first.
+TEST(ExchangeServiceTest, SendManyHoldsBackRequestsAfterARetryableFailure) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  const std::string first = "retry-order-000001", second = "retry-order-000002";
+  auto send = [&](grpc::ClientReaderWriter<v1::SendRequest, v1::TransferStatus>& stream,
+                  const std::string& id) {
+    v1::SendRequest req;
+    *req.mutable_header() = Header(id, "CN", "logistics.track");
+    req.set_payload("data " + id);
+    v1::TransferStatus st;
+    EXPECT_TRUE(stream.Write(req));
+    EXPECT_TRUE(stream.Read(&st));
+    return st;
+  };
+  {
+    grpc::ClientContext ctx;
+    TestEdge::As(&ctx, "sender-co", "VN");
+    auto stream = edge.stub().SendMany(&ctx);
+    edge.keys().unavailable = true;
+    v1::TransferStatus a = send(*stream, first);
+    EXPECT_NE(a.detail().find("UNAVAILABLE"), std::string::npos) << a.ShortDebugString();
+    edge.keys().unavailable = false;
+    v1::TransferStatus b = send(*stream, second);
+    EXPECT_NE(b.detail().find("ABORTED"), std::string::npos) << b.ShortDebugString();
+    EXPECT_NE(b.detail().find(first), std::string::npos) << b.ShortDebugString();
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+  EXPECT_TRUE(absl::IsNotFound(edge.store().GetTransfer(second).status()));
+  // The client resends from the failed one: both accepted, in order.
+  grpc::ClientContext ctx;
+  TestEdge::As(&ctx, "sender-co", "VN");
+  auto stream = edge.stub().SendMany(&ctx);
+  EXPECT_EQ(send(*stream, first).state(), v1::IN_FLIGHT);
+  EXPECT_EQ(send(*stream, second).state(), v1::IN_FLIGHT);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  const std::vector<v1::Envelope> items = edge.store().ReadOutbox(0, 10, size_t{1} << 20).value();
+  ASSERT_EQ(items.size(), 2u);
+  v1::EnvelopeHeader h0, h1;
+  ASSERT_TRUE(h0.ParseFromString(items[0].header()));
+  ASSERT_TRUE(h1.ParseFromString(items[1].header()));
+  EXPECT_EQ(h0.transfer_id(), first);
+  EXPECT_EQ(h1.transfer_id(), second);
 }
 
 TEST(ExchangeServiceTest, GetTransferOnlyForItsSender) {

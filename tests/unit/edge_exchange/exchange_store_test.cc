@@ -355,3 +355,85 @@ TEST(ExchangeInboxTest, FlowControlWaitsForAcksAndNewDeliveriesArriveLive) {
 
 }  // namespace
 }  // namespace beibu::edge::testing
+
+namespace beibu::edge::testing {
+namespace {
+
+ExchangeStore::TransferCommit Decided(const std::string& id, const std::string& digest,
+                                      uint64_t persons) {
+  ExchangeStore::TransferCommit c;
+  c.record.mutable_header()->set_transfer_id(id);
+  c.record.set_from_enterprise("exp");
+  c.record.set_request_digest(digest);
+  c.record.mutable_status()->set_transfer_id(id);
+  c.record.mutable_status()->set_state(v1::IN_FLIGHT);
+  v1::Envelope part;
+  part.set_header("h-" + id);
+  part.add_sealed_chunks("c");
+  c.inline_parts.push_back(part);
+  c.parts = 1;
+  c.to_outbox = true;
+  c.exporter = "exp";
+  c.year = 2026;
+  c.persons = persons;
+  return c;
+}
+
+TEST(ExchangeStoreTest, GroupCommitWritesInOrderAndSkipsDuplicates) {
+  TempDir dir;
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  store->ReservePersons("exp", 2026, 2);
+  std::vector<ExchangeStore::TransferCommit> first = {Decided("stored-transfer", "d0", 2)};
+  ASSERT_TRUE(store->CommitTransfers(first).ok());
+  // A batch: new, duplicate of a stored id, new, duplicate of an earlier commit.
+  for (uint64_t p : {3, 4, 5, 6}) store->ReservePersons("exp", 2026, p);
+  std::vector<ExchangeStore::TransferCommit> batch = {
+      Decided("first-transfer", "d1", 3), Decided("stored-transfer", "d0", 4),
+      Decided("second-transfer", "d2", 5), Decided("first-transfer", "d1", 6)};
+  auto dups = store->CommitTransfers(batch).value();
+  ASSERT_EQ(dups.size(), 4u);
+  EXPECT_FALSE(dups[0].has_value());
+  ASSERT_TRUE(dups[1].has_value());
+  EXPECT_EQ(dups[1]->request_digest(), "d0");
+  EXPECT_FALSE(dups[2].has_value());
+  ASSERT_TRUE(dups[3].has_value());
+  EXPECT_EQ(dups[3]->header().transfer_id(), "first-transfer");
+  // Only the written ones count; the duplicates' reservations are released.
+  EXPECT_EQ(store->PersonsSent("exp", 2026), 2u + 3u + 5u);
+  // Relay sequences follow the batch order.
+  std::vector<v1::Envelope> out = store->ReadOutbox(0, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].header(), "h-stored-transfer");
+  EXPECT_EQ(out[1].header(), "h-first-transfer");
+  EXPECT_EQ(out[2].header(), "h-second-transfer");
+  EXPECT_EQ(out[2].relay_sequence(), 3u);
+}
+
+TEST(ExchangeStoreTest, OutboxReadsAfterPartialAcksAndReopen) {
+  TempDir dir;
+  {
+    auto store = ExchangeStore::Open((dir / "db").string()).value();
+    for (int i = 0; i < 5; ++i) {
+      std::vector<ExchangeStore::TransferCommit> one = {
+          Decided(absl::StrCat("outbox-transfer", i), "d", 0)};
+      ASSERT_TRUE(store->CommitTransfers(one).ok());
+    }
+    ASSERT_TRUE(store->AckOutbox(2).ok());
+    EXPECT_EQ(store->outbox().items, 3u);
+    std::vector<v1::Envelope> out = store->ReadOutbox(0, 10, 1 << 20).value();
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[0].relay_sequence(), 3u);
+  }
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  std::vector<v1::Envelope> out = store->ReadOutbox(0, 2, 1 << 20).value();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].relay_sequence(), 3u);
+  EXPECT_EQ(out[1].relay_sequence(), 4u);
+  EXPECT_EQ(store->ReadOutbox(4, 10, 1 << 20).value().size(), 1u);
+  ASSERT_TRUE(store->AckOutbox(5).ok());
+  EXPECT_TRUE(store->ReadOutbox(0, 10, 1 << 20).value().empty());
+  EXPECT_EQ(store->outbox().items, 0u);
+}
+
+}  // namespace
+}  // namespace beibu::edge::testing
