@@ -1,5 +1,7 @@
 #include "exchange/exchange_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -567,6 +569,16 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
         it = transfers.emplace(n.transfer_id(), *std::move(r)).first;
       }
       v1::TransferRecord& r = it->second;
+      // Only the transfer's destination edge may report on it: the hub checks
+      // that a notice's from_edge is its sender, so any other edge's notice
+      // about this transfer is a forgery (or a mix-up) and changes nothing.
+      if (r.to_edge().empty() || n.from_edge() != r.to_edge()) {
+        spdlog::warn(
+            "event=notice_ignored transfer_id={} from_edge={} destination={} reason=\"not from "
+            "the transfer's destination edge\"",
+            n.transfer_id(), n.from_edge(), r.to_edge());
+        continue;
+      }
       switch (n.kind()) {
         case v1::NOTICE_DELIVERED:
           if (r.status().state() != v1::ACKNOWLEDGED) r.mutable_status()->set_state(v1::DELIVERED);

@@ -101,10 +101,12 @@ TEST(ExchangeStoreTest, NoticesUpdateTheSourceRecord) {
   v1::TransferRecord r;
   r.mutable_header()->set_transfer_id("noticed-transfer-1");
   r.mutable_status()->set_state(v1::IN_FLIGHT);
+  r.set_to_edge("edge-cn");
   ASSERT_TRUE(store->PutTransfer(r).ok());
   auto notice = [](v1::TransferNoticeKind kind, int64_t at) {
     v1::Envelope e;
     e.mutable_notice()->set_transfer_id("noticed-transfer-1");
+    e.mutable_notice()->set_from_edge("edge-cn");
     e.mutable_notice()->set_kind(kind);
     e.mutable_notice()->mutable_at()->set_seconds(at);
     e.mutable_notice()->set_detail("tag mismatch");
@@ -112,6 +114,11 @@ TEST(ExchangeStoreTest, NoticesUpdateTheSourceRecord) {
   };
   v1::Envelope unknown = notice(v1::NOTICE_DELIVERED, 1);
   unknown.mutable_notice()->set_transfer_id("never-sent-transfer");
+  // Another edge than the transfer's destination cannot change its state.
+  v1::Envelope forged = notice(v1::NOTICE_ACKNOWLEDGED, 5);
+  forged.mutable_notice()->set_from_edge("edge-sg");
+  ASSERT_TRUE(store->StoreIncoming(Parts({forged}, 1)).ok());
+  EXPECT_EQ(store->GetTransfer("noticed-transfer-1").value().status().state(), v1::IN_FLIGHT);
   ASSERT_TRUE(store->StoreIncoming(Parts({notice(v1::NOTICE_DELIVERED, 10), unknown}, 1)).ok());
   v1::TransferRecord got = store->GetTransfer("noticed-transfer-1").value();
   EXPECT_EQ(got.status().state(), v1::DELIVERED);
