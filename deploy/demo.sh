@@ -52,13 +52,7 @@ for e in "${edges[@]}"; do
 done
 
 say "Wait until every edge has enrolled and its heartbeat reaches the hub"
-online=0
-for _ in $(seq 1 100); do
-  online=$("$bin/beibu" nodes "${ops[@]}" 2>/dev/null | grep -c ' online ' || true)
-  [ "$online" -eq ${#edges[@]} ] && break
-  sleep 0.2
-done
-[ "$online" -eq ${#edges[@]} ] || { "$bin/beibu" nodes "${ops[@]}" || true; fail "only $online of ${#edges[@]} edges online"; }
+space_wait_online ${#edges[@]} || { "$bin/beibu" nodes "${ops[@]}" || true; fail "not all ${#edges[@]} edges came online"; }
 "$bin/beibu" nodes "${ops[@]}"
 
 say "An enterprise in Vietnam enrols and talks to its edge over the SM2/SM4 secure channel"
@@ -107,10 +101,8 @@ done
 echo "edge-vn refused it: $(cat revoked.err)"
 
 say "An e-contract and a certificate of origin are notarized in Malaysia (only their SM3 digests leave) and verified in China"
-token=$("$bin/beibu" pki token create "${ops[@]}" --id my-palm-oil --role enterprise --country MY 2>/dev/null)
-"$bin/beibu" enroll --hub "$hub" --token "$token" --out my-palm-oil --id my-palm-oil > /dev/null || fail "enrolment in MY"
-token=$("$bin/beibu" pki token create "${ops[@]}" --id cn-foods --role enterprise --country CN 2>/dev/null)
-"$bin/beibu" enroll --hub "$hub" --token "$token" --out cn-foods --id cn-foods > /dev/null || fail "enrolment in CN"
+space_enroll my-palm-oil enterprise MY || fail "enrolment in MY"
+space_enroll cn-foods enterprise CN || fail "enrolment in CN"
 echo "Sale of 500 t of palm oil, FOB Port Klang, USD 412,500." > contract.txt
 "$bin/beibu" notarize contract.txt --server "127.0.0.1:$(cat edge-my.port)" --identity my-palm-oil \
   --type e_contract --party cn-foods --wait 20 || fail "notarization"
@@ -129,8 +121,7 @@ fi
 echo "an altered contract is refused: $(cat altered.err)"
 
 say "Vietnam's regulator reads the hub's audit trail: Vietnamese events only"
-token=$("$bin/beibu" pki token create "${ops[@]}" --id vn-mps --role regulator --country VN 2>/dev/null)
-"$bin/beibu" enroll --hub "$hub" --token "$token" --out vn-mps --id vn-mps > /dev/null || fail "regulator enrolment"
+space_enroll vn-mps regulator VN || fail "regulator enrolment"
 "$bin/beibu" audit query --server "$hub" --identity vn-mps --limit 8 || fail "audit query"
 if "$bin/beibu" audit query --json --server "$hub" --identity vn-mps | grep -q 'edge-sg'; then
   fail "the VN regulator saw a Singaporean event"
@@ -140,6 +131,16 @@ say "Logistics tracks leave Vietnam for China on the fast path and arrive within
 space_enroll vn-express enterprise VN || fail "enrolment of vn-express"
 vn=(--server "127.0.0.1:$(cat edge-vn.port)" --identity vn-express)
 cn=(--server "127.0.0.1:$(cat edge-cn.port)" --identity cn-foods)
+# cn-foods reads its inbox (writing each payload to inbox-cn/, then
+# acknowledging it) until transfer $1 is there, for up to 10 s.
+cn_receives() {
+  for _ in $(seq 1 100); do
+    "$bin/beibu" inbox "${cn[@]}" --out inbox-cn --ack > /dev/null 2>&1 || true
+    [ -s "inbox-cn/$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 cat > tracks.csv <<CSV
 shipment,event,place,time
 HPH-77310,departed,Hai Phong port,2026-11-27T08:10:00+07:00
@@ -149,13 +150,7 @@ CSV
 track_id=demo-tracks-$(date +%s%N)
 "$bin/beibu" send tracks.csv "${vn[@]}" --id "$track_id" --to CN --to-enterprise cn-foods \
   --category logistics.track --content-type text/csv || fail "sending the tracks"
-received=0
-for _ in $(seq 1 100); do
-  "$bin/beibu" inbox "${cn[@]}" --out inbox-cn --ack > /dev/null 2>&1 || true
-  [ -s "inbox-cn/$track_id" ] && { received=1; break; }
-  sleep 0.1
-done
-[ $received -eq 1 ] || fail "cn-foods did not receive the tracks (see edge-cn.log, hub.log)"
+cn_receives "$track_id" || fail "cn-foods did not receive the tracks (see edge-cn.log, hub.log)"
 cmp -s tracks.csv "inbox-cn/$track_id" || fail "the tracks arrived altered"
 echo "cn-foods received the tracks unchanged"
 "$bin/beibu" transfer "$track_id" "${vn[@]}" --wait ACKNOWLEDGED --timeout 10 || fail "transfer status"
@@ -173,13 +168,7 @@ cust_id=demo-customers-$(date +%s%N)
 "$bin/beibu" send customers.csv --server "127.0.0.1:$(cat edge-sg.port)" --identity sg-retail \
   --id "$cust_id" --to CN --to-enterprise cn-foods --category customer.contact --pi --persons 2 \
   --attest asean-mcc --content-type text/csv || fail "sending the customer list"
-received=0
-for _ in $(seq 1 100); do
-  "$bin/beibu" inbox "${cn[@]}" --out inbox-cn --ack > /dev/null 2>&1 || true
-  [ -s "inbox-cn/$cust_id" ] && { received=1; break; }
-  sleep 0.1
-done
-[ $received -eq 1 ] || fail "cn-foods did not receive the customer list"
+cn_receives "$cust_id" || fail "cn-foods did not receive the customer list"
 cat "inbox-cn/$cust_id"
 if grep -q '13800138000\|wang.fang@' "inbox-cn/$cust_id"; then fail "a phone number or e-mail crossed unmasked"; fi
 
