@@ -100,7 +100,8 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   beibu::edge::PolicyStore* policy = policy_store->get();
   auto epoch_keys = beibu::edge::EpochKeys::Open({.dir = config->data_dir + "/epoch"}, id);
   if (!epoch_keys.ok()) return CannotStart(epoch_keys.status());
-  auto exchange_store = beibu::edge::ExchangeStore::Open(config->data_dir + "/exchange");
+  // Destroyed before the audit log: its journal appends what is staged.
+  auto exchange_store = beibu::edge::ExchangeStore::Open(config->data_dir + "/exchange", audit);
   if (!exchange_store.ok()) return CannotStart(exchange_store.status());
   beibu::edge::RelayLink relay(*config, id, exchange_store->get(), epoch_keys->get(), audit);
   beibu::edge::ExchangeService exchange(

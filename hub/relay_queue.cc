@@ -53,9 +53,10 @@ std::string RelayQueuePrefix(const std::string& destination) {
 }
 
 absl::StatusOr<std::unique_ptr<RelayQueue>> RelayQueue::Open(storage::Db* db, RelayLimits limits,
-                                                             std::function<uint64_t()> now_ms) {
+                                                             std::function<uint64_t()> now_ms,
+                                                             audit::AuditJournal* journal) {
   if (!now_ms) now_ms = SystemNowMs;
-  std::unique_ptr<RelayQueue> q(new RelayQueue(db, limits, std::move(now_ms)));
+  std::unique_ptr<RelayQueue> q(new RelayQueue(db, limits, std::move(now_ms), journal));
   if (absl::Status s = q->Load(); !s.ok()) return s;
   return q;
 }
@@ -183,11 +184,14 @@ absl::StatusOr<size_t> RelayQueue::Enqueue(const std::string& source,
   }
   if (accepted.empty()) return 0;
 
+  std::vector<v1::AuditEvent> events;
   if (before_commit) {
     std::vector<const RelayItem*> view;
     view.reserve(accepted.size());
     for (size_t i : accepted) view.push_back(&items[i]);
-    if (absl::Status s = before_commit(view); !s.ok()) return s;
+    absl::StatusOr<std::vector<v1::AuditEvent>> staged = before_commit(view);
+    if (!staged.ok()) return staged.status();
+    events = *std::move(staged);
   }
 
   const uint64_t now = now_ms_();
@@ -213,7 +217,8 @@ absl::StatusOr<size_t> RelayQueue::Enqueue(const std::string& source,
   }
   const uint64_t new_watermark = items[accepted.back()].envelope.relay_sequence();
   batch.Put(kWatermarkPrefix + source, EncodeU64(new_watermark));
-  if (absl::Status s = db_->Write(batch); !s.ok()) return s;
+  absl::Status written = journal_ ? journal_->Write(batch, std::move(events)) : db_->Write(batch);
+  if (!written.ok()) return written;
   for (auto& [dest, m] : updated) meta_[dest] = m;
   watermarks_[source] = new_watermark;
   ++changes_;
@@ -280,7 +285,8 @@ absl::StatusOr<size_t> RelayQueue::Ack(const std::string& destination, uint64_t 
   storage::WriteBatch batch;
   for (const std::string& k : keys) batch.Delete(k);
   batch.Put(kDepthPrefix + destination, DepthRecord(m.last_hub_sequence, m.items, m.bytes));
-  if (absl::Status w = db_->Write(batch); !w.ok()) return w;
+  // Not synced: a lost delete only resends what the destination dedupes.
+  if (absl::Status w = db_->Write(batch, storage::Durability::kBuffered); !w.ok()) return w;
   absl::StatusOr<uint64_t> oldest = OldestLocked(destination);
   m.oldest_ms = oldest.ok() ? *oldest : 0;
   it->second = m;

@@ -20,6 +20,12 @@
 // "bytes" counts the serialized envelopes (what Pull sends), not RocksDB
 // overhead.
 //
+// Audit: with a journal, the relay's audit events (transfer.relayed) are
+// staged in the enqueue's own synced write, so queueing a batch costs one
+// fsync and its events cannot be lost between two writes. Ack's deletes are
+// not synced: a lost delete makes the hub send items again, which the
+// destination drops by its watermark.
+//
 // Thread safety: all methods may be called concurrently.
 #pragma once
 
@@ -33,6 +39,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "beibu/audit/audit_journal.h"
 #include "beibu/storage/db.h"
 #include "beibu/v1/relay.pb.h"
 
@@ -67,17 +74,21 @@ struct QueueDepth {
 class RelayQueue {
  public:
   // Loads the depth counters and watermarks of the relay database `db`
-  // (not owned; must outlive the queue). DATA_LOSS if a record is corrupt.
+  // (not owned; must outlive the queue). `journal` (not owned, may be null)
+  // is an audit journal on the same `db`. DATA_LOSS if a record is corrupt.
   static absl::StatusOr<std::unique_ptr<RelayQueue>> Open(storage::Db* db, RelayLimits limits,
-                                                          std::function<uint64_t()> now_ms = {});
+                                                          std::function<uint64_t()> now_ms = {},
+                                                          audit::AuditJournal* journal = nullptr);
 
   // The last relay_sequence stored from `source` (0 if none).
   uint64_t Watermark(const std::string& source) const;
 
   // Called (under the queue's lock, so in the same order as the writes) with
   // the items about to be stored, after deduplication and before the write;
-  // an error aborts the enqueue and is returned. Used for the audit log.
-  using BeforeCommit = std::function<absl::Status(const std::vector<const RelayItem*>& accepted)>;
+  // returns the audit events to stage in the write (the journal's), or an
+  // error that aborts the enqueue.
+  using BeforeCommit = std::function<absl::StatusOr<std::vector<v1::AuditEvent>>(
+      const std::vector<const RelayItem*>& accepted)>;
   // Called when an enqueue starts waiting for room (once per wait).
   using OnWait = std::function<void(const QueueDepth& full)>;
 
@@ -128,8 +139,9 @@ class RelayQueue {
     uint64_t bytes = 0;
     uint64_t oldest_ms = 0;
   };
-  RelayQueue(storage::Db* db, RelayLimits limits, std::function<uint64_t()> now_ms)
-      : db_(db), limits_(limits), now_ms_(std::move(now_ms)) {}
+  RelayQueue(storage::Db* db, RelayLimits limits, std::function<uint64_t()> now_ms,
+             audit::AuditJournal* journal)
+      : db_(db), journal_(journal), limits_(limits), now_ms_(std::move(now_ms)) {}
   absl::Status Load();
   // The oldest hub sequence still queued for `destination` (mu_ held).
   uint64_t FirstLocked(const std::string& destination) const;
@@ -137,6 +149,7 @@ class RelayQueue {
   absl::StatusOr<uint64_t> OldestLocked(const std::string& destination) const;
 
   storage::Db* db_;
+  audit::AuditJournal* journal_;
   const RelayLimits limits_;
   std::function<uint64_t()> now_ms_;
 

@@ -55,8 +55,12 @@ absl::StatusOr<std::unique_ptr<RelayService>> RelayService::Open(RelayServiceOpt
   absl::StatusOr<std::unique_ptr<storage::Db>> db = storage::Db::Open(svc->options_.dir);
   if (!db.ok()) return db.status();
   svc->db_ = *std::move(db);
+  absl::StatusOr<std::unique_ptr<audit::AuditJournal>> journal =
+      audit::AuditJournal::Open({.db = svc->db_.get(), .log = svc->options_.audit});
+  if (!journal.ok()) return journal.status();
+  svc->journal_ = *std::move(journal);
   absl::StatusOr<std::unique_ptr<RelayQueue>> queue =
-      RelayQueue::Open(svc->db_.get(), svc->options_.limits);
+      RelayQueue::Open(svc->db_.get(), svc->options_.limits, {}, svc->journal_.get());
   if (!queue.ok()) return queue.status();
   svc->queue_ = *std::move(queue);
   svc->keys_ = std::make_unique<EpochKeyRegistry>(svc->db_.get());
@@ -166,8 +170,8 @@ grpc::Status RelayService::Refuse(const pki::Identity& caller, const std::string
   return rpc::ToGrpc(why);
 }
 
-absl::Status RelayService::AuditAccepted(const pki::Identity& caller,
-                                         const std::vector<const RelayItem*>& accepted) {
+std::vector<v1::AuditEvent> RelayService::AuditEvents(
+    const pki::Identity& caller, const std::vector<const RelayItem*>& accepted) {
   std::vector<v1::AuditEvent> events;
   for (const RelayItem* item : accepted) {
     const v1::Envelope& env = item->envelope;
@@ -200,13 +204,7 @@ absl::Status RelayService::AuditAccepted(const pki::Identity& caller,
     e.set_detail(absl::StrCat("queued for ", item->destination));
     events.push_back(std::move(e));
   }
-  if (events.empty()) return absl::OkStatus();
-  absl::StatusOr<uint64_t> first = options_.audit->AppendBatch(std::move(events));
-  if (!first.ok()) {
-    return absl::UnavailableError(absl::StrCat("the hub cannot write its audit log (",
-                                               first.status().message(), "); retry later"));
-  }
-  return absl::OkStatus();
+  return events;
 }
 
 // --- Push ---
@@ -295,9 +293,8 @@ grpc::Status RelayService::Push(grpc::ServerContext* ctx,
                  full.items, full.bytes, caller.id);
   };
   auto before_commit = [&](const std::vector<const RelayItem*>& accepted) {
-    // Audit first, then the queue write: a crash in between can only
-    // duplicate an audit event (the edge pushes the batch again), never lose one.
-    return AuditAccepted(caller, accepted);
+    // Staged in the queue's own write: stored and audited together.
+    return AuditEvents(caller, accepted);
   };
 
   uint64_t last = 0;  // the last relay_sequence seen on this stream

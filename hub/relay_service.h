@@ -101,6 +101,10 @@ class RelayService final : public v1::Relay::Service {
                           v1::RelayQueuesResponse* resp) override;
 
   RelayQueue& queue() { return *queue_; }
+  // Waits until the relay's staged audit events are in the audit log.
+  absl::Status FlushAudit(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return journal_->Flush(timeout);
+  }
 
   // Pull window and batch limits (docs/data-plane.md).
   static constexpr size_t kMaxInFlightItems = 1024;
@@ -119,9 +123,9 @@ class RelayService final : public v1::Relay::Service {
   // The destination queue of one pushed envelope, or why it is refused.
   absl::StatusOr<std::string> Route(const pki::Identity& caller, const v1::Envelope& env) const;
   absl::Status CheckDestination(const std::string& edge_id) const;
-  // Audit events of a batch about to be stored.
-  absl::Status AuditAccepted(const pki::Identity& caller,
-                             const std::vector<const RelayItem*>& accepted);
+  // Audit events of a batch about to be stored (transfer.relayed, notices).
+  static std::vector<v1::AuditEvent> AuditEvents(const pki::Identity& caller,
+                                                 const std::vector<const RelayItem*>& accepted);
   grpc::Status Refuse(const pki::Identity& caller, const std::string& operation,
                       const std::string& transfer_id, const absl::Status& why);
   void Audit(const pki::Identity& caller, const std::string& operation, absl::StatusCode code,
@@ -138,6 +142,7 @@ class RelayService final : public v1::Relay::Service {
 
   RelayServiceOptions options_;
   std::unique_ptr<storage::Db> db_;
+  std::unique_ptr<audit::AuditJournal> journal_;  // on db_; destroyed before it
   std::unique_ptr<RelayQueue> queue_;
   std::unique_ptr<EpochKeyRegistry> keys_;
 

@@ -241,9 +241,9 @@ struct AcceptPipeline::Impl {
       SetStep(st, state, now);
       if (state == v1::SANDBOX_ONLY) st->set_sandbox_hint(options.sandbox_hint);
       // The commit also drops staged SendStream bytes: nothing is kept.
-      out.audit = AcceptEvent(caller, h, *d, payload, nullptr);
       out.needs_commit = true;
       out.commit.record = std::move(record);
+      out.commit.audit = AcceptEvent(caller, h, *d, payload, nullptr);
       return out;
     }
 
@@ -373,21 +373,23 @@ struct AcceptPipeline::Impl {
     v1::EnvelopeHeader prepared;
     (void)prepared.ParseFromString(sealed->header_bytes);
     record.set_to_edge(prepared.to_edge());
-    out.audit = AcceptEvent(caller, h, *d, payload, &sealed->header_bytes);
     out.needs_commit = true;
-    out.commit = ExchangeStore::TransferCommit{.record = std::move(record),
-                                               .inline_parts = std::move(parts),
-                                               .parts = sealed->parts,
-                                               .to_outbox = !review,
-                                               .exporter = caller.id,
-                                               .year = year,
-                                               .persons = persons};
+    out.commit = ExchangeStore::TransferCommit{
+        .record = std::move(record),
+        .inline_parts = std::move(parts),
+        .parts = sealed->parts,
+        .to_outbox = !review,
+        .exporter = caller.id,
+        .year = year,
+        .persons = persons,
+        .audit = AcceptEvent(caller, h, *d, payload, &sealed->header_bytes)};
     return out;
   }
 
-  // One synced store batch for `batch`, in order. Written transfers get
-  // their answer (final once AuditCommitted ran); duplicates the first answer
-  // or ALREADY_EXISTS; a failed write the error (reservations released).
+  // One synced store batch for `batch`, in order, with the written
+  // transfers' transfer.accept events staged in it. Written transfers get
+  // their answer; duplicates the first answer or ALREADY_EXISTS; a failed
+  // write the error (reservations released).
   void CommitStore(const std::vector<PreparedAccept*>& batch) {
     std::vector<ExchangeStore::TransferCommit> commits;
     std::vector<PreparedAccept*> owners;
@@ -420,22 +422,8 @@ struct AcceptPipeline::Impl {
       owners[i]->committed = true;
       outbox = outbox || (commits[i].to_outbox && commits[i].parts > 0);
     }
-    // The relay link may push now; the answers wait for the audit too.
+    // The relay link may push now.
     if (outbox && options.on_outbox) options.on_outbox();
-  }
-
-  // One audit batch for the transfers CommitStore wrote, in order.
-  void AuditCommitted(const std::vector<PreparedAccept*>& batch) {
-    std::vector<v1::AuditEvent> events;
-    for (PreparedAccept* p : batch) {
-      if (p->committed) events.push_back(std::move(p->audit));
-    }
-    if (events.empty()) return;
-    if (absl::StatusOr<uint64_t> a = audit->AppendBatch(std::move(events)); !a.ok()) {
-      // The transfers are committed; losing their audit events is an operator alarm.
-      spdlog::error("event=audit_failed operation=transfer.accept error=\"{}\"",
-                    std::string(a.status().message()));
-    }
   }
 };
 
@@ -467,7 +455,6 @@ PreparedAccept AcceptPipeline::Prepare(const pki::Identity& caller, v1::Transfer
 
 void AcceptPipeline::Commit(const std::vector<PreparedAccept*>& batch) {
   impl_->CommitStore(batch);
-  impl_->AuditCommitted(batch);
 }
 
 void AcceptPipeline::Abandon(PreparedAccept* p, grpc::Status why) {

@@ -47,10 +47,9 @@ struct AcceptedPayload {
 struct PreparedAccept {
   // Not OK: this error is the answer (nothing to commit, nothing reserved).
   grpc::Status status = grpc::Status::OK;
-  bool needs_commit = false;  // false with status OK: `answer` is already final
-  bool committed = false;     // the store commit wrote it (its audit event is due)
-  ExchangeStore::TransferCommit commit;
-  v1::AuditEvent audit;  // transfer.accept, appended after the commit
+  bool needs_commit = false;             // false with status OK: `answer` is already final
+  bool committed = false;                // the store commit wrote it
+  ExchangeStore::TransferCommit commit;  // with its transfer.accept event
   v1::TransferStatus answer;
 };
 

@@ -14,14 +14,15 @@
 //   in data_dir/exchange-secret) -> FAST / MASK / REVIEW: seal for the
 //   destination edge (EpochKeys::PrepareSend, ChunkSealer, 1 MiB chunks,
 //   envelope slices of at most 4 MiB) -> CommitTransfer (REVIEW stays at the
-//   source, HELD_FOR_REVIEW) -> audit `transfer.accept` (decision, rules,
-//   level, countries, category, digests: "sm3" of the payload as sent and
-//   "sm3-envelope-header" of the header bytes) -> answer.
+//   source, HELD_FOR_REVIEW) with its audit `transfer.accept` staged in the
+//   same synced write (decision, rules, level, countries, category, digests:
+//   "sm3" of the payload as sent and "sm3-envelope-header" of the header
+//   bytes) -> answer.
 // Inbox: complete deliveries for the caller, opened chunk by chunk (keys from
 //   EpochKeys::KeysFor), oldest first, at most max_unacked unacknowledged in
 //   flight; waits for new ones until the client cancels.
-// Ack: ExchangeStore::Acknowledge, audit `transfer.acknowledged`, and a
-//   NOTICE_ACKNOWLEDGED to the source edge.
+// Ack: ExchangeStore::Acknowledge, with audit `transfer.acknowledged` and a
+//   NOTICE_ACKNOWLEDGED to the source edge in the same synced write.
 #pragma once
 
 #include <functional>

@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "beibu/audit/audit_journal.h"
 #include "beibu/storage/db.h"
 #include "exchange/transfer_id.h"
 
@@ -71,7 +72,8 @@ google::protobuf::Timestamp& Step(v1::TransferRecord& r, v1::TransferState state
 
 struct ExchangeStore::State {
   std::unique_ptr<storage::Db> db;
-  mutable std::mutex mu;  // serializes writes and guards everything below
+  std::unique_ptr<audit::AuditJournal> journal;  // after db: destroyed first
+  mutable std::mutex mu;                         // serializes writes and guards everything below
   mutable std::condition_variable outbox_cv;
   mutable std::condition_variable inbox_cv;
   uint64_t next_source = 1;
@@ -93,6 +95,12 @@ struct ExchangeStore::State {
   std::map<std::string, std::set<uint64_t>> inbox_pending;
   std::map<std::pair<std::string, int>, uint64_t> persons_durable;  // loaded lazily
   std::map<std::pair<std::string, int>, uint64_t> persons_reserved;
+
+  // One synced write of `batch` with `events` staged in it.
+  absl::Status Write(storage::WriteBatch& batch, std::vector<v1::AuditEvent> events) {
+    if (journal) return journal->Write(batch, std::move(events));
+    return db->Write(batch);
+  }
 
   absl::StatusOr<uint64_t> GetCounter(const char* key, uint64_t fallback) const {
     absl::StatusOr<std::string> v = db->Get(key);
@@ -177,6 +185,7 @@ struct ExchangeStore::State {
     storage::WriteBatch batch;
     uint64_t relay = next_relay;
     uint64_t added_items = 0, added_bytes = 0;
+    std::vector<v1::AuditEvent> events;
     for (size_t c = 0; c < commits.size(); ++c) {
       ExchangeStore::TransferCommit& t = commits[c];
       const std::string& id = t.record.header().transfer_id();
@@ -194,6 +203,7 @@ struct ExchangeStore::State {
       }
       in_batch.emplace(id, c);
       batch.Put(TransferKey(id), t.record.SerializeAsString());
+      if (t.audit) events.push_back(*t.audit);
       if (t.persons > 0) {
         auto key = std::make_pair(t.exporter, t.year);
         auto [it, fresh] = persons_totals.try_emplace(key, 0);
@@ -219,7 +229,7 @@ struct ExchangeStore::State {
       }
     }
     if (added_items > 0) batch.Put(kRelayNextKey, absl::StrCat(relay));
-    if (absl::Status st = db->Write(batch); !st.ok()) return st;
+    if (absl::Status st = Write(batch, std::move(events)); !st.ok()) return st;
     // Durable now: move reservations into the durable counters.
     for (const auto& [key, total] : persons_totals) persons_durable[key] = total;
     for (size_t c = 0; c < commits.size(); ++c) {
@@ -255,11 +265,22 @@ struct ExchangeStore::State {
 ExchangeStore::ExchangeStore(std::unique_ptr<State> state) : s_(std::move(state)) {}
 ExchangeStore::~ExchangeStore() = default;
 
-absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::string& dir) {
+absl::Status ExchangeStore::FlushAudit(std::chrono::milliseconds timeout) {
+  return s_->journal ? s_->journal->Flush(timeout) : absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::string& dir,
+                                                                   audit::AuditLog* audit) {
   auto state = std::make_unique<State>();
   absl::StatusOr<std::unique_ptr<storage::Db>> db = storage::Db::Open(dir);
   if (!db.ok()) return db.status();
   state->db = *std::move(db);
+  if (audit != nullptr) {
+    absl::StatusOr<std::unique_ptr<audit::AuditJournal>> journal =
+        audit::AuditJournal::Open({.db = state->db.get(), .log = audit});
+    if (!journal.ok()) return journal.status();
+    state->journal = *std::move(journal);
+  }
   absl::StatusOr<uint64_t> limit = state->GetCounter(kSourceLimitKey, 1);
   absl::StatusOr<uint64_t> relay = state->GetCounter(kRelayNextKey, 1);
   absl::StatusOr<uint64_t> inbox = state->GetCounter(kInboxNextKey, 1);
@@ -495,7 +516,9 @@ absl::Status ExchangeStore::AckOutbox(uint64_t through) {
     }
   }
   if (acked.empty()) return absl::OkStatus();
-  if (st = s_->db->Write(batch); !st.ok()) return st;
+  // Not synced: if a crash loses this delete, the items are pushed again and
+  // the hub, which stored them, drops them by its watermark.
+  if (st = s_->db->Write(batch, storage::Durability::kBuffered); !st.ok()) return st;
   s_->outbox_begin.store(std::max(s_->outbox_begin.load(), last + 1));
   s_->stats.items -= std::min(s_->stats.items, items);
   s_->stats.bytes -= std::min(s_->stats.bytes, bytes);
@@ -546,9 +569,10 @@ uint64_t ExchangeStore::PulledThrough() const {
 
 absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
     const std::vector<IncomingPart>& parts, const std::string& notice_from_edge,
-    const google::protobuf::Timestamp& at) {
+    const google::protobuf::Timestamp& at, const DeliveryAudit& audit_of) {
   std::lock_guard<std::mutex> lock(s_->mu);
   storage::WriteBatch batch;
+  std::vector<v1::AuditEvent> events;
   // Working copies: several slices (or notices) of one transfer may share a batch.
   std::map<std::string, v1::DeliveryRecord> deliveries;
   std::map<std::string, v1::TransferRecord> transfers;
@@ -665,6 +689,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
       batch.Put(InboxKey(d.to_enterprise(), d.inbox_sequence()), id);
       completed.push_back(id);
       new_heads.emplace_back(d.to_enterprise(), d.inbox_sequence());
+      if (audit_of) events.push_back(audit_of(d));
       if (!notice_from_edge.empty() && !header.from_edge().empty()) {
         v1::TransferNotice notice;
         notice.set_transfer_id(id);
@@ -690,7 +715,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
     notice_bytes += notice.ByteSizeLong();
   }
   if (!notices.empty()) batch.Put(kRelayNextKey, absl::StrCat(next_relay));
-  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;
+  if (absl::Status st = s_->Write(batch, std::move(events)); !st.ok()) return st;
   if (!notices.empty()) {
     s_->stats.items += notices.size();
     s_->stats.bytes += notice_bytes;
@@ -757,9 +782,11 @@ absl::StatusOr<std::string> ExchangeStore::ReadChunk(const std::string& transfer
 
 absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
     const std::string& enterprise, const std::vector<std::string>& transfer_ids,
-    const std::string& notice_from_edge, const google::protobuf::Timestamp& at) {
+    const std::string& notice_from_edge, const google::protobuf::Timestamp& at,
+    const DeliveryAudit& audit_of) {
   std::lock_guard<std::mutex> lock(s_->mu);
   storage::WriteBatch batch;
+  std::vector<v1::AuditEvent> events;
   std::vector<std::string> acked;
   std::set<std::string> seen;
   uint64_t next_relay = s_->next_relay;
@@ -779,6 +806,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
     acked_seqs.push_back(d->inbox_sequence());
     batch.Put(DeliveryKey(id), d->SerializeAsString());
     acked.push_back(id);
+    if (audit_of) events.push_back(audit_of(*d));
     if (!notice_from_edge.empty()) {
       v1::EnvelopeHeader h;
       (void)h.ParseFromString(d->envelope_header());
@@ -795,7 +823,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
   }
   if (acked.empty()) return acked;
   if (next_relay != s_->next_relay) batch.Put(kRelayNextKey, absl::StrCat(next_relay));
-  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;
+  if (absl::Status st = s_->Write(batch, std::move(events)); !st.ok()) return st;
   for (uint64_t seq : acked_seqs) s_->inbox_pending[enterprise].erase(seq);
   if (next_relay != s_->next_relay) {
     s_->stats.items += next_relay - s_->next_relay;

@@ -18,6 +18,14 @@
 //
 // Thread-safe. Every mutating call is one atomic, synced RocksDB batch, so a
 // kill -9 at any point leaves either the state before or after the call.
+// Deleting what the hub acknowledged (AckOutbox) is the exception: it is not
+// synced, since a lost delete only makes the edge push items again, which
+// the hub drops by its watermark.
+//
+// Audit: opened with the node's audit log, the store stages the audit events
+// of a commit, a delivery or an acknowledgement in that step's own synced
+// batch (audit::AuditJournal, keys under "~audit-journal/"), so a step costs
+// one fsync and its events cannot be lost by a crash between two writes.
 #pragma once
 
 #include <chrono>
@@ -33,6 +41,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "beibu/audit/audit_log.h"
 #include "beibu/storage/db.h"
 #include "beibu/v1/edge_store.pb.h"
 #include "beibu/v1/relay.pb.h"
@@ -51,8 +60,16 @@ struct OutboxStats {
 
 class ExchangeStore {
  public:
-  static absl::StatusOr<std::unique_ptr<ExchangeStore>> Open(const std::string& dir);
+  // `audit` (not owned, may be null in tests: events are then dropped) is
+  // the edge's audit log; events a crash left staged are appended now.
+  static absl::StatusOr<std::unique_ptr<ExchangeStore>> Open(const std::string& dir,
+                                                             audit::AuditLog* audit = nullptr);
   ~ExchangeStore();
+
+  // The audit event of one delivery record (delivered, acknowledged).
+  using DeliveryAudit = std::function<v1::AuditEvent(const v1::DeliveryRecord&)>;
+  // Waits until every audit event staged so far is in the audit log.
+  absl::Status FlushAudit(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // ---- Source side -------------------------------------------------------
   // NOT_FOUND if the transfer id is unknown.
@@ -103,6 +120,8 @@ class ExchangeStore {
     std::string exporter;
     int year = 0;
     uint64_t persons = 0;
+    // Staged with the commit when it is written (not for a duplicate).
+    std::optional<v1::AuditEvent> audit;
   };
   // Group commit: CommitTransfer for each of `commits`, in order (relay
   // sequences follow that order), in ONE synced batch. The idempotency check
@@ -157,9 +176,12 @@ class ExchangeStore {
   // With `notice_from_edge` set (this edge's id), a NOTICE_DELIVERED (at
   // `at`) to the source edge of each completed transfer is queued in the same
   // batch: a crash cannot lose it, and a pulled batch costs one synced write.
-  absl::StatusOr<std::vector<std::string>> StoreIncoming(
-      const std::vector<IncomingPart>& parts, const std::string& notice_from_edge = "",
-      const google::protobuf::Timestamp& at = {});
+  // With `audit_of`, its event for each completed delivery is staged in the
+  // same batch (called under the store's lock: it must not call the store).
+  absl::StatusOr<std::vector<std::string>> StoreIncoming(const std::vector<IncomingPart>& parts,
+                                                         const std::string& notice_from_edge = "",
+                                                         const google::protobuf::Timestamp& at = {},
+                                                         const DeliveryAudit& audit_of = nullptr);
   // NOT_FOUND if nothing of that transfer arrived.
   absl::StatusOr<v1::DeliveryRecord> GetDelivery(const std::string& transfer_id) const;
 
@@ -177,10 +199,13 @@ class ExchangeStore {
   // Returns the ids acknowledged now. With `notice_from_edge` set (this
   // edge's id), a NOTICE_ACKNOWLEDGED (at `at`) to each transfer's source
   // edge is queued in the same batch, so a crash cannot lose it.
+  // With `audit_of`, its event for each acknowledged delivery is staged in
+  // the same batch (called under the store's lock).
   absl::StatusOr<std::vector<std::string>> Acknowledge(const std::string& enterprise,
                                                        const std::vector<std::string>& transfer_ids,
                                                        const std::string& notice_from_edge = "",
-                                                       const google::protobuf::Timestamp& at = {});
+                                                       const google::protobuf::Timestamp& at = {},
+                                                       const DeliveryAudit& audit_of = nullptr);
   // Blocks until `enterprise` has a complete delivery with inbox_sequence >
   // after, or timeout.
   bool WaitForInbox(const std::string& enterprise, uint64_t after,

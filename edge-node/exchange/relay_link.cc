@@ -58,6 +58,22 @@ v1::AuditEvent TransferEvent(const std::string& operation, const v1::EnvelopeHea
   return e;
 }
 
+// transfer.delivered for a delivery that just became complete: staged by the
+// store in the same synced batch that completes it.
+v1::AuditEvent DeliveredEvent(const v1::DeliveryRecord& d) {
+  v1::EnvelopeHeader h;
+  (void)h.ParseFromString(d.envelope_header());
+  v1::AuditEvent e = TransferEvent("transfer.delivered", h);
+  e.set_decision(h.decision());
+  for (const std::string& r : h.rules()) e.add_rule_ids(r);
+  v1::Digest* dg = e.add_digests();
+  dg->set_algorithm("sm3-envelope-header");
+  crypto::Sm3Digest sum = crypto::Sm3::Hash(AsBytes(d.envelope_header()));
+  dg->set_value(std::string(sum.begin(), sum.end()));
+  e.set_detail(absl::StrCat("in the inbox of ", h.to_enterprise()));
+  return e;
+}
+
 // State of one hub session shared by its threads; the first failure ends it.
 struct Session {
   std::mutex mu;
@@ -400,7 +416,8 @@ absl::StatusOr<std::vector<std::string>> RelayLink::Impl::StoreAccepted(
   // NOTICE_DELIVERED for each completed transfer goes in the same batch.
   const std::string& self = identity->self().id;
   const google::protobuf::Timestamp now = NowProto();
-  absl::StatusOr<std::vector<std::string>> completed = store->StoreIncoming(accepted, self, now);
+  absl::StatusOr<std::vector<std::string>> completed =
+      store->StoreIncoming(accepted, self, now, DeliveredEvent);
   if (completed.ok() || (!absl::IsInvalidArgument(completed.status()) &&
                          !absl::IsFailedPrecondition(completed.status()))) {
     return completed;
@@ -415,7 +432,8 @@ absl::StatusOr<std::vector<std::string>> RelayLink::Impl::StoreAccepted(
     // Only the last write may record the batch's hub watermark: a crash in
     // between must not make the rest of the batch look stored.
     if (i + 1 < accepted.size()) part.hub_sequence = 0;
-    absl::StatusOr<std::vector<std::string>> one = store->StoreIncoming({part}, self, now);
+    absl::StatusOr<std::vector<std::string>> one =
+        store->StoreIncoming({part}, self, now, DeliveredEvent);
     if (one.ok()) {
       all.insert(all.end(), one->begin(), one->end());
       continue;
@@ -513,36 +531,12 @@ absl::Status RelayLink::Impl::ProcessBatch(rpc::TunnelClient& client, const v1::
   absl::StatusOr<std::vector<std::string>> completed = StoreAccepted(client, accepted);
   if (!completed.ok()) return completed.status();
 
-  std::vector<v1::AuditEvent> delivered;
+  // Their transfer.delivered events were staged in the store's write.
   for (const std::string& id : *completed) {
-    v1::EnvelopeHeader h;
-    std::string bytes;
-    if (auto it = transfers.find(id); it != transfers.end()) {
-      h = it->second.header;
-      bytes = it->second.header_bytes;
-    } else if (absl::StatusOr<v1::DeliveryRecord> d = store->GetDelivery(id); d.ok()) {
-      bytes = d->envelope_header();
-      h.ParseFromString(bytes);
-    }
-    v1::AuditEvent e = TransferEvent("transfer.delivered", h);
-    e.set_transfer_id(id);
-    e.set_decision(h.decision());
-    for (const std::string& r : h.rules()) e.add_rule_ids(r);
-    v1::Digest* dg = e.add_digests();
-    dg->set_algorithm("sm3-envelope-header");
-    crypto::Sm3Digest sum = crypto::Sm3::Hash(AsBytes(bytes));
-    dg->set_value(std::string(sum.begin(), sum.end()));
-    e.set_detail(absl::StrCat("in the inbox of ", h.to_enterprise()));
-    delivered.push_back(std::move(e));
-
+    auto it = transfers.find(id);
     spdlog::info("event=transfer_delivered transfer_id={} from_edge={} to_enterprise={}", id,
-                 h.from_edge(), h.to_enterprise());
-  }
-  if (!delivered.empty()) {
-    if (absl::StatusOr<uint64_t> a = audit->AppendBatch(std::move(delivered)); !a.ok()) {
-      spdlog::error("event=audit_failed operation=transfer.delivered error=\"{}\"",
-                    std::string(a.status().message()));
-    }
+                 it == transfers.end() ? "" : it->second.header.from_edge(),
+                 it == transfers.end() ? "" : it->second.header.to_enterprise());
   }
   Wake();  // the NOTICE_DELIVERED items wait in the outbox
   return absl::OkStatus();

@@ -71,9 +71,9 @@ absl::Status Db::Delete(std::string_view key) {
   return Write(b);
 }
 
-absl::Status Db::Write(WriteBatch& batch) {
+absl::Status Db::Write(WriteBatch& batch, Durability durability) {
   rocksdb::WriteOptions wo;
-  wo.sync = options_.sync_writes;
+  wo.sync = options_.sync_writes && durability == Durability::kDefault;
   return Convert(db_->Write(wo, batch.batch_.get()), absl::StrCat("write to ", path_));
 }
 

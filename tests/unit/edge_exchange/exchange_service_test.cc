@@ -57,7 +57,9 @@ std::string OpenOutbox(TestEdge& edge, const std::string& id) {
     }
   }
   EXPECT_TRUE(opener.has_value()) << "nothing of " << id << " in the outbox";
-  if (opener) EXPECT_TRUE(opener->Finish().ok());
+  if (opener) {
+    EXPECT_TRUE(opener->Finish().ok());
+  }
   return out;
 }
 

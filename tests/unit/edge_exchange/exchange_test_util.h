@@ -64,14 +64,14 @@ class TestEdge {
     self_.id = "edge-" + absl::AsciiStrToLower(country);
     self_.role = pki::Role::kEdge;
     self_.country = country;
-    store_ = ExchangeStore::Open((dir / "exchange").string()).value();
-    policy_ = PolicyHolder::CreateWithBaseline().value();
     audit_ = audit::AuditLog::Open({.dir = (dir / "audit").string(),
                                     .node_id = self_.id,
                                     .key = crypto::Sm2PrivateKey::Generate().value(),
                                     .node_country = country,
                                     .checkpoint_interval = std::chrono::milliseconds(0)})
                  .value();
+    store_ = ExchangeStore::Open((dir / "exchange").string(), audit_.get()).value();
+    policy_ = PolicyHolder::CreateWithBaseline().value();
     ExchangeServiceOptions options;
     options.secret_path = (dir / "exchange-secret").string();
     options.on_outbox = [this] { ++outbox_wakeups; };
@@ -107,16 +107,20 @@ class TestEdge {
   v1::Exchange::Stub& stub() { return *stub_; }
   ExchangeStore& store() { return *store_; }
   FakeKeys& keys() { return keys_; }
-  audit::AuditLog& audit() { return *audit_; }
+  // The audit log once the store's staged events reached it.
+  audit::AuditLog& audit() {
+    EXPECT_TRUE(store_->FlushAudit().ok());
+    return *audit_;
+  }
   const pki::Identity& self() const { return self_; }
   std::atomic<int> outbox_wakeups{0};
 
  private:
   pki::Identity self_;
   FakeKeys keys_;
+  std::unique_ptr<audit::AuditLog> audit_;  // before store_: outlives its journal
   std::unique_ptr<ExchangeStore> store_;
   std::unique_ptr<PolicyHolder> policy_;
-  std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<ExchangeService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;

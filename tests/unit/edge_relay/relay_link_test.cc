@@ -140,12 +140,13 @@ class FakeRelay final : public v1::Relay::Service {
 struct Node {
   TestEdge edge;
   EdgeConfig config;
+  std::unique_ptr<audit::AuditLog> audit;  // before store: outlives its journal
   std::unique_ptr<ExchangeStore> store;
   std::unique_ptr<EpochKeys> keys;
-  std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<RelayLink> relay;
 
   std::vector<v1::AuditEvent> Events(const std::string& operation) {
+    EXPECT_TRUE(store->FlushAudit().ok());  // staged events reach the log just after
     std::vector<v1::AuditEvent> out;
     for (uint64_t i = 0; i < audit->store().size(); ++i) {
       absl::StatusOr<Bytes> entry = audit->store().Entry(i);
@@ -205,13 +206,13 @@ class RelayLinkTest : public ::testing::Test {
     n.config.node_id = id;
     n.config.data_dir = n.edge.data_dir;
     n.config.hub = "127.0.0.1:" + std::to_string(host_->port());
-    n.store = ExchangeStore::Open(n.edge.data_dir + "/exchange").value();
-    n.keys = EpochKeys::Open({.dir = n.edge.data_dir + "/epoch"}, n.edge.identity.get()).value();
     n.audit = audit::AuditLog::Open({.dir = n.edge.data_dir + "/audit",
                                      .node_id = id,
                                      .key = n.edge.key,
                                      .node_country = country})
                   .value();
+    n.store = ExchangeStore::Open(n.edge.data_dir + "/exchange", n.audit.get()).value();
+    n.keys = EpochKeys::Open({.dir = n.edge.data_dir + "/epoch"}, n.edge.identity.get()).value();
     n.relay = std::make_unique<RelayLink>(n.config, n.edge.identity.get(), n.store.get(),
                                           n.keys.get(), n.audit.get());
     n.relay->Start();

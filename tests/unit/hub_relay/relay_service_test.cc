@@ -220,6 +220,7 @@ class RelayServiceTest : public ::testing::Test {
   }
 
   std::vector<v1::AuditEvent> AuditEvents(const std::string& operation) {
+    EXPECT_TRUE(svc_->FlushAudit().ok());  // staged events reach the log just after
     std::vector<v1::AuditEvent> out;
     for (uint64_t i = 0; i < audit_->store().size(); ++i) {
       auto entry = audit_->store().Entry(i);

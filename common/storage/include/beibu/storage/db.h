@@ -23,6 +23,18 @@ struct DbOptions {
   bool sync_writes = true;
 };
 
+// How far a write must have reached when Write returns.
+enum class Durability {
+  // As DbOptions::sync_writes says (synced by default): survives power loss.
+  kDefault,
+  // In the operating system's page cache: survives kill -9 of the process,
+  // not a power loss or kernel crash. For writes that the next synced write
+  // makes durable anyway, or whose loss only repeats work that is
+  // deduplicated (deleting what a peer acknowledged), so they do not pay
+  // an fsync each.
+  kBuffered,
+};
+
 class WriteBatch {
  public:
   WriteBatch();
@@ -46,8 +58,9 @@ class Db {
   absl::StatusOr<std::string> Get(std::string_view key) const;
   absl::Status Put(std::string_view key, std::string_view value);
   absl::Status Delete(std::string_view key);
-  // Atomic: all of the batch or none of it.
-  absl::Status Write(WriteBatch& batch);
+  // Atomic: all of the batch or none of it. RocksDB keeps one write-ahead
+  // log, so a synced write also makes every buffered write before it durable.
+  absl::Status Write(WriteBatch& batch, Durability durability = Durability::kDefault);
   // Calls `visit` for each key starting with `prefix`, in key order, until it
   // returns false.
   absl::Status Scan(
