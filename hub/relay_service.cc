@@ -300,6 +300,7 @@ grpc::Status RelayService::Push(grpc::ServerContext* ctx,
   uint64_t last = 0;  // the last relay_sequence seen on this stream
   v1::RelayBatch batch;
   while (!stopping_.load() && stream->Read(&batch)) {
+    v1::RelayAck undeliverable;  // items of this batch refused one by one
     const uint64_t watermark = queue_->Watermark(caller.id);
     std::vector<RelayItem> items;
     for (v1::Envelope& env : *batch.mutable_envelopes()) {
@@ -319,8 +320,19 @@ grpc::Status RelayService::Push(grpc::ServerContext* ctx,
           v1::EnvelopeHeader h;
           if (h.ParseFromString(env.header())) transfer_id = h.transfer_id();
         }
-        return Refuse(caller, absl::StrCat("push of relay_sequence ", seq), transfer_id,
-                      dest.status());
+        grpc::Status refused = Refuse(caller, absl::StrCat("push of relay_sequence ", seq),
+                                      transfer_id, dest.status());
+        // A destination that cannot take the item will not take it on a
+        // retry either: acknowledge it as undeliverable instead of failing
+        // the stream, so it does not hold up the items behind it. Anything
+        // else (a forged or malformed item) ends the stream.
+        if (!absl::IsFailedPrecondition(dest.status())) return refused;
+        v1::UndeliverableItem* u = undeliverable.add_undeliverable();
+        u->set_relay_sequence(seq);
+        u->set_transfer_id(transfer_id);
+        u->set_notice(env.has_notice());
+        u->set_reason(std::string(dest.status().message()));
+        continue;
       }
       items.push_back(RelayItem{*std::move(dest), std::move(env)});
     }
@@ -337,7 +349,7 @@ grpc::Status RelayService::Push(grpc::ServerContext* ctx,
         return rpc::ToGrpc(stored.status());
       }
     }
-    v1::RelayAck ack;
+    v1::RelayAck ack = std::move(undeliverable);
     ack.set_through_sequence(batch.envelopes_size() > 0 ? last : queue_->Watermark(caller.id));
     if (!stream->Write(ack)) break;
   }

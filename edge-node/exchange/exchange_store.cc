@@ -525,6 +525,33 @@ absl::Status ExchangeStore::AckOutbox(uint64_t through) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<std::string>> ExchangeStore::RefuseOutgoing(
+    const std::vector<std::string>& transfer_ids, const std::string& reason,
+    const google::protobuf::Timestamp& at, const TransferAudit& audit_of) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  storage::WriteBatch batch;
+  std::vector<v1::AuditEvent> events;
+  std::vector<std::string> changed;
+  std::set<std::string> seen;
+  for (const std::string& id : transfer_ids) {
+    if (!seen.insert(id).second) continue;  // several slices of one transfer
+    absl::StatusOr<v1::TransferRecord> r = s_->LoadTransfer(id);
+    if (absl::IsNotFound(r.status())) continue;
+    if (!r.ok()) return r.status();
+    if (r->status().state() != v1::IN_FLIGHT) continue;
+    r->mutable_status()->set_state(v1::DENIED);
+    r->mutable_status()->set_detail(absl::StrCat("undeliverable: ", reason));
+    (*r->mutable_status()->mutable_steps())["REFUSED_BY_HUB"] = at;
+    Step(*r, v1::DENIED) = at;
+    batch.Put(TransferKey(id), r->SerializeAsString());
+    if (audit_of) events.push_back(audit_of(*r));
+    changed.push_back(id);
+  }
+  if (changed.empty()) return changed;
+  if (absl::Status st = s_->Write(batch, std::move(events)); !st.ok()) return st;
+  return changed;
+}
+
 absl::Status ExchangeStore::EnqueueNotice(const v1::TransferNotice& notice) {
   return EnqueueNotices({notice});
 }

@@ -152,6 +152,15 @@ class ExchangeStore {
   // The hub stored everything through `through`: deletes those outbox items
   // and the parts they referenced.
   absl::Status AckOutbox(uint64_t through);
+  // The hub refused these transfers for good (their destination cannot take
+  // them): each one still IN_FLIGHT becomes DENIED with `reason` in its
+  // detail and a REFUSED_BY_HUB step at `at`, and `audit_of` (may be null)
+  // gives its event, staged in the same synced write. Unknown ids and
+  // transfers in another state are left alone. Returns the ids changed.
+  using TransferAudit = std::function<v1::AuditEvent(const v1::TransferRecord&)>;
+  absl::StatusOr<std::vector<std::string>> RefuseOutgoing(
+      const std::vector<std::string>& transfer_ids, const std::string& reason,
+      const google::protobuf::Timestamp& at, const TransferAudit& audit_of = nullptr);
   // Destination side: queues a notice for the source edge.
   absl::Status EnqueueNotice(const v1::TransferNotice& notice);
   // The same for several notices in one synced batch (consecutive sequences).

@@ -142,7 +142,7 @@ struct RelayLink::Impl {
   void Run();
   absl::Status RunSession();
   void PushLoop(rpc::TunnelCall& call, Session& s);
-  void PushAckLoop(rpc::TunnelCall& call, Session& s);
+  void PushAckLoop(rpc::TunnelCall& call, Session& s, const pki::Identity& hub);
   void PullLoop(rpc::TunnelClient& client, rpc::TunnelCall& call, Session& s);
   absl::Status ProcessBatch(rpc::TunnelClient& client, const v1::RelayBatch& batch);
   // StoreIncoming, falling back to item by item when the store rejects the
@@ -151,6 +151,9 @@ struct RelayLink::Impl {
                                                          const std::vector<IncomingPart>& accepted);
   void Refuse(const v1::Envelope& env, const v1::EnvelopeHeader* header, const absl::Status& why,
               const pki::Identity& hub, std::vector<v1::AuditEvent>& events);
+  // Items the hub acknowledged as undeliverable: their transfers become
+  // DENIED (audited) before the outbox drops them.
+  absl::Status RecordUndeliverable(const v1::RelayAck& ack, const pki::Identity& hub);
 };
 
 RelayLink::RelayLink(const EdgeConfig& config, EdgeIdentity* identity, ExchangeStore* store,
@@ -233,7 +236,7 @@ absl::Status RelayLink::Impl::RunSession() {
                store->outbox().items, store->PulledThrough());
 
   std::thread pusher([&] { PushLoop(*push, s); });
-  std::thread acker([&] { PushAckLoop(*push, s); });
+  std::thread acker([&] { PushAckLoop(*push, s, client.server()); });
   std::thread puller([&] { PullLoop(client, *pull, s); });
 
   // Refresh the epoch keys (every 30 s by default) and report a non-empty
@@ -310,7 +313,7 @@ void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {
   }
 }
 
-void RelayLink::Impl::PushAckLoop(rpc::TunnelCall& call, Session& s) {
+void RelayLink::Impl::PushAckLoop(rpc::TunnelCall& call, Session& s, const pki::Identity& hub) {
   v1::RelayAck ack;
   uint64_t acked = 0;
   auto last_log = std::chrono::steady_clock::time_point();
@@ -328,6 +331,10 @@ void RelayLink::Impl::PushAckLoop(rpc::TunnelCall& call, Session& s) {
         s.cv.notify_all();
         return;
       }
+    }
+    if (absl::Status u = RecordUndeliverable(ack, hub); !u.ok()) {
+      s.Fail(absl::Status(u.code(), absl::StrCat("recording refused items: ", u.message())));
+      return;
     }
     if (absl::Status a = store->AckOutbox(through); !a.ok()) {
       s.Fail(absl::Status(a.code(), absl::StrCat("acknowledging the outbox: ", a.message())));
@@ -377,6 +384,39 @@ void RelayLink::Impl::PullLoop(rpc::TunnelClient& client, rpc::TunnelCall& call,
   }
   absl::Status end = call.Finish();
   s.Fail(end.ok() ? absl::UnavailableError("the hub ended the pull stream") : end);
+}
+
+absl::Status RelayLink::Impl::RecordUndeliverable(const v1::RelayAck& ack,
+                                                  const pki::Identity& hub) {
+  // One reason per call: group the items by it (usually one destination).
+  std::map<std::string, std::vector<std::string>> by_reason;
+  for (const v1::UndeliverableItem& u : ack.undeliverable()) {
+    spdlog::warn(
+        "event=relay_undeliverable relay_sequence={} transfer_id={} notice={} reason=\"{}\" "
+        "action=\"the hub will not deliver it; the transfer is marked refused\"",
+        u.relay_sequence(), u.transfer_id(), u.notice(), u.reason());
+    if (!u.notice() && !u.transfer_id().empty()) by_reason[u.reason()].push_back(u.transfer_id());
+  }
+  const google::protobuf::Timestamp now = NowProto();
+  for (const auto& [reason, ids] : by_reason) {
+    auto audit_of = [&reason, &hub](const v1::TransferRecord& r) {
+      v1::AuditEvent e;
+      e.set_operation("transfer.refused");
+      *e.mutable_who() = audit::ActorOf(hub);
+      e.set_transfer_id(r.header().transfer_id());
+      e.set_source_country(r.from_country());
+      e.set_destination_country(r.header().to_country());
+      e.set_category(r.header().category());
+      e.set_decision("refused");
+      e.set_status_code(static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
+      e.set_detail(absl::StrCat("the hub refused it as undeliverable: ", reason));
+      return e;
+    };
+    absl::StatusOr<std::vector<std::string>> changed =
+        store->RefuseOutgoing(ids, reason, now, audit_of);
+    if (!changed.ok()) return changed.status();
+  }
+  return absl::OkStatus();
 }
 
 void RelayLink::Impl::Refuse(const v1::Envelope& env, const v1::EnvelopeHeader* header,

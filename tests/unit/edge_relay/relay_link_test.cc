@@ -32,6 +32,16 @@ using ::beibu::edge::testing::TestEdge;
 class FakeRelay final : public v1::Relay::Service {
  public:
   std::function<void(v1::Envelope&)> tamper;
+  // Destinations the hub treats as revoked: their items are acknowledged as
+  // undeliverable, as the real hub does.
+  void SetGone(const std::string& edge, bool gone) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (gone) {
+      gone_.insert(edge);
+    } else {
+      gone_.erase(edge);
+    }
+  }
 
   grpc::Status PublishEpochKey(grpc::ServerContext*, const v1::EpochKey* key,
                                v1::PublishEpochKeyResponse*) override {
@@ -66,24 +76,34 @@ class FakeRelay final : public v1::Relay::Service {
                     grpc::ServerReaderWriter<v1::RelayAck, v1::RelayBatch>* stream) override {
     v1::RelayBatch batch;
     while (stream->Read(&batch)) {
+      v1::RelayAck ack;
       {
         std::lock_guard<std::mutex> lock(mu_);
         for (v1::Envelope env : batch.envelopes()) {
-          std::string to;
+          std::string to, id;
           if (env.has_notice()) {
             to = env.notice().to_edge();
+            id = env.notice().transfer_id();
           } else {
             v1::EnvelopeHeader h;
             h.ParseFromString(env.header());
             to = h.to_edge();
+            id = h.transfer_id();
             if (tamper) tamper(env);
+          }
+          if (gone_.contains(to)) {
+            v1::UndeliverableItem* u = ack.add_undeliverable();
+            u->set_relay_sequence(env.relay_sequence());
+            u->set_transfer_id(id);
+            u->set_notice(env.has_notice());
+            u->set_reason("destination edge '" + to + "' is revoked");
+            continue;
           }
           Queue& q = queues_[to];
           q.items.emplace_back(++q.next, env);
         }
       }
       cv_.notify_all();
-      v1::RelayAck ack;
       ack.set_through_sequence(batch.envelopes(batch.envelopes_size() - 1).relay_sequence());
       if (!stream->Write(ack)) break;
     }
@@ -133,6 +153,7 @@ class FakeRelay final : public v1::Relay::Service {
   std::condition_variable cv_;
   std::map<std::string, v1::EpochKey> keys_;
   std::set<std::string> hidden_;
+  std::set<std::string> gone_;
   std::vector<v1::EpochKey> extra_;
   std::map<std::string, Queue> queues_;
 };
@@ -352,6 +373,31 @@ TEST_F(RelayLinkTest, AnItemTheStoreRejectsIsRefusedWithoutBlockingTheQueue) {
   ASSERT_TRUE(WaitFor(
       [&] { return vn_->store->GetTransfer("t-short").value().status().state() == v1::DENIED; }));
   EXPECT_EQ(cn_->Events("transfer.refused").size(), 1u);
+}
+
+TEST_F(RelayLinkTest, AnUndeliverableTransferIsMarkedRefusedAndDoesNotBlockTheOutbox) {
+  ExchangeKeys();
+  hub_.SetGone("edge-cn", true);
+  Send("t-relay-gone-0000001", crypto::RandomBytes(3000), /*slices=*/2);
+  ASSERT_TRUE(WaitFor([&] {
+    return vn_->store->GetTransfer("t-relay-gone-0000001").value().status().state() == v1::DENIED;
+  }));
+  v1::TransferRecord r = vn_->store->GetTransfer("t-relay-gone-0000001").value();
+  EXPECT_NE(r.status().detail().find("undeliverable: destination edge 'edge-cn' is revoked"),
+            std::string::npos)
+      << r.status().detail();
+  EXPECT_TRUE(r.status().steps().contains("REFUSED_BY_HUB"));
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().items == 0; }));
+  std::vector<v1::AuditEvent> refused = vn_->Events("transfer.refused");
+  ASSERT_EQ(refused.size(), 1u);  // one per transfer, not per slice
+  EXPECT_EQ(refused[0].transfer_id(), "t-relay-gone-0000001");
+  EXPECT_EQ(refused[0].who().id(), "hub");
+  // The next transfer is not held up once the destination is back.
+  hub_.SetGone("edge-cn", false);
+  Send("t-relay-back-0000001", crypto::RandomBytes(100));
+  ASSERT_TRUE(WaitFor([&] { return cn_->store->GetDelivery("t-relay-back-0000001").ok(); }));
+  EXPECT_EQ(cn_->store->GetDelivery("t-relay-gone-0000001").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(RelayLinkTest, ReconnectsAfterTheHubRestartsAndLosesNothing) {

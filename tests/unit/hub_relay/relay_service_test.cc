@@ -173,6 +173,7 @@ class RelayServiceTest : public ::testing::Test {
 
   struct PushResult {
     std::vector<uint64_t> acks;
+    std::vector<v1::UndeliverableItem> undeliverable;  // of every ack
     grpc::Status status;
   };
   PushResult Push(const Caller& c, const std::vector<std::vector<v1::Envelope>>& batches) {
@@ -186,6 +187,7 @@ class RelayServiceTest : public ::testing::Test {
       v1::RelayAck ack;
       if (!stream->Read(&ack)) break;
       r.acks.push_back(ack.through_sequence());
+      for (const auto& u : ack.undeliverable()) r.undeliverable.push_back(u);
     }
     stream->WritesDone();
     r.status = stream->Finish();
@@ -323,17 +325,38 @@ TEST_F(RelayServiceTest, AnEdgeCannotPoseAsAnother) {
   EXPECT_TRUE(AuditEvents("transfer.relayed").empty());
 }
 
-TEST_F(RelayServiceTest, UnknownOrRevokedDestinationIsRefusedByName) {
-  PushResult r = Push(vn_, {{Env("edge-vn", "VN", "edge-xx", "XX", "t1", 1)}});
-  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(r.status.error_message().find("edge-xx"), std::string::npos);
-  directory_.SetRevoked("edge-cn", true);
-  r = Push(vn_, {{VnToCn("t1", 1)}});
-  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(r.status.error_message().find("revoked"), std::string::npos);
-  r = Push(vn_, {{Env("edge-vn", "VN", "ops", "CN", "t1", 1)}});  // not an edge
-  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+TEST_F(RelayServiceTest, UnknownOrRevokedDestinationIsAcknowledgedAsUndeliverableByName) {
+  // An item whose destination cannot take it does not hold up the items
+  // behind it: it is acknowledged as undeliverable, the rest is stored.
+  v1::Envelope notice;
+  notice.set_relay_sequence(3);
+  notice.mutable_notice()->set_transfer_id("t0");
+  notice.mutable_notice()->set_from_edge("edge-vn");
+  notice.mutable_notice()->set_to_edge("edge-gone");
+  notice.mutable_notice()->set_kind(v1::NOTICE_ACKNOWLEDGED);
+  PushResult r = Push(vn_, {{Env("edge-vn", "VN", "edge-xx", "XX", "t1", 1), VnToCn("t2", 2),
+                             notice, Env("edge-vn", "VN", "ops", "CN", "t4", 4)}});
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  ASSERT_EQ(r.acks, std::vector<uint64_t>{4});
+  ASSERT_EQ(r.undeliverable.size(), 3u);
+  EXPECT_EQ(r.undeliverable[0].relay_sequence(), 1u);
+  EXPECT_EQ(r.undeliverable[0].transfer_id(), "t1");
+  EXPECT_FALSE(r.undeliverable[0].notice());
+  EXPECT_NE(r.undeliverable[0].reason().find("edge-xx"), std::string::npos);
+  EXPECT_EQ(r.undeliverable[1].relay_sequence(), 3u);
+  EXPECT_TRUE(r.undeliverable[1].notice());
+  EXPECT_EQ(r.undeliverable[2].transfer_id(), "t4");  // "ops" is not an edge
+  EXPECT_NE(r.undeliverable[2].reason().find("not edge"), std::string::npos);
+  EXPECT_EQ(svc_->queue().Depth("edge-cn").items, 1u);  // t2 went through
   EXPECT_EQ(AuditEvents("relay.refused").size(), 3u);
+
+  directory_.SetRevoked("edge-cn", true);
+  r = Push(vn_, {{VnToCn("t5", 5)}});
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  ASSERT_EQ(r.undeliverable.size(), 1u);
+  EXPECT_NE(r.undeliverable[0].reason().find("revoked"), std::string::npos);
+  EXPECT_EQ(svc_->queue().Depth("edge-cn").items, 1u);
+  EXPECT_EQ(AuditEvents("relay.refused").size(), 4u);
 }
 
 TEST_F(RelayServiceTest, MalformedItemsFailTheCall) {
