@@ -3,8 +3,10 @@
 # Starts a local space (hub, edge-vn, edge-sg) with every security feature and
 # durable audit on, and in the same run a plain gRPC relay of three processes
 # as the baseline, then measures:
-#   1. maximum throughput of 1 KiB messages VN -> hub -> SG (SendMany, one
-#      stream) vs the plain relay (64 concurrent unary calls, one per hop)
+#   1. maximum throughput of 1 KiB messages VN -> hub -> SG (SendBatches and
+#      InboxBatches: one stream each, ready messages packed; also SendMany,
+#      one stream message per transfer) vs the plain relay (64 concurrent
+#      unary calls, one per hop)
 #   2. latency p50/p99 at a fixed 1,000 msg/s, both systems
 #   3. bulk: one file sent with `beibu send-file` and received with
 #      `beibu inbox --out`, MiB/s vs one core's raw SM4-CTR in the same run
@@ -44,6 +46,9 @@ for _ in $(seq 1 100); do "${load[@]}" --count 1 > /dev/null 2>&1 && break; slee
 
 echo "== 1 KiB messages, maximum throughput ($count messages)"
 "${load[@]}" --count "$count" | tee beibu-max.json
+# The same with one stream message per transfer (SendMany / Inbox), to show
+# what packing ready messages (SendBatches / InboxBatches) brings.
+"${load[@]}" --count "$count" --batch 1 | tee beibu-max-unbatched.json
 "$bin/exchange_load" plain --count "$count" | tee plain-max.json
 echo "== 1 KiB messages at 1,000 msg/s (10 s)"
 "${load[@]}" --count 10000 --rate 1000 | tee beibu-1000.json
@@ -70,9 +75,10 @@ start, end, mib = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 sm4 = json.load(open("sm4.json"))["mib_per_s"]
 bulk = mib / (end - start)
 bm, pm = json.load(open("beibu-max.json")), json.load(open("plain-max.json"))
+bu = json.load(open("beibu-max-unbatched.json"))
 b1, p1 = json.load(open("beibu-1000.json")), json.load(open("plain-1000.json"))
 print(f"\nthroughput  beibu {bm['msg_per_s']:.0f} msg/s  plain relay {pm['msg_per_s']:.0f} msg/s  "
-      f"ratio {bm['msg_per_s']/pm['msg_per_s']:.2f}")
+      f"ratio {bm['msg_per_s']/pm['msg_per_s']:.2f}  (unbatched SendMany {bu['msg_per_s']:.0f} msg/s)")
 print(f"at 1000/s   beibu p50 {b1['p50_ms']:.1f} ms p99 {b1['p99_ms']:.1f} ms   "
       f"plain p50 {p1['p50_ms']:.1f} ms p99 {p1['p99_ms']:.1f} ms")
 print(f"bulk        {bulk:.1f} MiB/s end to end, raw SM4-CTR {sm4:.1f} MiB/s, ratio {bulk/sm4:.2f}")

@@ -9,7 +9,13 @@
 //   exchange_load sm4 [--mib M]     one core's raw SM4-CTR speed (the bulk baseline)
 //   exchange_load beibu --send-server A --send-identity DIR --recv-server B
 //       --recv-identity DIR --to CC --to-enterprise ID --count N [--size B]
-//       [--rate R] [--window W]
+//       [--rate R] [--window W] [--batch K]
+//
+// --batch K (default 64) packs up to K messages that are ready into one
+// SendBatches message and reads the inbox with InboxBatches; --batch 1 uses
+// SendMany and Inbox, one stream message per transfer. Nothing waits to fill
+// a batch: at a fixed rate a batch holds what queued up while the previous
+// one was being written.
 //
 // --rate R sends on a fixed schedule (R messages/s) and measures latency from
 // each message's scheduled time, so a stall is not hidden (no coordinated
@@ -25,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -291,6 +298,7 @@ std::unique_ptr<beibu::rpc::TunnelClient> ConnectTo(const std::string& server,
 int RunBeibu(const Args& a) {
   const size_t count = a.Num("count", 10000), size = a.Num("size", 1024);
   const size_t window = a.Num("window", 512);
+  const size_t batch = std::max<size_t>(1, a.Num("batch", 64));
   const std::string run = a.Get("run-id", absl::StrCat(getpid(), "x", time(nullptr)));
   Recorder rec(count);
   const std::string prefix = absl::StrCat("bench-", run, "-");
@@ -310,7 +318,8 @@ int RunBeibu(const Args& a) {
   std::thread inbox([&] {
     beibu::v1::InboxRequest req;
     req.set_max_unacked(4096);
-    auto call = receiver->StartCall("/beibu.v1.Exchange/Inbox");
+    auto call = receiver->StartCall(batch > 1 ? "/beibu.v1.Exchange/InboxBatches"
+                                              : "/beibu.v1.Exchange/Inbox");
     if (!call->Write(req).ok() || !call->WritesDone().ok()) Die("cannot open the inbox");
     std::thread acker([&] {
       for (;;) {
@@ -331,14 +340,22 @@ int RunBeibu(const Args& a) {
         ack_cv.notify_all();
       }
     });
-    beibu::v1::Delivery d;
-    while (!stop && call->Read(&d)) {
-      if (!d.last()) continue;
+    auto arrived = [&](const beibu::v1::Delivery& d) {
+      if (!d.last()) return;
       // Deliveries left over from an earlier run are acknowledged, not counted.
       if (d.transfer_id().rfind(prefix, 0) == 0) rec.Arrived(SeqOf(d.data()));
       std::lock_guard<std::mutex> lock(ack_mu);
       to_ack.push_back(d.transfer_id());
       ack_cv.notify_all();
+    };
+    if (batch > 1) {
+      beibu::v1::DeliveryBatch b;
+      while (!stop && call->Read(&b)) {
+        for (const beibu::v1::Delivery& d : b.deliveries()) arrived(d);
+      }
+    } else {
+      beibu::v1::Delivery d;
+      while (!stop && call->Read(&d)) arrived(d);
     }
     {
       std::lock_guard<std::mutex> lock(ack_mu);
@@ -348,33 +365,39 @@ int RunBeibu(const Args& a) {
     acker.join();
   });
 
-  // Sender: one SendMany stream, answers in order; a window bounds what is
-  // unanswered.
-  auto call = sender->StartCall("/beibu.v1.Exchange/SendMany");
+  // Sender: one SendMany (or SendBatches) stream, answers in order; a window
+  // bounds what is unanswered.
+  auto call = sender->StartCall(batch > 1 ? "/beibu.v1.Exchange/SendBatches"
+                                          : "/beibu.v1.Exchange/SendMany");
   std::mutex mu;
   std::condition_variable cv;
   size_t sent = 0, answered = 0;
+  auto check = [&](const beibu::v1::TransferStatus& st) {
+    if (st.state() != beibu::v1::IN_FLIGHT && st.state() != beibu::v1::DELIVERED &&
+        st.state() != beibu::v1::ACKNOWLEDGED) {
+      Die("a benchmark message was not sent on the fast path: " + st.ShortDebugString());
+    }
+  };
   std::thread answers([&] {
+    if (batch > 1) {
+      beibu::v1::TransferStatusBatch b;
+      while (call->Read(&b)) {
+        for (const beibu::v1::TransferStatus& st : b.statuses()) check(st);
+        std::lock_guard<std::mutex> lock(mu);
+        answered += static_cast<size_t>(b.statuses_size());
+        cv.notify_all();
+      }
+      return;
+    }
     beibu::v1::TransferStatus st;
     while (call->Read(&st)) {
-      if (st.state() != beibu::v1::IN_FLIGHT && st.state() != beibu::v1::DELIVERED &&
-          st.state() != beibu::v1::ACKNOWLEDGED) {
-        Die("a benchmark message was not sent on the fast path: " + st.ShortDebugString());
-      }
+      check(st);
       std::lock_guard<std::mutex> lock(mu);
       ++answered;
       cv.notify_all();
     }
   });
-  Schedule sched(count, static_cast<double>(a.Num("rate", 0)));
-  uint64_t seq;
-  Clock::time_point at;
-  while (sched.Next(&seq, &at)) {
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return sent - answered < window; });
-    }
-    rec.Scheduled(seq, at);
+  auto request = [&](uint64_t seq) {
     beibu::v1::SendRequest req;
     beibu::v1::TransferHeader* h = req.mutable_header();
     h->set_transfer_id(absl::StrCat(prefix, seq));
@@ -383,13 +406,62 @@ int RunBeibu(const Args& a) {
     h->set_category("logistics.track");
     h->set_content_type("text/plain");
     req.set_payload(Payload(seq, size));
-    if (absl::Status s = call->Write(req); !s.ok()) Die("send: " + std::string(s.message()));
-    std::lock_guard<std::mutex> lock(mu);
-    ++sent;
+    return req;
+  };
+  Schedule sched(count, static_cast<double>(a.Num("rate", 0)));
+  uint64_t seq;
+  Clock::time_point at;
+  if (batch > 1) {
+    // The schedule fills a queue; this thread writes what is ready.
+    std::deque<beibu::v1::SendRequest> ready;
+    bool scheduled_all = false;
+    std::thread producer([&] {
+      uint64_t s;
+      Clock::time_point t;
+      while (sched.Next(&s, &t)) {
+        beibu::v1::SendRequest req = request(s);
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return sent + ready.size() - answered < window; });
+        rec.Scheduled(s, t);
+        ready.push_back(std::move(req));
+        cv.notify_all();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      scheduled_all = true;
+      cv.notify_all();
+    });
+    for (;;) {
+      beibu::v1::SendBatch b;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return !ready.empty() || scheduled_all; });
+        if (ready.empty()) break;
+        while (!ready.empty() && static_cast<size_t>(b.requests_size()) < batch) {
+          *b.add_requests() = std::move(ready.front());
+          ready.pop_front();
+        }
+        sent += static_cast<size_t>(b.requests_size());
+      }
+      if (absl::Status s = call->Write(b); !s.ok()) Die("send: " + std::string(s.message()));
+    }
+    producer.join();
+  } else {
+    while (sched.Next(&seq, &at)) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return sent - answered < window; });
+      }
+      rec.Scheduled(seq, at);
+      if (absl::Status s = call->Write(request(seq)); !s.ok()) {
+        Die("send: " + std::string(s.message()));
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      ++sent;
+    }
   }
   (void)call->WritesDone();
   answers.join();
-  if (absl::Status s = call->Finish(); !s.ok()) Die("SendMany: " + std::string(s.message()));
+  if (absl::Status s = call->Finish(); !s.ok()) Die("send stream: " + std::string(s.message()));
   bool all = rec.WaitAll(std::chrono::seconds(120));
   rec.Print("beibu", sched.start(), size);
   {

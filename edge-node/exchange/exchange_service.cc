@@ -24,6 +24,11 @@ namespace {
 
 constexpr uint32_t kDefaultMaxUnacked = 64;
 constexpr auto kInboxPoll = std::chrono::milliseconds(200);
+// SendBatches' and InboxBatches' messages are cut at about this much: a
+// Delivery chunk is at most 1 MiB, so a batch stays well under gRPC's default
+// 4 MiB message limit, and a batch is big enough that the per-message cost
+// of the secure channel is paid once per many small messages.
+constexpr size_t kBatchBytes = size_t{1} << 20;
 
 std::string Hex(const crypto::Sm3Digest& d) { return HexEncode(ByteView(d.data(), d.size())); }
 
@@ -167,6 +172,28 @@ struct ExchangeService::Impl {
     return status;
   }
 
+  // A request of a SendBatch refused as a whole: `why` is its answer.
+  static PendingSend Refused(const v1::SendRequest& req, grpc::Status why) {
+    PendingSend p;
+    p.transfer_id = req.header().transfer_id();
+    p.prepared.status = std::move(why);
+    return p;
+  }
+
+  // Where the Inbox loop puts what it delivers. `emit` takes each Delivery
+  // in Inbox order; `flush` is called at the end of every round of
+  // PendingDeliveries, before the loop may wait, so that nothing ready is
+  // held back. Each returns false once the client went away.
+  struct DeliverySink {
+    std::function<bool(v1::Delivery&&)> emit;
+    std::function<bool()> flush;
+  };
+  // Inbox and InboxBatches: the caller's deliveries, oldest first, at most
+  // `requested_max_unacked` (0: the default) unacknowledged in flight, until
+  // the client cancels or Stop.
+  grpc::Status ServeInbox(grpc::ServerContext* ctx, const pki::Identity& caller,
+                          uint32_t requested_max_unacked, const DeliverySink& sink);
+
   // Send: prepare and commit alone.
   grpc::Status SendOne(const pki::Identity& caller, const v1::SendRequest& req,
                        v1::TransferStatus* resp) {
@@ -198,9 +225,13 @@ v1::TransferStatus AnswerOf(const PreparedAccept& p, const std::string& transfer
 // batch (relay sequences in request order); an answerer then writes their
 // answers, in order. Disk latency is paid once per group, not per message,
 // and preparing, committing and answering overlap.
+//
+// The writer gets each committed group's answers at once, in request order
+// (SendMany writes them one message each, SendBatches packs them); it
+// returns false once the client can no longer be written to.
 class GroupCommitter {
  public:
-  using Writer = std::function<bool(const v1::TransferStatus&)>;
+  using Writer = std::function<bool(std::vector<v1::TransferStatus>&)>;
 
   GroupCommitter(AcceptPipeline* accept, Writer write)
       : accept_(accept),
@@ -325,8 +356,11 @@ class GroupCommitter {
       }
       // Durable and audited: a duplicate waiting for the id may proceed.
       for (auto& p : group) p->guard.reset();
-      for (auto& p : group) {
-        if (!failed && !write_(AnswerOf(p->prepared, p->transfer_id))) failed = true;
+      if (!failed) {
+        std::vector<v1::TransferStatus> answers;
+        answers.reserve(group.size());
+        for (auto& p : group) answers.push_back(AnswerOf(p->prepared, p->transfer_id));
+        failed = !write_(answers);
       }
       if (failed) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -394,8 +428,11 @@ grpc::Status ExchangeService::SendMany(
     grpc::ServerReaderWriter<v1::TransferStatus, v1::SendRequest>* stream) {
   pki::Identity caller;
   if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
-  GroupCommitter committer(impl_->accept.get(), [stream](const v1::TransferStatus& answer) {
-    return stream->Write(answer);
+  GroupCommitter committer(impl_->accept.get(), [stream](std::vector<v1::TransferStatus>& answers) {
+    for (const v1::TransferStatus& answer : answers) {
+      if (!stream->Write(answer)) return false;
+    }
+    return true;
   });
   for (;;) {
     v1::SendRequest req;
@@ -405,6 +442,62 @@ grpc::Status ExchangeService::SendMany(
   }
   committer.Finish();
   return grpc::Status::OK;
+}
+
+grpc::Status ExchangeService::SendBatches(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::TransferStatusBatch, v1::SendBatch>* stream) {
+  Impl& m = *impl_;
+  pki::Identity caller;
+  if (grpc::Status s = m.Authorize(*ctx, &caller); !s.ok()) return s;
+  // One message per committed group, cut at about kBatchBytes of answers.
+  GroupCommitter committer(m.accept.get(), [stream](std::vector<v1::TransferStatus>& answers) {
+    v1::TransferStatusBatch out;
+    size_t bytes = 0;
+    for (v1::TransferStatus& answer : answers) {
+      bytes += answer.ByteSizeLong();
+      *out.add_statuses() = std::move(answer);
+      if (bytes >= kBatchBytes) {
+        if (!stream->Write(out)) return false;
+        out.Clear();
+        bytes = 0;
+      }
+    }
+    return out.statuses_size() == 0 || stream->Write(out);
+  });
+  grpc::Status result = grpc::Status::OK;
+  for (bool reading = true; reading;) {
+    v1::SendBatch batch;
+    if (!stream->Read(&batch)) break;
+    if (batch.requests_size() == 0) {
+      // Nothing to answer in step with: the stream ends, after the answers
+      // to every earlier request.
+      result = Error(grpc::StatusCode::INVALID_ARGUMENT,
+                     "a SendBatch carried no request; put at least one in each message and "
+                     "resend the requests not answered yet on a new stream");
+      break;
+    }
+    size_t payload_bytes = 0;
+    for (const v1::SendRequest& req : batch.requests()) payload_bytes += req.payload().size();
+    grpc::Status too_big = grpc::Status::OK;
+    if (payload_bytes > m.options.max_send_bytes) {
+      too_big =
+          Error(grpc::StatusCode::INVALID_ARGUMENT,
+                absl::StrCat("this request's SendBatch carries ", payload_bytes,
+                             " bytes of payload, above the limit of ", m.options.max_send_bytes,
+                             " bytes per batch; send fewer requests per batch"));
+    }
+    for (const v1::SendRequest& req : batch.requests()) {
+      auto pending = std::make_unique<PendingSend>(too_big.ok() ? m.Prepare(caller, req)
+                                                                : Impl::Refused(req, too_big));
+      if (!committer.Push(std::move(pending))) {
+        reading = false;
+        break;
+      }
+    }
+  }
+  committer.Finish();
+  return result;
 }
 
 grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
@@ -538,10 +631,46 @@ grpc::Status ExchangeService::GetTransfer(grpc::ServerContext* ctx,
 
 grpc::Status ExchangeService::Inbox(grpc::ServerContext* ctx, const v1::InboxRequest* req,
                                     grpc::ServerWriter<v1::Delivery>* writer) {
-  Impl& m = *impl_;
   pki::Identity caller;
-  if (grpc::Status s = m.Authorize(*ctx, &caller); !s.ok()) return s;
-  const size_t max_unacked = req->max_unacked() > 0 ? req->max_unacked() : kDefaultMaxUnacked;
+  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  Impl::DeliverySink sink{.emit = [writer](v1::Delivery&& d) { return writer->Write(d); },
+                          .flush = [] { return true; }};
+  return impl_->ServeInbox(ctx, caller, req->max_unacked(), sink);
+}
+
+grpc::Status ExchangeService::InboxBatches(grpc::ServerContext* ctx, const v1::InboxRequest* req,
+                                           grpc::ServerWriter<v1::DeliveryBatch>* writer) {
+  pki::Identity caller;
+  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  v1::DeliveryBatch batch;
+  size_t bytes = 0;  // encoded size of `batch`'s deliveries (data and metadata)
+  auto flush = [&] {
+    if (batch.deliveries_size() == 0) return true;
+    const bool ok = writer->Write(batch);
+    batch.Clear();
+    bytes = 0;
+    return ok;
+  };
+  // A Delivery that would take the batch over kBatchBytes starts the next
+  // one; a full batch leaves at once. Metadata counts too: many empty
+  // payloads under a large max_unacked still make bounded messages.
+  auto emit = [&](v1::Delivery&& d) {
+    const size_t size = d.ByteSizeLong();
+    if (bytes > 0 && bytes + size > kBatchBytes && !flush()) return false;
+    bytes += size;
+    *batch.add_deliveries() = std::move(d);
+    return bytes < kBatchBytes || flush();
+  };
+  return impl_->ServeInbox(ctx, caller, req->max_unacked(),
+                           Impl::DeliverySink{.emit = emit, .flush = flush});
+}
+
+grpc::Status ExchangeService::Impl::ServeInbox(grpc::ServerContext* ctx,
+                                               const pki::Identity& caller,
+                                               uint32_t requested_max_unacked,
+                                               const DeliverySink& sink) {
+  Impl& m = *this;
+  const size_t max_unacked = requested_max_unacked > 0 ? requested_max_unacked : kDefaultMaxUnacked;
   uint64_t after = 0;
   std::set<std::string> unacked;  // sent on this stream, not acknowledged yet
   Impl::AckListener listener{.enterprise = caller.id, .acked = {}};
@@ -629,10 +758,11 @@ grpc::Status ExchangeService::Inbox(grpc::ServerContext* ctx, const v1::InboxReq
           crypto::Sm3Digest digest = sm3.Final();
           out.set_payload_sm3(Hex(digest));
         }
-        if (!writer->Write(out)) return grpc::Status::OK;  // the client went away
+        if (!sink.emit(std::move(out))) return grpc::Status::OK;  // the client went away
       }
       unacked.insert(h.transfer_id());
     }
+    if (!sink.flush()) return grpc::Status::OK;  // the client went away
   }
   return grpc::Status::OK;
 }

@@ -2,7 +2,7 @@
 // contract; docs/data-plane.md the design). Enterprises of the edge's own
 // country only; the caller's certificate is the sender / the recipient.
 //
-// Accept path (Send, SendMany, and SendStream once its last chunk is in):
+// Accept path (Send, SendMany, SendBatches, and SendStream once its last chunk is in):
 //   authenticate -> validate header (transfer id syntax, countries, category)
 //   -> idempotency (same id + same request digest: first answer; different
 //   content: ALREADY_EXISTS) -> scan the payload (format from content_type or
@@ -21,6 +21,21 @@
 // Inbox: complete deliveries for the caller, opened chunk by chunk (keys from
 //   EpochKeys::KeysFor), oldest first, at most max_unacked unacknowledged in
 //   flight; waits for new ones until the client cancels.
+// InboxBatches: the same Delivery messages in the same order, with the same
+//   flow control, packed into DeliveryBatch messages: a batch leaves when it
+//   holds about 1 MiB (encoded; a Delivery that would take it over starts the
+//   next one) and at the end of every read of pending deliveries, so that
+//   nothing ready waits for more. A payload's parts may span batches.
+// SendBatches: SendMany with several requests per message, through the same
+//   group commit (same order, idempotency, in-stream "CODE: message" errors,
+//   ABORTED after a retryable error, the same bound on queued bytes). Answers
+//   go out as one TransferStatusBatch per committed group (cut at about
+//   1 MiB), so their boundaries follow the commits, not the requests'
+//   batches. A batch whose payloads total more than max_send_bytes is refused
+//   as a whole: each of its requests is answered INVALID_ARGUMENT in the
+//   stream (answers stay in step with requests) and nothing of it is stored;
+//   the stream goes on. A batch with no request ends the stream with
+//   INVALID_ARGUMENT, once every earlier request is committed and answered.
 // Ack: ExchangeStore::Acknowledge, with audit `transfer.acknowledged` and a
 //   NOTICE_ACKNOWLEDGED to the source edge in the same synced write.
 #pragma once
@@ -68,16 +83,21 @@ class ExchangeService final : public v1::Exchange::Service {
   grpc::Status SendMany(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<v1::TransferStatus, v1::SendRequest>* stream) override;
+  grpc::Status SendBatches(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::TransferStatusBatch, v1::SendBatch>* stream) override;
   grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerReader<v1::SendChunk>* reader,
                           v1::TransferStatus* resp) override;
   grpc::Status GetTransfer(grpc::ServerContext* ctx, const v1::GetTransferRequest* req,
                            v1::TransferStatus* resp) override;
   grpc::Status Inbox(grpc::ServerContext* ctx, const v1::InboxRequest* req,
                      grpc::ServerWriter<v1::Delivery>* writer) override;
+  grpc::Status InboxBatches(grpc::ServerContext* ctx, const v1::InboxRequest* req,
+                            grpc::ServerWriter<v1::DeliveryBatch>* writer) override;
   grpc::Status Ack(grpc::ServerContext* ctx, const v1::AckRequest* req,
                    v1::AckResponse* resp) override;
 
-  // Ends Inbox streams (shutdown).
+  // Ends Inbox and InboxBatches streams (shutdown).
   void Stop();
 
  private:

@@ -18,7 +18,8 @@ namespace beibu {
 inline constexpr char kSendMethod[] = "/beibu.v1.Exchange/Send";
 inline constexpr char kSendStreamMethod[] = "/beibu.v1.Exchange/SendStream";
 inline constexpr char kGetTransferMethod[] = "/beibu.v1.Exchange/GetTransfer";
-inline constexpr char kInboxMethod[] = "/beibu.v1.Exchange/Inbox";
+// InboxBatches: the same Delivery messages as Inbox, several per stream message.
+inline constexpr char kInboxMethod[] = "/beibu.v1.Exchange/InboxBatches";
 inline constexpr char kAckMethod[] = "/beibu.v1.Exchange/Ack";
 inline constexpr uint64_t kMaxSendPayload = 4ull << 20;  // exchange.proto: Send takes at most 4 MiB
 

@@ -1,6 +1,7 @@
 // InboxReader: a reader thread feeds a small bounded queue (so Next can wait
-// with a timeout, and at most a few chunks sit in memory); Next assembles one
-// delivery from its chunks and checks its SM3 digest.
+// with a timeout, and at most a few MiB sit in memory); Next assembles one
+// delivery from its chunks and checks its SM3 digest. The stream is
+// InboxBatches: many small deliveries arrive in one message.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -22,7 +23,9 @@
 namespace beibu {
 
 namespace {
-constexpr size_t kQueueCapacity = 4;  // Delivery messages (≤ 1 MiB each) buffered ahead
+// Payload bytes buffered ahead of Next (a batch is about 1 MiB, a chunk at
+// most 1 MiB: the queue stays under a few MiB).
+constexpr uint64_t kQueueCapacityBytes = uint64_t{4} << 20;
 
 // A transfer id as exchange.proto allows it: never a path ("/", "..").
 bool IsSafeFileName(const std::string& id) {
@@ -54,8 +57,8 @@ InboxReader::Impl::~Impl() {
 
 void InboxReader::Impl::ReadLoop() {
   while (true) {
-    v1::Delivery d;
-    if (!stream_->Read(&d)) {
+    v1::DeliveryBatch batch;
+    if (!stream_->Read(&batch)) {
       absl::Status s = stream_->Finish();
       std::lock_guard<std::mutex> lock(mu_);
       ended_ = true;
@@ -64,9 +67,12 @@ void InboxReader::Impl::ReadLoop() {
       return;
     }
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return closing_ || queue_.size() < kQueueCapacity; });
+    cv_.wait(lock, [&] { return closing_ || queued_bytes_ < kQueueCapacityBytes; });
     if (closing_) return;
-    queue_.push_back(std::move(d));
+    for (v1::Delivery& d : *batch.mutable_deliveries()) {
+      queued_bytes_ += d.data().size();
+      queue_.push_back(std::move(d));
+    }
     cv_.notify_all();
   }
 }
@@ -85,6 +91,7 @@ absl::Status InboxReader::Impl::Pop(v1::Delivery* d,
   if (queue_.empty()) return end_status_;
   *d = std::move(queue_.front());
   queue_.pop_front();
+  queued_bytes_ -= std::min<uint64_t>(queued_bytes_, d->data().size());
   cv_.notify_all();
   return absl::OkStatus();
 }

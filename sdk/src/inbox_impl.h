@@ -38,6 +38,7 @@ class InboxReader::Impl {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::Delivery> queue_;
+  uint64_t queued_bytes_ = 0;  // payload bytes in queue_
   bool ended_ = false;
   bool closing_ = false;
   absl::Status end_status_;

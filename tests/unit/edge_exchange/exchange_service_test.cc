@@ -611,3 +611,399 @@ TEST(ExchangeServiceTest, BigStreamManual) {
 
 }  // namespace
 }  // namespace beibu::edge::testing
+
+// SendBatches and InboxBatches: SendMany and Inbox packed into fewer
+// messages, with the same answers and deliveries.
+namespace beibu::edge::testing {
+namespace {
+
+using beibu::testing::TempDir;
+using google::protobuf::util::MessageDifferencer;
+
+// Every stream below fails instead of hanging if a message never comes.
+void WithDeadline(grpc::ClientContext* ctx) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+}
+
+v1::SendRequest Request(const std::string& id, const std::string& category,
+                        const std::string& payload) {
+  v1::SendRequest req;
+  *req.mutable_header() = Header(id, "CN", category);
+  req.set_payload(payload);
+  return req;
+}
+
+// A mix of every kind of answer: FAST, DENY, a retry of the same id and
+// content, the same id with other content, an invalid header, more FAST.
+std::vector<v1::SendRequest> MixedRequests() {
+  return {Request("mixed-transfer-0001", "logistics.track", "data 1"),
+          Request("mixed-transfer-0002", "infrastructure.critical", "grid"),
+          Request("mixed-transfer-0001", "logistics.track", "data 1"),
+          Request("mixed-transfer-0001", "logistics.track", "other content"),
+          Request("bad", "logistics.track", "data"),
+          Request("mixed-transfer-0003", "logistics.track", "data 3"),
+          Request("mixed-transfer-0002", "infrastructure.critical", "grid"),
+          Request("mixed-transfer-0004", "logistics.track", "data 4")};
+}
+
+std::vector<v1::TransferStatus> SendManyAll(TestEdge& edge,
+                                            const std::vector<v1::SendRequest>& reqs) {
+  grpc::ClientContext ctx;
+  WithDeadline(&ctx);
+  TestEdge::As(&ctx, "sender-co", edge.self().country);
+  auto stream = edge.stub().SendMany(&ctx);
+  for (const v1::SendRequest& r : reqs) EXPECT_TRUE(stream->Write(r));
+  stream->WritesDone();
+  std::vector<v1::TransferStatus> answers;
+  v1::TransferStatus st;
+  while (stream->Read(&st)) answers.push_back(st);
+  EXPECT_TRUE(stream->Finish().ok());
+  return answers;
+}
+
+// Sends `batches` on one SendBatches stream; every answer in order, the
+// number of answer messages, and the stream's final status.
+struct BatchAnswers {
+  std::vector<v1::TransferStatus> answers;
+  size_t messages = 0;
+  grpc::Status status;
+};
+BatchAnswers SendBatchesAll(TestEdge& edge, const std::vector<v1::SendBatch>& batches) {
+  grpc::ClientContext ctx;
+  WithDeadline(&ctx);
+  TestEdge::As(&ctx, "sender-co", edge.self().country);
+  auto stream = edge.stub().SendBatches(&ctx);
+  for (const v1::SendBatch& b : batches) {
+    if (!stream->Write(b)) break;  // the server may end the stream (empty batch)
+  }
+  stream->WritesDone();
+  BatchAnswers out;
+  v1::TransferStatusBatch msg;
+  while (stream->Read(&msg)) {
+    ++out.messages;
+    EXPECT_GT(msg.statuses_size(), 0);
+    for (const v1::TransferStatus& st : msg.statuses()) out.answers.push_back(st);
+  }
+  out.status = stream->Finish();
+  return out;
+}
+
+std::vector<v1::SendBatch> Split(const std::vector<v1::SendRequest>& reqs,
+                                 const std::vector<size_t>& sizes) {
+  std::vector<v1::SendBatch> batches;
+  size_t next = 0;
+  for (size_t n : sizes) {
+    v1::SendBatch b;
+    for (size_t i = 0; i < n; ++i) *b.add_requests() = reqs.at(next++);
+    batches.push_back(b);
+  }
+  EXPECT_EQ(next, reqs.size());
+  return batches;
+}
+
+// An answer without its timestamps (two edges never reach a step at the
+// same instant).
+v1::TransferStatus Timeless(v1::TransferStatus st) {
+  st.clear_steps();
+  return st;
+}
+
+TEST(ExchangeBatchesTest, SendBatchesAnswersLikeSendManyInOrder) {
+  const std::vector<v1::SendRequest> reqs = MixedRequests();
+  TempDir many_dir, batch_dir;
+  TestEdge many_edge(many_dir, "VN"), batch_edge(batch_dir, "VN");
+  const std::vector<v1::TransferStatus> expected = SendManyAll(many_edge, reqs);
+  ASSERT_EQ(expected.size(), reqs.size());
+  BatchAnswers got = SendBatchesAll(batch_edge, Split(reqs, {3, 1, 4}));
+  ASSERT_TRUE(got.status.ok()) << got.status.error_message();
+  ASSERT_EQ(got.answers.size(), reqs.size());
+  EXPECT_LE(got.messages, reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(got.answers[i].transfer_id(), reqs[i].header().transfer_id()) << i;
+    EXPECT_TRUE(MessageDifferencer::Equals(Timeless(got.answers[i]), Timeless(expected[i])))
+        << i << "\nSendBatches: " << got.answers[i].ShortDebugString()
+        << "\nSendMany:    " << expected[i].ShortDebugString();
+  }
+  // What each kind of answer is (so that two wrong services cannot agree).
+  EXPECT_EQ(got.answers[0].state(), v1::IN_FLIGHT);
+  EXPECT_EQ(got.answers[1].state(), v1::DENIED);
+  EXPECT_TRUE(MessageDifferencer::Equals(got.answers[2], got.answers[0]));  // the first answer
+  EXPECT_EQ(got.answers[3].state(), v1::TRANSFER_STATE_UNSPECIFIED);
+  EXPECT_EQ(got.answers[3].detail().rfind("ALREADY_EXISTS: ", 0), 0u) << got.answers[3].detail();
+  EXPECT_EQ(got.answers[4].detail().rfind("INVALID_ARGUMENT: ", 0), 0u) << got.answers[4].detail();
+  EXPECT_EQ(got.answers[5].state(), v1::IN_FLIGHT);
+  EXPECT_TRUE(MessageDifferencer::Equals(got.answers[6], got.answers[1]));
+  EXPECT_EQ(got.answers[7].state(), v1::IN_FLIGHT);
+  // One transfer per id, in the outbox in the order they were answered.
+  std::vector<std::string> outbox;
+  const std::vector<v1::Envelope> items =
+      batch_edge.store().ReadOutbox(0, 100, size_t{1} << 30).value();
+  for (const v1::Envelope& env : items) {
+    v1::EnvelopeHeader h;
+    ASSERT_TRUE(h.ParseFromString(env.header()));
+    outbox.push_back(h.transfer_id());
+  }
+  EXPECT_EQ(outbox, (std::vector<std::string>{"mixed-transfer-0001", "mixed-transfer-0003",
+                                              "mixed-transfer-0004"}));
+  // Another split of the same requests on the same edge: every answer is now
+  // a replay, still in order.
+  BatchAnswers again = SendBatchesAll(batch_edge, Split(reqs, {1, 6, 1}));
+  ASSERT_TRUE(again.status.ok());
+  ASSERT_EQ(again.answers.size(), reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(again.answers[i], got.answers[i])) << i;
+  }
+}
+
+// The ABORTED rule holds across batches: after a retryable failure, the
+// later requests of the stream are not stored.
+TEST(ExchangeBatchesTest, SendBatchesHoldsBackRequestsAfterARetryableFailure) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  grpc::ClientContext ctx;
+  WithDeadline(&ctx);
+  TestEdge::As(&ctx, "sender-co", "VN");
+  auto stream = edge.stub().SendBatches(&ctx);
+  edge.keys().unavailable = true;
+  ASSERT_TRUE(
+      stream->Write(Split({Request("batch-retry-000001", "logistics.track", "a")}, {1})[0]));
+  std::vector<v1::TransferStatus> answers;
+  v1::TransferStatusBatch msg;
+  while (answers.size() < 1 && stream->Read(&msg)) {
+    answers.insert(answers.end(), msg.statuses().begin(), msg.statuses().end());
+  }
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].detail().rfind("UNAVAILABLE: ", 0), 0u) << answers[0].ShortDebugString();
+  edge.keys().unavailable = false;
+  ASSERT_TRUE(stream->Write(Split({Request("batch-retry-000002", "logistics.track", "b"),
+                                   Request("batch-retry-000003", "logistics.track", "c")},
+                                  {2})[0]));
+  stream->WritesDone();
+  while (stream->Read(&msg)) {
+    answers.insert(answers.end(), msg.statuses().begin(), msg.statuses().end());
+  }
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(answers.size(), 3u);
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_EQ(answers[i].detail().rfind("ABORTED: ", 0), 0u) << answers[i].ShortDebugString();
+    EXPECT_NE(answers[i].detail().find("batch-retry-000001"), std::string::npos);
+    EXPECT_TRUE(absl::IsNotFound(edge.store().GetTransfer(answers[i].transfer_id()).status()));
+  }
+}
+
+TEST(ExchangeBatchesTest, OverSizeBatchIsRefusedPerRequestAndEmptyBatchEndsTheStream) {
+  TempDir dir;
+  TestEdge edge(dir, "VN");
+  // Each payload alone is within Send's 4 MiB; together they are not.
+  const std::string three_mib(size_t{3} << 20, 'a');
+  std::vector<v1::SendBatch> batches =
+      Split({Request("size-transfer-0001", "logistics.track", "small"),
+             Request("size-transfer-0002", "logistics.track", three_mib),
+             Request("size-transfer-0003", "logistics.track", three_mib),
+             Request("size-transfer-0004", "logistics.track", "small")},
+            {1, 2, 1});
+  batches.emplace_back();  // no request
+  // Never read: the stream ended at the empty batch.
+  batches.push_back(Split({Request("size-transfer-0005", "logistics.track", "x")}, {1})[0]);
+  BatchAnswers got = SendBatchesAll(edge, batches);
+  EXPECT_EQ(got.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(got.status.error_message().find("no request"), std::string::npos)
+      << got.status.error_message();
+  // Every request before the empty batch is answered, in step.
+  ASSERT_EQ(got.answers.size(), 4u);
+  EXPECT_EQ(got.answers[0].state(), v1::IN_FLIGHT);
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_EQ(got.answers[i].transfer_id(), absl::StrCat("size-transfer-000", i + 1));
+    EXPECT_EQ(got.answers[i].state(), v1::TRANSFER_STATE_UNSPECIFIED);
+    EXPECT_EQ(got.answers[i].detail().rfind("INVALID_ARGUMENT: ", 0), 0u)
+        << got.answers[i].detail();
+    EXPECT_NE(got.answers[i].detail().find("fewer requests per batch"), std::string::npos)
+        << got.answers[i].detail();
+    EXPECT_TRUE(absl::IsNotFound(edge.store().GetTransfer(got.answers[i].transfer_id()).status()));
+  }
+  // The stream went on after the refused batch.
+  EXPECT_EQ(got.answers[3].transfer_id(), "size-transfer-0004");
+  EXPECT_EQ(got.answers[3].state(), v1::IN_FLIGHT);
+  EXPECT_TRUE(absl::IsNotFound(edge.store().GetTransfer("size-transfer-0005").status()));
+  EXPECT_EQ(OutboxTransfers(edge), 2u);
+}
+
+// A transfer the peer edge sealed for `to_enterprise` of this edge, stored
+// as it arrives from the hub (1 MiB chunks, four per slice).
+void ReceiveFromPeer(TestEdge& edge, const std::string& id, const std::string& to_enterprise,
+                     const std::string& payload, uint64_t sequence) {
+  v1::EnvelopeHeader h;
+  h.set_transfer_id(id);
+  h.set_source_sequence(sequence);
+  h.set_from_edge("edge-vn");
+  h.set_to_edge("edge-cn");
+  h.set_from_enterprise("vn-exporter");
+  h.set_to_enterprise(to_enterprise);
+  h.set_from_country("VN");
+  h.set_to_country("CN");
+  h.set_category("logistics.track");
+  h.set_decision("FAST");
+  h.add_rules("G-FAST-001");
+  h.set_policy_version(1);
+  h.set_sender_key_id("key-peer");
+  h.set_recipient_key_id("key-own");
+  h.set_size(payload.size());
+  h.mutable_accepted_at()->set_seconds(1790000000 + static_cast<int64_t>(sequence));
+  v1::Envelope whole =
+      envelope::SealEnvelope(edge.keys().PeerKeys(h), h, AsBytes(payload), size_t{1} << 20).value();
+  std::vector<IncomingPart> parts;
+  uint64_t hub_sequence = sequence * 100;
+  for (int i = 0; i < whole.sealed_chunks_size(); i += 4) {
+    IncomingPart part{.hub_sequence = hub_sequence++, .envelope = {}};
+    part.envelope.set_header(whole.header());
+    part.envelope.set_first_chunk(static_cast<uint32_t>(i));
+    for (int j = i; j < std::min(i + 4, whole.sealed_chunks_size()); ++j) {
+      part.envelope.add_sealed_chunks(whole.sealed_chunks(j));
+    }
+    parts.push_back(std::move(part));
+  }
+  ASSERT_TRUE(edge.store().StoreIncoming(parts).ok());
+}
+
+// Reads until `transfers` deliveries are complete (a part with `last`).
+std::vector<v1::Delivery> ReadDeliveries(grpc::ClientReader<v1::Delivery>* reader,
+                                         size_t transfers) {
+  std::vector<v1::Delivery> out;
+  v1::Delivery d;
+  size_t complete = 0;
+  while (complete < transfers && reader->Read(&d)) {
+    complete += d.last() ? 1 : 0;
+    out.push_back(d);
+  }
+  return out;
+}
+
+// The same from InboxBatches; `sizes` gets each message's number of parts.
+std::vector<v1::Delivery> ReadBatches(grpc::ClientReader<v1::DeliveryBatch>* reader,
+                                      size_t transfers, std::vector<size_t>* sizes) {
+  std::vector<v1::Delivery> out;
+  v1::DeliveryBatch b;
+  size_t complete = 0;
+  while (complete < transfers && reader->Read(&b)) {
+    sizes->push_back(static_cast<size_t>(b.deliveries_size()));
+    for (const v1::Delivery& d : b.deliveries()) {
+      complete += d.last() ? 1 : 0;
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
+void Acknowledge(TestEdge& edge, const std::vector<std::string>& ids) {
+  grpc::ClientContext ctx;
+  WithDeadline(&ctx);
+  TestEdge::As(&ctx, "cn-co", "CN");
+  v1::AckRequest ack;
+  for (const std::string& id : ids) ack.add_transfer_ids(id);
+  v1::AckResponse resp;
+  ASSERT_TRUE(edge.stub().Ack(&ctx, ack, &resp).ok());
+  EXPECT_EQ(resp.acknowledged(), ids.size());
+}
+
+TEST(ExchangeBatchesTest, InboxBatchesPacksTheDeliveriesInboxGives) {
+  TempDir dir;
+  TestEdge edge(dir, "CN");
+  constexpr size_t kTransfers = 6;
+  for (size_t i = 0; i < kTransfers; ++i) {
+    ReceiveFromPeer(edge, absl::StrCat("packed-transfer-00", i), "cn-co",
+                    std::string(1024, static_cast<char>('a' + i)), i + 1);
+  }
+  ReceiveFromPeer(edge, "packed-transfer-other", "cn-other", "not yours", 50);
+  std::vector<v1::Delivery> expected;
+  {
+    grpc::ClientContext ctx;
+    WithDeadline(&ctx);
+    TestEdge::As(&ctx, "cn-co", "CN");
+    auto reader = edge.stub().Inbox(&ctx, v1::InboxRequest());
+    expected = ReadDeliveries(reader.get(), kTransfers);
+    ctx.TryCancel();
+  }
+  ASSERT_EQ(expected.size(), kTransfers);
+  grpc::ClientContext ctx;
+  WithDeadline(&ctx);
+  TestEdge::As(&ctx, "cn-co", "CN");
+  auto reader = edge.stub().InboxBatches(&ctx, v1::InboxRequest());
+  std::vector<size_t> sizes;
+  std::vector<v1::Delivery> got = ReadBatches(reader.get(), kTransfers, &sizes);
+  ctx.TryCancel();
+  ASSERT_EQ(got.size(), kTransfers);
+  // All were pending when the stream opened: one read, one message.
+  EXPECT_LT(sizes.size(), kTransfers);
+  EXPECT_EQ(sizes, std::vector<size_t>{kTransfers});
+  for (size_t i = 0; i < kTransfers; ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(got[i], expected[i]))
+        << i << "\nInboxBatches: " << got[i].ShortDebugString().substr(0, 300)
+        << "\nInbox:        " << expected[i].ShortDebugString().substr(0, 300);
+    EXPECT_EQ(got[i].transfer_id(), absl::StrCat("packed-transfer-00", i));
+    EXPECT_EQ(got[i].data(), std::string(1024, static_cast<char>('a' + i)));
+    EXPECT_EQ(got[i].payload_sm3(), HexEncode(ByteView(crypto::Sm3::Hash(AsBytes(got[i].data())))));
+  }
+}
+
+TEST(ExchangeBatchesTest, InboxBatchesKeepsFlowControlAndSplitsLargePayloads) {
+  TempDir dir;
+  TestEdge edge(dir, "CN");
+  for (uint64_t i = 0; i < 3; ++i) {
+    ReceiveFromPeer(edge, absl::StrCat("window-transfer-00", i), "cn-co",
+                    absl::StrCat("payload ", i), i + 1);
+  }
+  grpc::ClientContext ctx;
+  WithDeadline(&ctx);
+  TestEdge::As(&ctx, "cn-co", "CN");
+  v1::InboxRequest req;
+  req.set_max_unacked(2);
+  auto reader = edge.stub().InboxBatches(&ctx, req);
+  // The first message holds the window's two, not the third.
+  v1::DeliveryBatch b;
+  ASSERT_TRUE(reader->Read(&b));
+  ASSERT_EQ(b.deliveries_size(), 2);
+  EXPECT_EQ(b.deliveries(0).transfer_id(), "window-transfer-000");
+  EXPECT_EQ(b.deliveries(1).transfer_id(), "window-transfer-001");
+  // An ack frees one slot: the third comes alone.
+  Acknowledge(edge, {"window-transfer-000"});
+  ASSERT_TRUE(reader->Read(&b));
+  ASSERT_EQ(b.deliveries_size(), 1);
+  EXPECT_EQ(b.deliveries(0).transfer_id(), "window-transfer-002");
+  EXPECT_EQ(b.deliveries(0).data(), "payload 2");
+  // A large payload arriving live: its parts in order, across messages of
+  // about 1 MiB, payload_sm3 on the last part only.
+  Acknowledge(edge, {"window-transfer-001", "window-transfer-002"});
+  std::string big;
+  for (int i = 0; big.size() < (size_t{2} << 20) + 77; ++i) absl::StrAppend(&big, "row ", i, "\n");
+  ReceiveFromPeer(edge, "window-transfer-big", "cn-co", big, 9);
+  std::vector<size_t> sizes;
+  std::vector<v1::Delivery> parts = ReadBatches(reader.get(), 1, &sizes);
+  ctx.TryCancel();
+  ASSERT_EQ(parts.size(), 3u);  // three 1 MiB chunks
+  EXPECT_GE(sizes.size(), 2u);
+  std::string joined;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    EXPECT_EQ(parts[i].transfer_id(), "window-transfer-big");
+    EXPECT_EQ(parts[i].offset(), joined.size()) << i;
+    EXPECT_EQ(parts[i].size(), big.size());
+    EXPECT_EQ(parts[i].last(), i + 1 == parts.size()) << i;
+    EXPECT_EQ(parts[i].payload_sm3().empty(), i + 1 != parts.size()) << i;
+    joined += parts[i].data();
+  }
+  EXPECT_EQ(joined, big);
+  EXPECT_EQ(parts.back().payload_sm3(), HexEncode(ByteView(crypto::Sm3::Hash(AsBytes(big)))));
+  // The same parts as Inbox gives for it.
+  grpc::ClientContext ictx;
+  WithDeadline(&ictx);
+  TestEdge::As(&ictx, "cn-co", "CN");
+  auto inbox = edge.stub().Inbox(&ictx, v1::InboxRequest());
+  std::vector<v1::Delivery> expected = ReadDeliveries(inbox.get(), 1);
+  ictx.TryCancel();
+  ASSERT_EQ(expected.size(), parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(parts[i], expected[i])) << i;
+  }
+}
+
+}  // namespace
+}  // namespace beibu::edge::testing

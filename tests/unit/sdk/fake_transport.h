@@ -104,6 +104,16 @@ class FakeInboxStream : public sdk_internal::Stream {
     std::unique_lock<std::mutex> lock(e_->mu);
     e_->cv.wait(lock, [&] { return cancelled_ || !e_->deliveries.empty() || e_->inbox_ends; });
     if (cancelled_ || e_->deliveries.empty()) return false;
+    // InboxBatches: everything queued so far in one message, as the edge
+    // packs what is ready.
+    if (auto* batch = dynamic_cast<v1::DeliveryBatch*>(m)) {
+      batch->Clear();
+      while (!e_->deliveries.empty()) {
+        *batch->add_deliveries() = std::move(e_->deliveries.front());
+        e_->deliveries.pop_front();
+      }
+      return true;
+    }
     m->CopyFrom(e_->deliveries.front());
     e_->deliveries.pop_front();
     return true;
@@ -145,7 +155,9 @@ class FakeTransport : public sdk_internal::Transport {
   }
   std::unique_ptr<sdk_internal::Stream> StartCall(const std::string& method,
                                                   std::chrono::milliseconds) override {
-    if (method == "/beibu.v1.Exchange/Inbox") return std::make_unique<FakeInboxStream>(e_);
+    if (method == "/beibu.v1.Exchange/Inbox" || method == "/beibu.v1.Exchange/InboxBatches") {
+      return std::make_unique<FakeInboxStream>(e_);
+    }
     return std::make_unique<FakeSendStream>(e_);
   }
   absl::Status Reconnect() override {

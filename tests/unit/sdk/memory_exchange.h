@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -98,6 +99,24 @@ class MemoryExchange : public v1::Exchange::Service {
 
   grpc::Status Inbox(grpc::ServerContext* ctx, const v1::InboxRequest*,
                      grpc::ServerWriter<v1::Delivery>* writer) override {
+    return ServeInbox(ctx, [&](const v1::Delivery& d) { return writer->Write(d); });
+  }
+
+  // The same deliveries, every transfer's parts in one message.
+  grpc::Status InboxBatches(grpc::ServerContext* ctx, const v1::InboxRequest*,
+                            grpc::ServerWriter<v1::DeliveryBatch>* writer) override {
+    v1::DeliveryBatch batch;
+    return ServeInbox(ctx, [&](const v1::Delivery& d) {
+      *batch.add_deliveries() = d;
+      if (!d.last()) return true;
+      bool ok = writer->Write(batch);
+      batch.Clear();
+      return ok;
+    });
+  }
+
+  grpc::Status ServeInbox(grpc::ServerContext* ctx,
+                          const std::function<bool(const v1::Delivery&)>& write) {
     std::vector<std::string> ids;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -127,7 +146,7 @@ class MemoryExchange : public v1::Exchange::Service {
         } while (off < t.data.size());
       }
       for (const v1::Delivery& d : chunks) {
-        if (!writer->Write(d)) return grpc::Status::OK;
+        if (!write(d)) return grpc::Status::OK;
       }
     }
     // Then wait for new ones like a real edge would, until the client leaves.
