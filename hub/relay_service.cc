@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "beibu/crypto/sm3.h"
 #include "beibu/envelope/epoch_key.h"
+#include "beibu/envelope/transfer_event.h"
 #include "beibu/rpc/peer.h"
 #include "beibu/rpc/status.h"
 #include "hub_state.h"
@@ -18,8 +19,6 @@ namespace beibu::hub {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-constexpr char kHeaderDigestAlgorithm[] = "sm3-envelope-header";
 
 grpc::Status Unavailable() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the hub is shutting down; reconnect");
@@ -188,19 +187,8 @@ std::vector<v1::AuditEvent> RelayService::AuditEvents(
       continue;
     }
     if (env.first_chunk() != 0) continue;  // one event per transfer, not per slice
-    v1::EnvelopeHeader h;
-    if (!h.ParseFromString(env.header())) continue;  // Route parsed it already
-    e.set_operation("transfer.relayed");
-    e.set_transfer_id(h.transfer_id());
-    e.set_source_country(h.from_country());
-    e.set_destination_country(h.to_country());
-    e.set_category(h.category());
-    e.set_decision(h.decision());
-    for (const std::string& r : h.rules()) e.add_rule_ids(r);
-    crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(env.header()));
-    v1::Digest* digest = e.add_digests();
-    digest->set_algorithm(kHeaderDigestAlgorithm);
-    digest->set_value(std::string(d.begin(), d.end()));
+    e = envelope::TransferStepEvent("transfer.relayed", env.header());  // Route parsed it
+    *e.mutable_who() = audit::ActorOf(caller);
     e.set_detail(absl::StrCat("queued for ", item->destination));
     events.push_back(std::move(e));
   }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "beibu/crypto/random.h"
 #include "beibu/envelope/seal.h"
+#include "beibu/envelope/transfer_event.h"
 #include "beibu/policy/mask.h"
 #include "beibu/policy/route.h"
 #include "beibu/policy/types.h"
@@ -165,7 +166,7 @@ struct AcceptPipeline::Impl {
     if (envelope_header != nullptr) {
       crypto::Sm3Digest hd = crypto::Sm3::Hash(AsBytes(*envelope_header));
       dg = e.add_digests();
-      dg->set_algorithm("sm3-envelope-header");
+      dg->set_algorithm(envelope::kHeaderDigestAlgorithm);
       dg->set_value(std::string(hd.begin(), hd.end()));
     }
     e.set_detail(d.reason.size() > kMaxReasonChars ? d.reason.substr(0, kMaxReasonChars) + "..."

@@ -392,9 +392,9 @@ absl::StatusOr<envelope::TransferKeys> EpochKeys::PrepareSendLocked(v1::Envelope
     if (!best || ToTime(p.record.not_before()) > ToTime(best->record.not_before())) best = &p;
   }
   if (!best) {
-    return absl::UnavailableError(absl::StrCat("no epoch key of an edge serving ",
-                                               header->to_country(),
-                                               " yet (is that edge enrolled and connected to the hub?); retry"));
+    return absl::UnavailableError(
+        absl::StrCat("no epoch key of an edge serving ", header->to_country(),
+                     " yet (is that edge enrolled and connected to the hub?); retry"));
   }
   header->set_to_edge(best->record.edge_id());
   header->set_sender_key_id(mine->record.key_id());

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "beibu/crypto/sm3.h"
 #include "beibu/envelope/seal.h"
+#include "beibu/envelope/transfer_event.h"
 #include "beibu/rpc/peer.h"
 #include "beibu/rpc/status.h"
 #include "exchange/accept_pipeline.h"
@@ -777,22 +778,8 @@ grpc::Status ExchangeService::Ack(grpc::ServerContext* ctx, const v1::AckRequest
   // The transfer.acknowledged events and the notices to the source edges go
   // in the same synced batch.
   auto audit_of = [&caller](const v1::DeliveryRecord& d) {
-    v1::EnvelopeHeader h;
-    (void)h.ParseFromString(d.envelope_header());
-    v1::AuditEvent e;
+    v1::AuditEvent e = envelope::TransferStepEvent("transfer.acknowledged", d.envelope_header());
     *e.mutable_who() = audit::ActorOf(caller);
-    e.set_operation("transfer.acknowledged");
-    e.set_transfer_id(h.transfer_id());
-    e.set_source_country(h.from_country());
-    e.set_destination_country(h.to_country());
-    e.set_category(h.category());
-    e.set_decision(h.decision());
-    for (const std::string& r : h.rules()) e.add_rule_ids(r);
-    // The digest the source and the hub logged for this transfer.
-    v1::Digest* dg = e.add_digests();
-    dg->set_algorithm("sm3-envelope-header");
-    crypto::Sm3Digest hd = crypto::Sm3::Hash(AsBytes(d.envelope_header()));
-    dg->set_value(std::string(hd.begin(), hd.end()));
     return e;
   };
   absl::StatusOr<std::vector<std::string>> acked =

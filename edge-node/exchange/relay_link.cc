@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "beibu/crypto/sm3.h"
+#include "beibu/envelope/transfer_event.h"
 #include "exchange/inbound_verifier.h"
 #include "hub_connection.h"
 
@@ -63,13 +64,8 @@ v1::AuditEvent TransferEvent(const std::string& operation, const v1::EnvelopeHea
 v1::AuditEvent DeliveredEvent(const v1::DeliveryRecord& d) {
   v1::EnvelopeHeader h;
   (void)h.ParseFromString(d.envelope_header());
-  v1::AuditEvent e = TransferEvent("transfer.delivered", h);
-  e.set_decision(h.decision());
-  for (const std::string& r : h.rules()) e.add_rule_ids(r);
-  v1::Digest* dg = e.add_digests();
-  dg->set_algorithm("sm3-envelope-header");
-  crypto::Sm3Digest sum = crypto::Sm3::Hash(AsBytes(d.envelope_header()));
-  dg->set_value(std::string(sum.begin(), sum.end()));
+  v1::AuditEvent e = envelope::TransferStepEvent("transfer.delivered", d.envelope_header());
+  *e.mutable_who() = SourceEdgeActor(h);
   e.set_detail(absl::StrCat("in the inbox of ", h.to_enterprise()));
   return e;
 }

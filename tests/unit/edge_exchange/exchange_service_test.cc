@@ -832,35 +832,15 @@ TEST(ExchangeBatchesTest, OverSizeBatchIsRefusedPerRequestAndEmptyBatchEndsTheSt
 // as it arrives from the hub (1 MiB chunks, four per slice).
 void ReceiveFromPeer(TestEdge& edge, const std::string& id, const std::string& to_enterprise,
                      const std::string& payload, uint64_t sequence) {
-  v1::EnvelopeHeader h;
-  h.set_transfer_id(id);
-  h.set_source_sequence(sequence);
-  h.set_from_edge("edge-vn");
-  h.set_to_edge("edge-cn");
-  h.set_from_enterprise("vn-exporter");
-  h.set_to_enterprise(to_enterprise);
-  h.set_from_country("VN");
-  h.set_to_country("CN");
-  h.set_category("logistics.track");
-  h.set_decision("FAST");
-  h.add_rules("G-FAST-001");
-  h.set_policy_version(1);
-  h.set_sender_key_id("key-peer");
-  h.set_recipient_key_id("key-own");
-  h.set_size(payload.size());
-  h.mutable_accepted_at()->set_seconds(1790000000 + static_cast<int64_t>(sequence));
-  v1::Envelope whole =
-      envelope::SealEnvelope(edge.keys().PeerKeys(h), h, AsBytes(payload), size_t{1} << 20).value();
   std::vector<IncomingPart> parts;
   uint64_t hub_sequence = sequence * 100;
-  for (int i = 0; i < whole.sealed_chunks_size(); i += 4) {
-    IncomingPart part{.hub_sequence = hub_sequence++, .envelope = {}};
-    part.envelope.set_header(whole.header());
-    part.envelope.set_first_chunk(static_cast<uint32_t>(i));
-    for (int j = i; j < std::min(i + 4, whole.sealed_chunks_size()); ++j) {
-      part.envelope.add_sealed_chunks(whole.sealed_chunks(j));
-    }
-    parts.push_back(std::move(part));
+  for (v1::Envelope& e : SealedByPeer(edge.keys(), id, to_enterprise, payload, size_t{1} << 20, 4,
+                                      sequence, [&](v1::EnvelopeHeader& h) {
+                                        h.add_rules("G-FAST-001");
+                                        h.mutable_accepted_at()->set_seconds(
+                                            1790000000 + static_cast<int64_t>(sequence));
+                                      })) {
+    parts.push_back({hub_sequence++, std::move(e)});
   }
   ASSERT_TRUE(edge.store().StoreIncoming(parts).ok());
 }

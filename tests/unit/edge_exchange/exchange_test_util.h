@@ -4,8 +4,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "beibu/audit/audit_log.h"
@@ -55,6 +58,43 @@ class FakeKeys final : public TransferKeySource {
   crypto::Sm2KeyShare own_;
   crypto::Sm2KeyShare peer_;
 };
+
+// A transfer the peer edge sealed for this edge, cut into slices of
+// `per_slice` chunks of `chunk_size` bytes; `adjust` may change the header.
+inline std::vector<v1::Envelope> SealedByPeer(
+    FakeKeys& keys, const std::string& id, const std::string& to_enterprise,
+    const std::string& payload, size_t chunk_size, int per_slice, uint64_t source_sequence = 1,
+    const std::function<void(v1::EnvelopeHeader&)>& adjust = {}) {
+  v1::EnvelopeHeader h;
+  h.set_transfer_id(id);
+  h.set_source_sequence(source_sequence);
+  h.set_from_edge("edge-vn");
+  h.set_to_edge("edge-cn");
+  h.set_from_enterprise("vn-exporter");
+  h.set_to_enterprise(to_enterprise);
+  h.set_from_country("VN");
+  h.set_to_country("CN");
+  h.set_category("logistics.track");
+  h.set_decision("FAST");
+  h.set_policy_version(1);
+  h.set_sender_key_id("key-peer");
+  h.set_recipient_key_id("key-own");
+  h.set_size(payload.size());
+  if (adjust) adjust(h);
+  v1::Envelope whole =
+      envelope::SealEnvelope(keys.PeerKeys(h), h, AsBytes(payload), chunk_size).value();
+  std::vector<v1::Envelope> slices;
+  for (int i = 0; i < whole.sealed_chunks_size(); i += per_slice) {
+    v1::Envelope s;
+    s.set_header(whole.header());
+    s.set_first_chunk(static_cast<uint32_t>(i));
+    for (int j = i; j < std::min(i + per_slice, whole.sealed_chunks_size()); ++j) {
+      s.add_sealed_chunks(whole.sealed_chunks(j));
+    }
+    slices.push_back(s);
+  }
+  return slices;
+}
 
 // An edge of `country` with its store, policy, audit log and Exchange
 // service on 127.0.0.1.
