@@ -384,19 +384,19 @@ grpc::Status RelayService::Pull(grpc::ServerContext* ctx,
         spdlog::warn("event=relay_ack_ahead edge={} ack={} last_assigned={}", caller.id,
                      ack.through_sequence(), assigned);
       }
-      // The window opens before the synced delete: the edge has the items,
-      // so the next batch need not wait for the hub's disk.
-      if (through > acked.load()) {
-        acked.store(through);
-        queue_->Notify();
-      }
-      if (absl::StatusOr<size_t> n = queue_->Ack(caller.id, through); !n.ok()) {
+      // The window opens with the delete (not synced: the edge has the
+      // items), whose change wakes the loop below.
+      const bool advanced = through > acked.load();
+      if (advanced) acked.store(through);
+      absl::StatusOr<size_t> n = queue_->Ack(caller.id, through);
+      if (!n.ok()) {
         spdlog::error("event=relay_ack_failed edge={} error=\"{}\"", caller.id,
                       n.status().ToString());
         std::lock_guard<std::mutex> lock(error_mu);
         reader_error = n.status();
         break;
       }
+      if (advanced && *n == 0) queue_->Notify();  // nothing deleted, nothing woke it
       if (through > acked.load()) acked.store(through);
     }
     reader_done.store(true);

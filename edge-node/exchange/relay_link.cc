@@ -73,7 +73,10 @@ v1::AuditEvent DeliveredEvent(const v1::DeliveryRecord& d) {
 // State of one hub session shared by its threads; the first failure ends it.
 struct Session {
   std::mutex mu;
-  std::condition_variable cv;
+  std::condition_variable cv;  // the pusher: room in the window, or done
+  // The session's control loop (key refresh): done or sync_keys only. Its
+  // own, so that the per-batch wake-ups of the pusher do not wake it too.
+  std::condition_variable control_cv;
   bool done = false;
   absl::Status why;
   std::deque<uint64_t> in_flight;  // last relay_sequence of each unacknowledged batch
@@ -88,6 +91,7 @@ struct Session {
       why = std::move(s);
     }
     cv.notify_all();
+    control_cv.notify_all();
   }
   bool Done() {
     std::lock_guard<std::mutex> lock(mu);
@@ -133,7 +137,7 @@ struct RelayLink::Impl {
       std::lock_guard<std::mutex> slock(session->mu);
       session->sync_keys = true;
     }
-    session->cv.notify_all();
+    session->control_cv.notify_all();
   }
   void Run();
   absl::Status RunSession();
@@ -241,7 +245,7 @@ absl::Status RelayLink::Impl::RunSession() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(s.mu);
-      s.cv.wait_for(lock, refresh, [&] { return s.done || s.sync_keys; });
+      s.control_cv.wait_for(lock, refresh, [&] { return s.done || s.sync_keys; });
       if (s.done) break;
       s.sync_keys = false;
     }

@@ -16,6 +16,7 @@
 namespace beibu {
 
 inline constexpr char kSendMethod[] = "/beibu.v1.Exchange/Send";
+inline constexpr char kSendBatchesMethod[] = "/beibu.v1.Exchange/SendBatches";
 inline constexpr char kSendStreamMethod[] = "/beibu.v1.Exchange/SendStream";
 inline constexpr char kGetTransferMethod[] = "/beibu.v1.Exchange/GetTransfer";
 // InboxBatches: the same Delivery messages as Inbox, several per stream message.

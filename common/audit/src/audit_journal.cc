@@ -187,13 +187,18 @@ absl::Status AuditJournal::Write(storage::WriteBatch& batch, std::vector<v1::Aud
 void AuditJournal::Pump() {
   State& s = *s_;
   std::unique_lock<std::mutex> lock(s.mu);
+  size_t last_appended = 0;  // events in the previous append
   while (true) {
     s.wake.wait(lock, [&] { return s.stopping || !s.staged.empty(); });
     if (s.staged.empty()) return;  // stopping, nothing left
-    // Let a busy hop's events gather for a moment: one append (one fsync of
-    // the log) then carries many steps instead of one each.
-    s.wake.wait_for(lock, s.options.linger,
-                    [&] { return s.stopping || s.staged.size() >= s.options.max_batch; });
+    // A busy hop (its last append carried several events, or several are
+    // waiting) lets events gather for a moment: one append (one fsync of the
+    // log) then carries many steps. A quiet one appends at once, without a
+    // timer wake-up per event.
+    if (last_appended > 1 || s.staged.size() > 1) {
+      s.wake.wait_for(lock, s.options.linger,
+                      [&] { return s.stopping || s.staged.size() >= s.options.max_batch; });
+    }
     const size_t n = std::min(s.staged.size(), s.options.max_batch);
     std::vector<v1::AuditEvent> events;
     events.reserve(n);
@@ -229,6 +234,7 @@ void AuditJournal::Pump() {
     lock.lock();
     s.staged.erase(s.staged.begin(), s.staged.begin() + static_cast<std::ptrdiff_t>(n));
     s.appended_through = last_seq;
+    last_appended = n;
     s.appended_cv.notify_all();
   }
 }

@@ -1,18 +1,22 @@
 // A minimal in-memory beibu.v1.Exchange for SDK tests over a real loopback
 // tunnel: idempotent Send, resumable SendStream, GetTransfer, a chunked
-// Inbox and Ack. Decisions are canned: category "deny.me" is DENY, anything
+// Inbox and Ack, SendBatches with the edge's in-stream errors and hooks that
+// fail its streams part-way. Decisions are canned: category "deny.me" is DENY, anything
 // else FAST. One recipient inbox for everyone (the tests have one).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "beibu/crypto/bytes.h"
 #include "beibu/crypto/sm3.h"
@@ -36,6 +40,20 @@ class MemoryExchange : public v1::Exchange::Service {
   std::vector<uint64_t> stream_starts;
   size_t delivery_chunk = 1000;
   int sends = 0;
+  std::map<std::string, int> stored;  // transfer id -> times decided and stored
+
+  // SendBatches hooks, each for the next `*_streams` streams: after
+  // `unavailable_after` requests of a stream, answer UNAVAILABLE in the
+  // stream (and ABORTED for the rest of it, like the edge); after
+  // `break_after` requests, end the stream with UNAVAILABLE.
+  int unavailable_streams = 0;
+  uint64_t unavailable_after = 0;
+  int break_streams = 0;
+  uint64_t break_after = 0;
+  int batch_streams = 0;           // SendBatches calls
+  size_t max_batch_payload = 0;    // the largest SendBatch seen (payload bytes)
+  size_t batches = 0;              // SendBatch messages seen
+  size_t answers_per_message = 3;  // answers are cut independently of the batches
 
   grpc::Status Send(grpc::ServerContext*, const v1::SendRequest* req,
                     v1::TransferStatus* resp) override {
@@ -50,6 +68,54 @@ class MemoryExchange : public v1::Exchange::Service {
       return grpc::Status::OK;
     }
     *resp = Finish(req->header(), req->payload());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SendBatches(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::TransferStatusBatch, v1::SendBatch>* stream) override {
+    bool unavailable = false, breaks = false;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++batch_streams;
+      if (unavailable_streams > 0) unavailable = unavailable_streams-- > 0;
+      if (break_streams > 0) breaks = break_streams-- > 0;
+    }
+    uint64_t seen = 0;
+    bool aborting = false;
+    v1::SendBatch batch;
+    while (stream->Read(&batch)) {
+      if (batch.requests_size() == 0) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a SendBatch carried no request");
+      }
+      size_t payload = 0;
+      for (const v1::SendRequest& r : batch.requests()) payload += r.payload().size();
+      std::vector<v1::TransferStatus> answers;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++batches;
+        max_batch_payload = std::max(max_batch_payload, payload);
+        for (const v1::SendRequest& r : batch.requests()) {
+          if (breaks && seen == break_after) {
+            if (!WriteAnswers(stream, answers)) return grpc::Status::OK;
+            return grpc::Status(grpc::StatusCode::UNAVAILABLE, "edge restarting");
+          }
+          ++seen;
+          const std::string& id = r.header().transfer_id();
+          if (unavailable && seen == unavailable_after + 1) {
+            answers.push_back(Error(id, "UNAVAILABLE: the store is busy"));
+            aborting = true;
+          } else if (aborting) {
+            answers.push_back(Error(id, "ABORTED: an earlier request failed; resend from it"));
+          } else if (payload > (4u << 20)) {
+            answers.push_back(Error(id, "INVALID_ARGUMENT: the batch is above 4 MiB"));
+          } else {
+            answers.push_back(SendLocked(r));
+          }
+        }
+      }
+      if (!WriteAnswers(stream, answers)) return grpc::Status::OK;
+    }
     return grpc::Status::OK;
   }
 
@@ -173,9 +239,41 @@ class MemoryExchange : public v1::Exchange::Service {
   }
 
  private:
+  static v1::TransferStatus Error(const std::string& id, const std::string& detail) {
+    v1::TransferStatus s;
+    s.set_transfer_id(id);
+    s.set_detail(detail);
+    return s;
+  }
+
+  // Send's answer (or error) for one request of a batch. mu held.
+  v1::TransferStatus SendLocked(const v1::SendRequest& r) {
+    const std::string& id = r.header().transfer_id();
+    auto it = transfers.find(id);
+    if (it == transfers.end()) return Finish(r.header(), r.payload());
+    if (it->second.data != r.payload()) {
+      return Error(id, "ALREADY_EXISTS: same id, different content");
+    }
+    return it->second.first_answer;
+  }
+
+  bool WriteAnswers(grpc::ServerReaderWriter<v1::TransferStatusBatch, v1::SendBatch>* stream,
+                    const std::vector<v1::TransferStatus>& answers) {
+    v1::TransferStatusBatch out;
+    for (const v1::TransferStatus& a : answers) {
+      *out.add_statuses() = a;
+      if (out.statuses_size() >= static_cast<int>(answers_per_message)) {
+        if (!stream->Write(out)) return false;
+        out.Clear();
+      }
+    }
+    return out.statuses_size() == 0 || stream->Write(out);
+  }
+
   // Decides and, when accepted, "delivers" at once. mu held.
   v1::TransferStatus Finish(const v1::TransferHeader& h, const std::string& data) {
     Transfer& t = transfers[h.transfer_id()];
+    ++stored[h.transfer_id()];
     t.header = h;
     t.data = data;
     v1::TransferStatus& s = t.status;

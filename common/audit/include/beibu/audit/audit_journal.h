@@ -45,8 +45,9 @@ struct AuditJournalOptions {
   std::string prefix = "~audit-journal/";
   // Most events per append to the log.
   size_t max_batch = 1024;
-  // How long staged events may wait for more before an append: a busy hop
-  // then pays one log fsync per this interval, not one per step.
+  // How long staged events of a busy hop (several per append) may wait for
+  // more before an append: it then pays one log fsync per this interval, not
+  // one per step. A quiet hop's single event is appended at once.
   std::chrono::milliseconds linger{5};
   // Pause before retrying a failed append (the events stay staged).
   std::chrono::milliseconds retry_after{1000};
