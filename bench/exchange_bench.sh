@@ -44,16 +44,34 @@ load=("$bin/exchange_load" beibu --send-server "$vn" --send-identity vn-shipper
 # The first send waits for the edges to have exchanged epoch keys.
 for _ in $(seq 1 100); do "${load[@]}" --count 1 > /dev/null 2>&1 && break; sleep 0.2; done
 
+# Each measurement starts from a quiet space: a run ends when its messages
+# arrived, but their DELIVERED and ACKNOWLEDGED notices (two relay items per
+# message, back to the source) and the audit appends may still be flowing.
+# Waits (at most 60 s) until the daemons used under 2 % of a core for 1 s.
+wait_idle() {
+  local ticks before after
+  ticks() { for p in "${space_pids[@]}"; do awk '{s += $14 + $15} END {print s}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
+  for _ in $(seq 1 60); do
+    before=$(ticks); sleep 1; after=$(ticks)
+    [ $((after - before)) -le 2 ] && return 0
+  done
+  echo "exchange_bench: the space did not become idle" >&2
+}
+
 echo "== 1 KiB messages, maximum throughput ($count messages)"
+wait_idle
 "${load[@]}" --count "$count" | tee beibu-max.json
 # The same with one stream message per transfer (SendMany / Inbox), to show
 # what packing ready messages (SendBatches / InboxBatches) brings.
+wait_idle
 "${load[@]}" --count "$count" --batch 1 | tee beibu-max-unbatched.json
 "$bin/exchange_load" plain --count "$count" | tee plain-max.json
 echo "== 1 KiB messages at 1,000 msg/s (10 s)"
+wait_idle
 "${load[@]}" --count 10000 --rate 1000 | tee beibu-1000.json
 "$bin/exchange_load" plain --count 10000 --rate 1000 | tee plain-1000.json
 
+wait_idle
 echo "== bulk: ${bulk_mib} MiB file VN -> SG"
 "$bin/exchange_load" sm4 --mib "$bulk_mib" | tee sm4.json
 head -c $((bulk_mib << 20)) /dev/zero | tr '\0' 'a' > bulk.bin
