@@ -320,17 +320,17 @@ void RelayLink::Impl::PushAckLoop(rpc::TunnelCall& call, Session& s, const pki::
   while (call.Read(&ack)) {
     const uint64_t through = ack.through_sequence();
     if (through <= acked) continue;
+    uint64_t sent = 0;
     {
       std::lock_guard<std::mutex> lock(s.mu);
-      if (through > s.last_sent) {
-        // Deleting items the hub never got would lose them.
-        s.done = true;
-        s.why = absl::DataLossError(absl::StrCat("the hub acknowledged relay_sequence ", through,
-                                                 " but this edge sent only up to ", s.last_sent,
-                                                 ": not deleting anything"));
-        s.cv.notify_all();
-        return;
-      }
+      sent = s.last_sent;
+    }
+    if (through > sent) {
+      // Deleting items the hub never got would lose them.
+      s.Fail(absl::DataLossError(absl::StrCat("the hub acknowledged relay_sequence ", through,
+                                              " but this edge sent only up to ", sent,
+                                              ": not deleting anything")));
+      return;
     }
     if (absl::Status u = RecordUndeliverable(ack, hub); !u.ok()) {
       s.Fail(absl::Status(u.code(), absl::StrCat("recording refused items: ", u.message())));

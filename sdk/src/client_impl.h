@@ -21,6 +21,8 @@ inline constexpr char kSendStreamMethod[] = "/beibu.v1.Exchange/SendStream";
 inline constexpr char kGetTransferMethod[] = "/beibu.v1.Exchange/GetTransfer";
 // InboxBatches: the same Delivery messages as Inbox, several per stream message.
 inline constexpr char kInboxMethod[] = "/beibu.v1.Exchange/InboxBatches";
+// Edges older than InboxBatches answer it UNIMPLEMENTED: the reader falls back.
+inline constexpr char kInboxLegacyMethod[] = "/beibu.v1.Exchange/Inbox";
 inline constexpr char kAckMethod[] = "/beibu.v1.Exchange/Ack";
 inline constexpr uint64_t kMaxSendPayload = 4ull << 20;  // exchange.proto: Send takes at most 4 MiB
 

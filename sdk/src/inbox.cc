@@ -40,26 +40,56 @@ bool IsSafeFileName(const std::string& id) {
 }  // namespace
 
 InboxReader::Impl::Impl(Client::Impl* client, std::unique_ptr<sdk_internal::Stream> stream,
-                        uint64_t max_in_memory)
-    : client_(client), stream_(std::move(stream)), max_in_memory_(max_in_memory) {
+                        uint64_t max_in_memory, uint32_t max_unacked)
+    : client_(client),
+      stream_(std::move(stream)),
+      max_in_memory_(max_in_memory),
+      max_unacked_(max_unacked) {
   reader_ = std::thread([this] { ReadLoop(); });
 }
 
 InboxReader::Impl::~Impl() {
   {
+    // Under the lock: the reader may be replacing the stream (fallback).
     std::lock_guard<std::mutex> lock(mu_);
     closing_ = true;
+    stream_->Cancel();
   }
   cv_.notify_all();
-  stream_->Cancel();
   reader_.join();
 }
 
+bool InboxReader::Impl::FallBackToInbox() {
+  std::unique_ptr<sdk_internal::Stream> legacy =
+      client_->transport->StartCall(kInboxLegacyMethod, std::chrono::milliseconds(0));
+  v1::InboxRequest req;
+  req.set_max_unacked(max_unacked_);
+  if (!legacy->Write(req).ok() || !legacy->WritesDone().ok()) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) {
+    legacy->Cancel();
+    return false;
+  }
+  stream_ = std::move(legacy);
+  legacy_ = true;
+  return true;
+}
+
 void InboxReader::Impl::ReadLoop() {
+  bool any = false;  // a message arrived on this reader
   while (true) {
     v1::DeliveryBatch batch;
-    if (!stream_->Read(&batch)) {
+    bool read = false;
+    if (legacy_) {
+      v1::Delivery d;
+      read = stream_->Read(&d);
+      if (read) *batch.add_deliveries() = std::move(d);
+    } else {
+      read = stream_->Read(&batch);
+    }
+    if (!read) {
       absl::Status s = stream_->Finish();
+      if (!legacy_ && !any && absl::IsUnimplemented(s) && FallBackToInbox()) continue;
       std::lock_guard<std::mutex> lock(mu_);
       ended_ = true;
       end_status_ = s.ok() ? absl::OutOfRangeError("the edge ended the inbox stream") : s;
@@ -69,6 +99,7 @@ void InboxReader::Impl::ReadLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return closing_ || queued_bytes_ < kQueueCapacityBytes; });
     if (closing_) return;
+    any = true;
     for (v1::Delivery& d : *batch.mutable_deliveries()) {
       queued_bytes_ += d.data().size();
       queue_.push_back(std::move(d));
@@ -275,7 +306,7 @@ absl::StatusOr<std::unique_ptr<InboxReader>> Client::OpenInbox(uint32_t max_unac
     if (last.ok()) last = stream->WritesDone();
     if (last.ok()) {
       return std::unique_ptr<InboxReader>(new InboxReader(std::make_unique<InboxReader::Impl>(
-          impl_.get(), std::move(stream), impl_->options.max_in_memory_payload)));
+          impl_.get(), std::move(stream), impl_->options.max_in_memory_payload, max_unacked)));
     }
     (void)stream->Finish();
     if (!sdk_internal::IsRetryable(last)) return last;

@@ -15,7 +15,8 @@ namespace beibu {
 
 class InboxReader::Impl {
  public:
-  Impl(Client::Impl* client, std::unique_ptr<sdk_internal::Stream> stream, uint64_t max_in_memory);
+  Impl(Client::Impl* client, std::unique_ptr<sdk_internal::Stream> stream, uint64_t max_in_memory,
+       uint32_t max_unacked);
   ~Impl();
 
   // Assembles the next delivery into `sink`; see InboxReader::Next.
@@ -26,12 +27,17 @@ class InboxReader::Impl {
 
  private:
   void ReadLoop();
+  // Reopens the stream as Inbox (one Delivery per message) for an edge that
+  // answered InboxBatches UNIMPLEMENTED. False if that failed or we close.
+  bool FallBackToInbox();
   // The next Delivery message; DEADLINE_EXCEEDED after `wait`; the stream's
   // end status (OUT_OF_RANGE for a clean end) once drained.
   absl::Status Pop(v1::Delivery* d, std::optional<std::chrono::milliseconds> wait);
 
   Client::Impl* const client_;
-  std::unique_ptr<sdk_internal::Stream> stream_;
+  std::unique_ptr<sdk_internal::Stream> stream_;  // replaced only under mu_
+  const uint32_t max_unacked_;
+  bool legacy_ = false;  // stream_ is Inbox, not InboxBatches
   const uint64_t max_in_memory_;
   absl::Status broken_;  // set once the stream is unusable
 

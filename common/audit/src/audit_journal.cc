@@ -101,10 +101,12 @@ absl::StatusOr<std::unique_ptr<AuditJournal>> AuditJournal::Open(AuditJournalOpt
   if (!scan.ok()) return scan;
   if (!bad.ok()) return bad;
 
+  // The newest journal event in the log carries the highest sequence it
+  // holds (the pump appends in order). Read even when nothing is staged: a
+  // store restored from a backup (or wiped) has an older mark, and new
+  // sequences must still go above what the log holds.
   uint64_t in_log = marked;
-  if (!found.empty()) {
-    // The newest journal event in the log carries the highest sequence it
-    // holds (the pump appends in order).
+  {
     LogStore& store = s->options.log->store();
     for (uint64_t i = store.size(); i > floor; --i) {
       absl::StatusOr<Bytes> entry = store.Entry(i - 1);
@@ -126,15 +128,13 @@ absl::StatusOr<std::unique_ptr<AuditJournal>> AuditJournal::Open(AuditJournalOpt
       s->staged.push_back(std::move(st));
     }
   }
-  if (dropped > 0) {
-    // Move the mark past them too: with nothing staged, the next Open reads
-    // only the mark, and must not hand out their sequences again.
-    std::string mark;
-    PutU64(mark, s->options.log->store().size());
-    PutU64(mark, in_log);
-    drop.Put(s->mark_key, mark);
-    if (absl::Status w = db.Write(drop, storage::Durability::kBuffered); !w.ok()) return w;
-  }
+  // Move the mark to the log's end: the next Open then reads back no
+  // further than here (and never hands out a sequence the log holds).
+  std::string mark;
+  PutU64(mark, s->options.log->store().size());
+  PutU64(mark, in_log);
+  drop.Put(s->mark_key, mark);
+  if (absl::Status w = db.Write(drop, storage::Durability::kBuffered); !w.ok()) return w;
   s->appended_through = in_log;
   s->next_sequence = std::max(in_log, found.empty() ? 0 : found.back().sequence) + 1;
   if (!s->staged.empty() || dropped > 0) {
@@ -158,6 +158,15 @@ AuditJournal::~AuditJournal() {
 
 absl::Status AuditJournal::Write(storage::WriteBatch& batch, std::vector<v1::AuditEvent> events) {
   std::lock_guard<std::mutex> order(s_->write_mu);
+  if (!events.empty() && pending() >= s_->options.max_pending) {
+    // The log has not taken events for a while: stop the steps that would
+    // be audited instead of holding ever more in memory.
+    return absl::UnavailableError(
+        absl::StrCat(pending(),
+                     " audit events are waiting for the audit log (see "
+                     "event=audit_journal_append_failed); refusing new steps until it takes "
+                     "them: check the disk of the audit log, then retry"));
+  }
   const google::protobuf::Timestamp now = google::protobuf::util::TimeUtil::GetCurrentTime();
   uint64_t sequence = s_->next_sequence;
   for (v1::AuditEvent& e : events) {

@@ -4,9 +4,11 @@
 #include "beibu/audit/audit_journal.h"
 
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <filesystem>
 
 #include <atomic>
 #include <chrono>
@@ -323,6 +325,53 @@ TEST_F(AuditJournalTest, SequencesContinueAfterARecoveryThatDroppedEverything) {
   ASSERT_EQ(logged.size(), 3u);
   EXPECT_GT(logged[2].journal_sequence(), 2u)
       << "a reused sequence breaks 'increasing in log order' and later recoveries";
+}
+
+TEST_F(AuditJournalTest, AStoreRestoredOrWipedStillGetsSequencesAboveTheLogs) {
+  OpenAll();
+  {
+    auto j = OpenJournal();
+    ASSERT_TRUE(j.ok()) << j.status();
+    for (const char* id : {"w1", "w2", "w3"}) {
+      storage::WriteBatch b;
+      b.Put(std::string("step/") + id, "x");
+      ASSERT_TRUE((*j)->Write(b, {Event(id)}).ok());
+    }
+    ASSERT_TRUE((*j)->Flush().ok());
+  }
+  CloseAll();
+  // The store is lost (or restored from a backup taken before the writes):
+  // its mark is gone, the log still holds sequences 1..3.
+  std::filesystem::remove_all(StorePath());
+  OpenAll();
+  auto j = OpenJournal();
+  ASSERT_TRUE(j.ok()) << j.status();
+  storage::WriteBatch b;
+  b.Put("step/w4", "x");
+  ASSERT_TRUE((*j)->Write(b, {Event("w4")}).ok());
+  ASSERT_TRUE((*j)->Flush().ok());
+  std::vector<v1::AuditEvent> logged = LogEvents(*log_);
+  ASSERT_EQ(logged.size(), 4u);
+  EXPECT_EQ(logged[3].journal_sequence(), 4u)
+      << "a sequence at or below the log's would be dropped as already logged by a later "
+         "recovery";
+}
+
+TEST_F(AuditJournalTest, WriteRefusesNewEventsWhileTooManyWaitForTheLog) {
+  OpenAll();
+  // A pump that cannot keep up is simulated by a cap of 0: every staged event
+  // is "too many". Steps without events are not audited and still pass.
+  auto j = AuditJournal::Open({.db = db_.get(), .log = log_.get(), .max_pending = 0});
+  ASSERT_TRUE(j.ok()) << j.status();
+  storage::WriteBatch plain;
+  plain.Put("step/plain", "x");
+  EXPECT_TRUE((*j)->Write(plain, {}).ok());
+  storage::WriteBatch b;
+  b.Put("step/audited", "x");
+  absl::Status s = (*j)->Write(b, {Event("refused-1")});
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_NE(s.message().find("audit_journal_append_failed"), std::string_view::npos) << s;
+  EXPECT_TRUE(absl::IsNotFound(db_->Get("step/audited").status()));
 }
 
 TEST_F(AuditJournalTest, CorruptStagedEventIsDataLossNamingTheStore) {

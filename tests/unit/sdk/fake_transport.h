@@ -31,7 +31,9 @@ struct FakeEdge {
   int reconnects = 0;
   // Inbox.
   std::deque<v1::Delivery> deliveries;
-  bool inbox_ends = false;  // after the queue is drained, end the stream (else block)
+  bool inbox_ends = false;        // after the queue is drained, end the stream (else block)
+  bool no_inbox_batches = false;  // an older edge: InboxBatches is UNIMPLEMENTED
+  std::vector<std::string> streams_started;
   // Unary calls other than GetTransfer (Send, Ack, ...).
   std::function<absl::Status(const std::string&, const google::protobuf::Message&,
                              google::protobuf::Message*)>
@@ -95,6 +97,16 @@ class FakeSendStream : public sdk_internal::Stream {
   absl::Status status_;
 };
 
+// An RPC the edge does not have: ends at once with UNIMPLEMENTED.
+class UnimplementedStream : public sdk_internal::Stream {
+ public:
+  absl::Status Write(const google::protobuf::Message&) override { return absl::OkStatus(); }
+  absl::Status WritesDone() override { return absl::OkStatus(); }
+  bool Read(google::protobuf::Message*) override { return false; }
+  absl::Status Finish() override { return absl::UnimplementedError("unknown method"); }
+  void Cancel() override {}
+};
+
 class FakeInboxStream : public sdk_internal::Stream {
  public:
   explicit FakeInboxStream(FakeEdge* e) : e_(e) {}
@@ -155,6 +167,13 @@ class FakeTransport : public sdk_internal::Transport {
   }
   std::unique_ptr<sdk_internal::Stream> StartCall(const std::string& method,
                                                   std::chrono::milliseconds) override {
+    {
+      std::lock_guard<std::mutex> lock(e_->mu);
+      e_->streams_started.push_back(method);
+      if (method == "/beibu.v1.Exchange/InboxBatches" && e_->no_inbox_batches) {
+        return std::make_unique<UnimplementedStream>();
+      }
+    }
     if (method == "/beibu.v1.Exchange/Inbox" || method == "/beibu.v1.Exchange/InboxBatches") {
       return std::make_unique<FakeInboxStream>(e_);
     }

@@ -132,6 +132,21 @@ TEST_F(InboxTest, IdleInboxTimesOutAndAnEndedOneIsOutOfRange) {
   EXPECT_TRUE(absl::IsOutOfRange(inbox->Next(&r, std::chrono::seconds(5))));
 }
 
+TEST_F(InboxTest, AnOlderEdgeWithoutInboxBatchesIsReadThroughInbox) {
+  {
+    std::lock_guard<std::mutex> lock(edge_.mu);
+    edge_.no_inbox_batches = true;
+  }
+  auto inbox = Open();
+  Push(Chunks("t-older-edge-00001", "from an older edge", 6));
+  ReceivedTransfer r;
+  ASSERT_TRUE(inbox->Next(&r, std::chrono::seconds(5)).ok());
+  EXPECT_EQ(r.payload, "from an older edge");
+  std::lock_guard<std::mutex> lock(edge_.mu);
+  EXPECT_EQ(edge_.streams_started, (std::vector<std::string>{"/beibu.v1.Exchange/InboxBatches",
+                                                             "/beibu.v1.Exchange/Inbox"}));
+}
+
 TEST_F(InboxTest, StreamEndingMidDeliveryIsUnavailable) {
   std::vector<v1::Delivery> ds = Chunks("t-cut-00000000001", "0123456789", 4);
   Push({ds[0]});

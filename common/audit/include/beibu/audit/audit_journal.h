@@ -51,20 +51,25 @@ struct AuditJournalOptions {
   std::chrono::milliseconds linger{5};
   // Pause before retrying a failed append (the events stay staged).
   std::chrono::milliseconds retry_after{1000};
+  // Write refuses new events (UNAVAILABLE) while this many wait for the log:
+  // a log that stopped taking them stops the audited steps, as a direct
+  // append would, instead of growing memory without bound.
+  size_t max_pending = 100000;
 };
 
 class AuditJournal {
  public:
-  // Recovers: events a crash left staged are appended (those the log
-  // already holds are dropped). INVALID_ARGUMENT without db or log;
-  // DATA_LOSS when a staged event cannot be parsed.
+  // Recovers: events a crash left staged are queued for the pump, which
+  // appends them right away (those the log already holds are dropped). INVALID_ARGUMENT without db
+  // or log; DATA_LOSS when a staged event cannot be parsed.
   static absl::StatusOr<std::unique_ptr<AuditJournal>> Open(AuditJournalOptions options);
   // Appends what is staged (one try) and stops the pump. What it could not
   // append stays staged for the next Open.
   ~AuditJournal();
 
   // Stages `events` (their time stamped now if unset) in `batch` and writes
-  // the batch with one synced write. On error nothing is written or staged
+  // the batch with one synced write. UNAVAILABLE when max_pending events
+  // already wait for the log. On error nothing is written or staged
   // (but `batch` holds the staging Puts: build a new batch to retry).
   // Callers that must keep their steps in order call this in that order.
   absl::Status Write(storage::WriteBatch& batch, std::vector<v1::AuditEvent> events);
