@@ -240,13 +240,16 @@ std::vector<Result> Client::SendMany(std::vector<OutgoingTransfer> transfers) {
       impl_->BackoffAndReconnect(attempt);
     }
     BatchStream stream(*impl_, transfers, todo, results);
+    const size_t before = next;
     next = stream.Run(next, &last);
     if (next == todo.size()) break;
     if (!sdk_internal::IsRetryable(last)) {
       for (size_t k = next; k < todo.size(); ++k) results[todo[k]] = last;
       return results;
     }
-    ++attempt;
+    // The budget is for failures in a row: a long run that keeps making
+    // progress between occasional broken streams does not run out of it.
+    attempt = next > before ? 1 : attempt + 1;
   }
   if (next < todo.size()) {
     absl::Status gave_up(last.code(), absl::StrCat(last.message(), " (gave up after ", attempt,

@@ -161,10 +161,9 @@ class Client {
   // that transfer was not accepted (INVALID_ARGUMENT for a bad header or a
   // payload above 4 MiB, ALREADY_EXISTS, ...). A broken session or a
   // retryable answer (UNAVAILABLE, ABORTED) is retried up to
-  // options.max_retries times on a new stream, from the first transfer not
-  // yet accepted; that is safe because the same id and content get the
-  // first answer. When retries run out, every transfer not yet answered
-  // carries the last error.
+  // options.max_retries times in a row without progress, on a new stream, from the first transfer
+  // not yet accepted; that is safe because the same id and content get the first answer. When
+  // retries run out, every transfer not yet answered carries the last error.
   std::vector<absl::StatusOr<v1::TransferStatus>> SendMany(std::vector<OutgoingTransfer> transfers);
   // Streams a file of any size in 1 MiB chunks with constant memory; sets
   // total_size and (if empty) file_name. After a broken session it
