@@ -36,9 +36,9 @@ class InboxReader::Impl {
 
   Client::Impl* const client_;
   std::unique_ptr<sdk_internal::Stream> stream_;  // replaced only under mu_
+  const uint64_t max_in_memory_;
   const uint32_t max_unacked_;
   bool legacy_ = false;  // stream_ is Inbox, not InboxBatches
-  const uint64_t max_in_memory_;
   absl::Status broken_;  // set once the stream is unusable
 
   std::mutex mu_;
