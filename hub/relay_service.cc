@@ -577,8 +577,16 @@ grpc::Status RelayService::ListQueues(grpc::ServerContext* ctx, const v1::RelayQ
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [edge, p] : pullers_) connected.insert(edge);
   }
+  // A regulator sees the queues of its own country's edges only, as it sees
+  // only its own jurisdiction's audit events; operators see every queue.
+  auto shown = [&](const std::string& edge) {
+    if (caller.role != pki::Role::kRegulator) return true;
+    absl::StatusOr<RelayNode> node = options_.directory->FindNode(edge);
+    return node.ok() && node->country == caller.country;
+  };
   std::set<std::string> listed;
   for (const QueueDepth& d : queue_->Depths()) {
+    if (!shown(d.destination)) continue;
     v1::RelayQueue* q = resp->add_queues();
     q->set_edge_id(d.destination);
     q->set_items(d.items);
@@ -590,7 +598,7 @@ grpc::Status RelayService::ListQueues(grpc::ServerContext* ctx, const v1::RelayQ
     listed.insert(d.destination);
   }
   for (const std::string& edge : connected) {
-    if (listed.count(edge)) continue;
+    if (listed.count(edge) || !shown(edge)) continue;
     v1::RelayQueue* q = resp->add_queues();
     q->set_edge_id(edge);
     q->set_connected(true);

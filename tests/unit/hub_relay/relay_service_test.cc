@@ -593,6 +593,21 @@ TEST_F(RelayServiceTest, ListQueuesShowsDepthsToOperatorsOnly) {
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(RelayServiceTest, ARegulatorSeesOnlyTheQueuesOfItsOwnCountrysEdges) {
+  ASSERT_TRUE(Push(vn_, {{VnToCn("t1", 1)}}).status.ok());
+  ASSERT_TRUE(Push(cn_, {{Env("edge-cn", "CN", "edge-vn", "VN", "t2", 1)}}).status.ok());
+  v1::RelayQueuesResponse resp;
+  auto ops = Ctx(ops_);
+  ASSERT_TRUE(stub_->ListQueues(ops.get(), {}, &resp).ok());
+  EXPECT_EQ(resp.queues_size(), 2);  // operators see both
+  const Caller vn_regulator{"reg-vn", "regulator", "VN"};
+  auto reg = Ctx(vn_regulator);
+  resp.Clear();
+  ASSERT_TRUE(stub_->ListQueues(reg.get(), {}, &resp).ok());
+  ASSERT_EQ(resp.queues_size(), 1);
+  EXPECT_EQ(resp.queues(0).edge_id(), "edge-vn");
+}
+
 // --- epoch keys ---
 
 class EpochKeyTest : public RelayServiceTest {
