@@ -75,8 +75,9 @@ absl::StatusOr<std::unique_ptr<AuditJournal>> AuditJournal::Open(AuditJournalOpt
   uint64_t floor = 0, marked = 0;
   if (absl::StatusOr<std::string> m = db.Get(s->mark_key); m.ok()) {
     if (m->size() != 16) {
-      return absl::DataLossError(absl::StrCat("audit journal mark in ", db.path(),
-                                              " is corrupt; restore the store from a backup"));
+      return absl::DataLossError(absl::StrCat(
+          "audit journal mark in ", db.path(),
+          " is corrupt; see \"Audit journal\" in docs/audit-log.md before touching the store"));
     }
     floor = GetU64(*m);
     marked = GetU64(std::string_view(*m).substr(8));
@@ -90,8 +91,9 @@ absl::StatusOr<std::unique_ptr<AuditJournal>> AuditJournal::Open(AuditJournalOpt
     Staged st;
     if (key.size() != s->event_prefix.size() + 8 ||
         !st.event.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      bad = absl::DataLossError(absl::StrCat("staged audit event in ", db.path(),
-                                             " is corrupt; restore the store from a backup"));
+      bad = absl::DataLossError(absl::StrCat(
+          "staged audit event in ", db.path(),
+          " is corrupt; see \"Audit journal\" in docs/audit-log.md before touching the store"));
       return false;
     }
     st.sequence = GetU64(key.substr(s->event_prefix.size()));
