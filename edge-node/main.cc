@@ -111,7 +111,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
            [advisor](const std::string& exporter, const beibu::policy::RouteRequest& request) {
              advisor->Record(exporter, request);
            }},
-      id->self(), exchange_store->get(), epoch_keys->get(), policy_holder->get(), audit);
+      id->self(), exchange_store->get(), epoch_keys->get(), policy_holder->get());
   beibu::edge::AdvisoryService advisories(advisor, id->self().country);
   beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
   beibu::edge::EvidenceService evidence(audit, id, config->data_dir + "/audit");

@@ -91,7 +91,6 @@ struct AcceptPipeline::Impl {
   pki::Identity self;
   ExchangeStore* store;
   TransferKeySource* keys;
-  audit::AuditLog* audit;
   std::mutex secret_mu;
   std::optional<std::string> secret;
 
@@ -429,13 +428,12 @@ struct AcceptPipeline::Impl {
 };
 
 AcceptPipeline::AcceptPipeline(AcceptOptions options, pki::Identity self, ExchangeStore* store,
-                               TransferKeySource* keys, audit::AuditLog* audit)
+                               TransferKeySource* keys)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->self = std::move(self);
   impl_->store = store;
   impl_->keys = keys;
-  impl_->audit = audit;
 }
 
 AcceptPipeline::~AcceptPipeline() = default;

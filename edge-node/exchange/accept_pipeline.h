@@ -1,7 +1,8 @@
 // The accept path shared by Send, SendMany and SendStream once a payload is
 // fully received (exchange_service.h has the whole sequence): decide on a
 // policy snapshot, then record a refusal, or mask, seal for the destination
-// edge and commit to the store; audit `transfer.accept` either way.
+// edge and commit to the store, with the `transfer.accept` audit event staged
+// in the same write (ExchangeStore's audit journal) either way.
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -56,7 +57,7 @@ struct PreparedAccept {
 class AcceptPipeline {
  public:
   AcceptPipeline(AcceptOptions options, pki::Identity self, ExchangeStore* store,
-                 TransferKeySource* keys, audit::AuditLog* audit);
+                 TransferKeySource* keys);
   ~AcceptPipeline();
 
   // Decides, masks, seals and commits. `record` carries the header and, for
@@ -71,7 +72,7 @@ class AcceptPipeline {
   // Accept in two steps, for group commit. Prepare decides, masks and seals
   // (persons stay reserved until the commit, released on refusal); Commit
   // commits the prepared accepts of `batch` (consecutive requests, in request
-  // order) in one synced store batch and one audit batch and sets each one's
+  // order) in one synced store batch, their audit events with them, and sets each one's
   // status/answer: a duplicate transfer id (stored, or earlier in the batch)
   // gets the first answer or ALREADY_EXISTS. Prepare's caller holds the id's
   // lock until the Commit returns.

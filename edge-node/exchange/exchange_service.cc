@@ -85,7 +85,6 @@ struct ExchangeService::Impl {
   ExchangeStore* store;
   TransferKeySource* keys;
   PolicyHolder* policy;
-  audit::AuditLog* audit;
 
   std::unique_ptr<AcceptPipeline> accept;
   IdLocks id_locks;
@@ -392,21 +391,20 @@ class GroupCommitter {
 
 ExchangeService::ExchangeService(ExchangeServiceOptions options, pki::Identity self,
                                  ExchangeStore* store, TransferKeySource* keys,
-                                 PolicyHolder* policy, audit::AuditLog* audit)
+                                 PolicyHolder* policy)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->self = std::move(self);
   impl_->store = store;
   impl_->keys = keys;
   impl_->policy = policy;
-  impl_->audit = audit;
   impl_->accept =
       std::make_unique<AcceptPipeline>(AcceptOptions{.secret_path = impl_->options.secret_path,
                                                      .work_dir = impl_->options.work_dir,
                                                      .sandbox_hint = impl_->options.sandbox_hint,
                                                      .on_outbox = impl_->options.on_outbox,
                                                      .on_decided = impl_->options.on_decided},
-                                       impl_->self, store, keys, audit);
+                                       impl_->self, store, keys);
 }
 
 ExchangeService::~ExchangeService() = default;

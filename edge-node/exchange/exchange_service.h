@@ -74,8 +74,9 @@ class ExchangeService final : public v1::Exchange::Service {
   // `self` is this edge's certificate identity (EdgeIdentity::self()): its id
   // is the envelopes' from_edge, its country the only one whose enterprises
   // may call.
+  // Audit events go through `store`'s audit journal (ExchangeStore::Open).
   ExchangeService(ExchangeServiceOptions options, pki::Identity self, ExchangeStore* store,
-                  TransferKeySource* keys, PolicyHolder* policy, audit::AuditLog* audit);
+                  TransferKeySource* keys, PolicyHolder* policy);
   ~ExchangeService() override;
 
   grpc::Status Send(grpc::ServerContext* ctx, const v1::SendRequest* req,

@@ -63,6 +63,35 @@ std::string OpenOutbox(TestEdge& edge, const std::string& id) {
   return out;
 }
 
+// Every stream fails instead of hanging if a message never comes.
+void WithDeadline(grpc::ClientContext* ctx) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+}
+
+v1::SendRequest Request(const std::string& id, const std::string& category,
+                        const std::string& payload) {
+  v1::SendRequest req;
+  *req.mutable_header() = Header(id, "CN", category);
+  req.set_payload(payload);
+  return req;
+}
+
+// Sends `reqs` on one SendMany stream as sender-co; every answer, in order.
+std::vector<v1::TransferStatus> SendManyAll(TestEdge& edge,
+                                            const std::vector<v1::SendRequest>& reqs) {
+  grpc::ClientContext ctx;
+  WithDeadline(&ctx);
+  TestEdge::As(&ctx, "sender-co", edge.self().country);
+  auto stream = edge.stub().SendMany(&ctx);
+  for (const v1::SendRequest& r : reqs) EXPECT_TRUE(stream->Write(r));
+  stream->WritesDone();
+  std::vector<v1::TransferStatus> answers;
+  v1::TransferStatus st;
+  while (stream->Read(&st)) answers.push_back(st);
+  EXPECT_TRUE(stream->Finish().ok());
+  return answers;
+}
+
 size_t OutboxTransfers(TestEdge& edge) {
   size_t n = 0;
   // A named vector: a range-for over StatusOr::value() of a temporary dangles.
@@ -375,25 +404,11 @@ TEST(ExchangeServiceTest, SendStreamOfAnEmptyPayload) {
 TEST(ExchangeServiceTest, SendManyAnswersEachRequestInOrder) {
   TempDir dir;
   TestEdge edge(dir, "VN");
-  grpc::ClientContext ctx;
-  TestEdge::As(&ctx, "sender-co", "VN");
-  auto stream = edge.stub().SendMany(&ctx);
-  std::vector<v1::TransferHeader> headers = {
-      Header("many-transfer-0001", "CN", "logistics.track"),
-      Header("many-transfer-0002", "CN", "infrastructure.critical"),
-      Header("bad", "CN", "logistics.track"),
-      Header("many-transfer-0003", "CN", "logistics.track")};
-  for (const v1::TransferHeader& h : headers) {
-    v1::SendRequest req;
-    *req.mutable_header() = h;
-    req.set_payload("data");
-    ASSERT_TRUE(stream->Write(req));
-  }
-  stream->WritesDone();
-  std::vector<v1::TransferStatus> answers;
-  v1::TransferStatus st;
-  while (stream->Read(&st)) answers.push_back(st);
-  ASSERT_TRUE(stream->Finish().ok());
+  std::vector<v1::TransferStatus> answers =
+      SendManyAll(edge, {Request("many-transfer-0001", "logistics.track", "data"),
+                         Request("many-transfer-0002", "infrastructure.critical", "data"),
+                         Request("bad", "logistics.track", "data"),
+                         Request("many-transfer-0003", "logistics.track", "data")});
   ASSERT_EQ(answers.size(), 4u);
   EXPECT_EQ(answers[0].state(), v1::IN_FLIGHT);
   EXPECT_EQ(answers[1].state(), v1::DENIED);
@@ -409,11 +424,9 @@ TEST(ExchangeServiceTest, SendManyAnswersEachRequestInOrder) {
 TEST(ExchangeServiceTest, SendManyGroupCommitKeepsOrderAndIdempotency) {
   TempDir dir;
   TestEdge edge(dir, "VN");
-  grpc::ClientContext ctx;
-  TestEdge::As(&ctx, "sender-co", "VN");
-  auto stream = edge.stub().SendMany(&ctx);
   constexpr int kCount = 300;
   std::vector<std::string> ids;
+  std::vector<v1::SendRequest> reqs;
   for (int i = 0; i < kCount; ++i) {
     // Every 10th request repeats the previous id with the same payload; the
     // 7th of every 50 reuses an id with other content.
@@ -424,16 +437,9 @@ TEST(ExchangeServiceTest, SendManyGroupCommitKeepsOrderAndIdempotency) {
       payload = "other content";
     }
     ids.push_back(absl::StrCat("group-transfer-", n));
-    v1::SendRequest req;
-    *req.mutable_header() = Header(ids.back(), "CN", "logistics.track");
-    req.set_payload(payload);
-    ASSERT_TRUE(stream->Write(req));
+    reqs.push_back(Request(ids.back(), "logistics.track", payload));
   }
-  stream->WritesDone();
-  std::vector<v1::TransferStatus> answers;
-  v1::TransferStatus st;
-  while (stream->Read(&st)) answers.push_back(st);
-  ASSERT_TRUE(stream->Finish().ok());
+  std::vector<v1::TransferStatus> answers = SendManyAll(edge, reqs);
   ASSERT_EQ(answers.size(), static_cast<size_t>(kCount));
   std::vector<std::string> answered;  // ids answered IN_FLIGHT for the first time
   for (int i = 0; i < kCount; ++i) {
@@ -620,19 +626,6 @@ namespace {
 using beibu::testing::TempDir;
 using google::protobuf::util::MessageDifferencer;
 
-// Every stream below fails instead of hanging if a message never comes.
-void WithDeadline(grpc::ClientContext* ctx) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-}
-
-v1::SendRequest Request(const std::string& id, const std::string& category,
-                        const std::string& payload) {
-  v1::SendRequest req;
-  *req.mutable_header() = Header(id, "CN", category);
-  req.set_payload(payload);
-  return req;
-}
-
 // A mix of every kind of answer: FAST, DENY, a retry of the same id and
 // content, the same id with other content, an invalid header, more FAST.
 std::vector<v1::SendRequest> MixedRequests() {
@@ -644,21 +637,6 @@ std::vector<v1::SendRequest> MixedRequests() {
           Request("mixed-transfer-0003", "logistics.track", "data 3"),
           Request("mixed-transfer-0002", "infrastructure.critical", "grid"),
           Request("mixed-transfer-0004", "logistics.track", "data 4")};
-}
-
-std::vector<v1::TransferStatus> SendManyAll(TestEdge& edge,
-                                            const std::vector<v1::SendRequest>& reqs) {
-  grpc::ClientContext ctx;
-  WithDeadline(&ctx);
-  TestEdge::As(&ctx, "sender-co", edge.self().country);
-  auto stream = edge.stub().SendMany(&ctx);
-  for (const v1::SendRequest& r : reqs) EXPECT_TRUE(stream->Write(r));
-  stream->WritesDone();
-  std::vector<v1::TransferStatus> answers;
-  v1::TransferStatus st;
-  while (stream->Read(&st)) answers.push_back(st);
-  EXPECT_TRUE(stream->Finish().ok());
-  return answers;
 }
 
 // Sends `batches` on one SendBatches stream; every answer in order, the

@@ -115,8 +115,8 @@ class TestEdge {
     ExchangeServiceOptions options;
     options.secret_path = (dir / "exchange-secret").string();
     options.on_outbox = [this] { ++outbox_wakeups; };
-    service_ = std::make_unique<ExchangeService>(options, self_, store_.get(), &keys_,
-                                                 policy_.get(), audit_.get());
+    service_ =
+        std::make_unique<ExchangeService>(options, self_, store_.get(), &keys_, policy_.get());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
