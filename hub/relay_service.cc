@@ -78,34 +78,34 @@ void RelayService::Stop() {
     stopping_.store(true);
     // Blocked Reads return once their call is cancelled; the handlers then
     // see stopping_ and return.
-    for (grpc::ServerContext* ctx : streams_) ctx->TryCancel();
+    for (rpc::CallScope* call : streams_) call->TryCancel();
   }
   stop_cv_.notify_all();
   if (queue_) queue_->Notify();
 }
 
-bool RelayService::RegisterStream(grpc::ServerContext* ctx) {
+bool RelayService::RegisterStream(rpc::CallScope* call) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_.load()) return false;
-  streams_.insert(ctx);
+  streams_.insert(call);
   return true;
 }
 
-void RelayService::UnregisterStream(grpc::ServerContext* ctx) {
+void RelayService::UnregisterStream(rpc::CallScope* call) {
   std::lock_guard<std::mutex> lock(mu_);
-  streams_.erase(ctx);
+  streams_.erase(call);
 }
 
-uint64_t RelayService::RegisterPuller(const std::string& edge, grpc::ServerContext* ctx) {
+uint64_t RelayService::RegisterPuller(const std::string& edge, rpc::CallScope* call) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pullers_.find(edge);
   if (it != pullers_.end()) {
     // The edge reconnected (its old stream may be half-dead): the newest wins.
     spdlog::info("event=relay_pull_replaced edge={}", edge);
-    it->second.ctx->TryCancel();
+    it->second.call->TryCancel();
   }
   uint64_t generation = next_generation_++;
-  pullers_[edge] = Puller{ctx, generation};
+  pullers_[edge] = Puller{call, generation};
   return generation;
 }
 
@@ -264,18 +264,32 @@ absl::StatusOr<std::string> RelayService::Route(const pki::Identity& caller,
   return h.to_edge();
 }
 
+void RelayService::AddDirectMethods(rpc::DirectMethods& methods) {
+  methods.AddBidi<v1::RelayAck, v1::RelayBatch>(
+      "/beibu.v1.Relay/Push",
+      [this](rpc::CallScope& call, PushStream* stream) { return ServePush(call, stream); });
+  methods.AddBidi<v1::RelayBatch, v1::RelayAck>(
+      "/beibu.v1.Relay/Pull",
+      [this](rpc::CallScope& call, PullStream* stream) { return ServePull(call, stream); });
+}
+
 grpc::Status RelayService::Push(grpc::ServerContext* ctx,
                                 grpc::ServerReaderWriter<v1::RelayAck, v1::RelayBatch>* stream) {
+  rpc::GrpcCallScope call(ctx);
+  return ServePush(call, stream);
+}
+
+grpc::Status RelayService::ServePush(rpc::CallScope& call, PushStream* stream) {
   pki::Identity caller;
-  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kEdge}, &caller); !s.ok()) return s;
-  if (!RegisterStream(ctx)) return Unavailable();
+  if (grpc::Status s = rpc::RequireRole(call, {pki::Role::kEdge}, &caller); !s.ok()) return s;
+  if (!RegisterStream(&call)) return Unavailable();
   struct Unregister {
     RelayService* svc;
-    grpc::ServerContext* ctx;
-    ~Unregister() { svc->UnregisterStream(ctx); }
-  } unregister{this, ctx};
+    rpc::CallScope* call;
+    ~Unregister() { svc->UnregisterStream(call); }
+  } unregister{this, &call};
 
-  auto give_up = [&] { return stopping_.load() || ctx->IsCancelled(); };
+  auto give_up = [&] { return stopping_.load() || call.IsCancelled(); };
   auto on_wait = [&](const QueueDepth& full) {
     spdlog::warn("event=relay_backpressure to={} items={} bytes={} from={}", full.destination,
                  full.items, full.bytes, caller.id);
@@ -349,20 +363,25 @@ grpc::Status RelayService::Push(grpc::ServerContext* ctx,
 
 grpc::Status RelayService::Pull(grpc::ServerContext* ctx,
                                 grpc::ServerReaderWriter<v1::RelayBatch, v1::RelayAck>* stream) {
+  rpc::GrpcCallScope call(ctx);
+  return ServePull(call, stream);
+}
+
+grpc::Status RelayService::ServePull(rpc::CallScope& call, PullStream* stream) {
   pki::Identity caller;
-  if (grpc::Status s = rpc::RequireRole(*ctx, {pki::Role::kEdge}, &caller); !s.ok()) return s;
-  if (!RegisterStream(ctx)) return Unavailable();
-  const uint64_t generation = RegisterPuller(caller.id, ctx);
+  if (grpc::Status s = rpc::RequireRole(call, {pki::Role::kEdge}, &caller); !s.ok()) return s;
+  if (!RegisterStream(&call)) return Unavailable();
+  const uint64_t generation = RegisterPuller(caller.id, &call);
   struct Unregister {
     RelayService* svc;
-    grpc::ServerContext* ctx;
+    rpc::CallScope* call;
     std::string edge;
     uint64_t generation;
     ~Unregister() {
       svc->UnregisterPuller(edge, generation);
-      svc->UnregisterStream(ctx);
+      svc->UnregisterStream(call);
     }
-  } unregister{this, ctx, caller.id, generation};
+  } unregister{this, &call, caller.id, generation};
   spdlog::info("event=relay_pull_started edge={}", caller.id);
 
   uint64_t sent = 0;               // hub_sequence of the last item sent on this stream
@@ -417,7 +436,7 @@ grpc::Status RelayService::Pull(grpc::ServerContext* ctx,
           grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer Pull stream of this edge");
       break;
     }
-    if (reader_done.load() || ctx->IsCancelled()) break;
+    if (reader_done.load() || call.IsCancelled()) break;
     const uint64_t a = acked.load();
     while (!in_flight.empty() && in_flight.front().first <= a) {
       in_flight_bytes -= in_flight.front().second;
@@ -473,7 +492,7 @@ grpc::Status RelayService::Pull(grpc::ServerContext* ctx,
   }
   // Ends the reader's Read if the edge is still connected (not after the edge
   // closed its side: the call then ends with `result`).
-  if (!reader_done.load()) ctx->TryCancel();
+  if (!reader_done.load()) call.TryCancel();
   reader.join();
   spdlog::info("event=relay_pull_ended edge={} status={}", caller.id,
                static_cast<int>(result.error_code()));

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "beibu/audit/audit_log.h"
 #include "beibu/crypto/sm2.h"
+#include "beibu/rpc/direct_methods.h"
 #include "beibu/storage/db.h"
 #include "beibu/v1/relay_api.grpc.pb.h"
 #include "epoch_key_registry.h"
@@ -78,7 +79,7 @@ struct RelayServiceOptions {
   std::chrono::milliseconds depth_log_interval{10000};
 };
 
-class RelayService final : public v1::Relay::Service {
+class RelayService final : public v1::Relay::Service, public rpc::DirectService {
  public:
   // Opens (or creates) the relay database. FAILED_PRECONDITION if another
   // process holds it; DATA_LOSS for corrupt records.
@@ -99,6 +100,8 @@ class RelayService final : public v1::Relay::Service {
                             v1::GetEpochKeysResponse* resp) override;
   grpc::Status ListQueues(grpc::ServerContext* ctx, const v1::RelayQueuesRequest* req,
                           v1::RelayQueuesResponse* resp) override;
+  // Push and Pull: every relayed item crosses them (rpc/direct_methods.h).
+  void AddDirectMethods(rpc::DirectMethods& methods) override;
 
   RelayQueue& queue() { return *queue_; }
   // Waits until the relay's staged audit events are in the audit log.
@@ -120,6 +123,11 @@ class RelayService final : public v1::Relay::Service {
  private:
   explicit RelayService(RelayServiceOptions options) : options_(std::move(options)) {}
 
+  using PushStream = grpc::ServerReaderWriterInterface<v1::RelayAck, v1::RelayBatch>;
+  using PullStream = grpc::ServerReaderWriterInterface<v1::RelayBatch, v1::RelayAck>;
+  grpc::Status ServePush(rpc::CallScope& call, PushStream* stream);
+  grpc::Status ServePull(rpc::CallScope& call, PullStream* stream);
+
   // The destination queue of one pushed envelope, or why it is refused.
   absl::StatusOr<std::string> Route(const pki::Identity& caller, const v1::Envelope& env) const;
   absl::Status CheckDestination(const std::string& edge_id) const;
@@ -132,9 +140,9 @@ class RelayService final : public v1::Relay::Service {
              const std::string& detail);
 
   // Live streams, so that Stop() and a replacing Pull can cancel them.
-  bool RegisterStream(grpc::ServerContext* ctx);
-  void UnregisterStream(grpc::ServerContext* ctx);
-  uint64_t RegisterPuller(const std::string& edge, grpc::ServerContext* ctx);
+  bool RegisterStream(rpc::CallScope* call);
+  void UnregisterStream(rpc::CallScope* call);
+  uint64_t RegisterPuller(const std::string& edge, rpc::CallScope* call);
   void UnregisterPuller(const std::string& edge, uint64_t generation);
   bool PullerCurrent(const std::string& edge, uint64_t generation) const;
 
@@ -149,9 +157,9 @@ class RelayService final : public v1::Relay::Service {
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
-  std::set<grpc::ServerContext*> streams_;  // every live Push and Pull
+  std::set<rpc::CallScope*> streams_;  // every live Push and Pull
   struct Puller {
-    grpc::ServerContext* ctx;
+    rpc::CallScope* call;
     uint64_t generation;
   };
   std::map<std::string, Puller> pullers_;  // edge id -> its current Pull

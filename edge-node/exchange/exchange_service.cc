@@ -117,8 +117,8 @@ struct ExchangeService::Impl {
     }
   }
 
-  grpc::Status Authorize(const grpc::ServerContext& ctx, pki::Identity* caller) const {
-    if (grpc::Status s = rpc::RequireRole(ctx, {pki::Role::kEnterprise}, caller); !s.ok()) {
+  grpc::Status Authorize(const rpc::CallScope& call, pki::Identity* caller) const {
+    if (grpc::Status s = rpc::RequireRole(call, {pki::Role::kEnterprise}, caller); !s.ok()) {
       return s;
     }
     if (caller->country != self.country) {
@@ -191,7 +191,7 @@ struct ExchangeService::Impl {
   // Inbox and InboxBatches: the caller's deliveries, oldest first, at most
   // `requested_max_unacked` (0: the default) unacknowledged in flight, until
   // the client cancels or Stop.
-  grpc::Status ServeInbox(grpc::ServerContext* ctx, const pki::Identity& caller,
+  grpc::Status ServeInbox(rpc::CallScope& call, const pki::Identity& caller,
                           uint32_t requested_max_unacked, const DeliverySink& sink);
 
   // Send: prepare and commit alone.
@@ -415,18 +415,63 @@ void ExchangeService::Stop() {
   impl_->ack_cv.notify_all();
 }
 
+void ExchangeService::AddDirectMethods(rpc::DirectMethods& methods) {
+  methods.AddUnary<v1::SendRequest, v1::TransferStatus>(
+      "/beibu.v1.Exchange/Send",
+      [this](rpc::CallScope& call, const v1::SendRequest& req, v1::TransferStatus* resp) {
+        return ServeSend(call, &req, resp);
+      });
+  methods.AddBidi<v1::TransferStatus, v1::SendRequest>(
+      "/beibu.v1.Exchange/SendMany",
+      [this](rpc::CallScope& call, auto* stream) { return ServeSendMany(call, stream); });
+  methods.AddBidi<v1::TransferStatusBatch, v1::SendBatch>(
+      "/beibu.v1.Exchange/SendBatches",
+      [this](rpc::CallScope& call, auto* stream) { return ServeSendBatches(call, stream); });
+  methods.AddUnary<v1::GetTransferRequest, v1::TransferStatus>(
+      "/beibu.v1.Exchange/GetTransfer",
+      [this](rpc::CallScope& call, const v1::GetTransferRequest& req, v1::TransferStatus* resp) {
+        return ServeGetTransfer(call, &req, resp);
+      });
+  methods.AddServerStreaming<v1::InboxRequest, v1::Delivery>(
+      "/beibu.v1.Exchange/Inbox", [this](rpc::CallScope& call, const v1::InboxRequest& req,
+                                         auto* writer) { return ServeInbox(call, &req, writer); });
+  methods.AddServerStreaming<v1::InboxRequest, v1::DeliveryBatch>(
+      "/beibu.v1.Exchange/InboxBatches",
+      [this](rpc::CallScope& call, const v1::InboxRequest& req, auto* writer) {
+        return ServeInboxBatches(call, &req, writer);
+      });
+  methods.AddUnary<v1::AckRequest, v1::AckResponse>(
+      "/beibu.v1.Exchange/Ack",
+      [this](rpc::CallScope& call, const v1::AckRequest& req, v1::AckResponse* resp) {
+        return ServeAck(call, &req, resp);
+      });
+}
+
 grpc::Status ExchangeService::Send(grpc::ServerContext* ctx, const v1::SendRequest* req,
                                    v1::TransferStatus* resp) {
+  rpc::GrpcCallScope call(ctx);
+  return ServeSend(call, req, resp);
+}
+
+grpc::Status ExchangeService::ServeSend(rpc::CallScope& call, const v1::SendRequest* req,
+                                        v1::TransferStatus* resp) {
   pki::Identity caller;
-  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  if (grpc::Status s = impl_->Authorize(call, &caller); !s.ok()) return s;
   return impl_->SendOne(caller, *req, resp);
 }
 
 grpc::Status ExchangeService::SendMany(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<v1::TransferStatus, v1::SendRequest>* stream) {
+  rpc::GrpcCallScope call(ctx);
+  return ServeSendMany(call, stream);
+}
+
+grpc::Status ExchangeService::ServeSendMany(
+    rpc::CallScope& call,
+    grpc::ServerReaderWriterInterface<v1::TransferStatus, v1::SendRequest>* stream) {
   pki::Identity caller;
-  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  if (grpc::Status s = impl_->Authorize(call, &caller); !s.ok()) return s;
   GroupCommitter committer(impl_->accept.get(), [stream](std::vector<v1::TransferStatus>& answers) {
     for (const v1::TransferStatus& answer : answers) {
       if (!stream->Write(answer)) return false;
@@ -446,9 +491,16 @@ grpc::Status ExchangeService::SendMany(
 grpc::Status ExchangeService::SendBatches(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<v1::TransferStatusBatch, v1::SendBatch>* stream) {
+  rpc::GrpcCallScope call(ctx);
+  return ServeSendBatches(call, stream);
+}
+
+grpc::Status ExchangeService::ServeSendBatches(
+    rpc::CallScope& call,
+    grpc::ServerReaderWriterInterface<v1::TransferStatusBatch, v1::SendBatch>* stream) {
   Impl& m = *impl_;
   pki::Identity caller;
-  if (grpc::Status s = m.Authorize(*ctx, &caller); !s.ok()) return s;
+  if (grpc::Status s = m.Authorize(call, &caller); !s.ok()) return s;
   // One message per committed group, cut at about kBatchBytes of answers.
   GroupCommitter committer(m.accept.get(), [stream](std::vector<v1::TransferStatus>& answers) {
     v1::TransferStatusBatch out;
@@ -504,7 +556,8 @@ grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
                                          v1::TransferStatus* resp) {
   Impl& m = *impl_;
   pki::Identity caller;
-  if (grpc::Status s = m.Authorize(*ctx, &caller); !s.ok()) return s;
+  rpc::GrpcCallScope call(ctx);
+  if (grpc::Status s = m.Authorize(call, &caller); !s.ok()) return s;
   v1::SendChunk chunk;
   if (!reader->Read(&chunk)) {
     return Error(grpc::StatusCode::INVALID_ARGUMENT,
@@ -615,8 +668,15 @@ grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
 grpc::Status ExchangeService::GetTransfer(grpc::ServerContext* ctx,
                                           const v1::GetTransferRequest* req,
                                           v1::TransferStatus* resp) {
+  rpc::GrpcCallScope call(ctx);
+  return ServeGetTransfer(call, req, resp);
+}
+
+grpc::Status ExchangeService::ServeGetTransfer(rpc::CallScope& call,
+                                               const v1::GetTransferRequest* req,
+                                               v1::TransferStatus* resp) {
   pki::Identity caller;
-  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  if (grpc::Status s = impl_->Authorize(call, &caller); !s.ok()) return s;
   absl::StatusOr<v1::TransferRecord> r = impl_->store->GetTransfer(req->transfer_id());
   // Another enterprise's transfer is reported exactly like an unknown one.
   if ((r.ok() && r->from_enterprise() != caller.id) || absl::IsNotFound(r.status())) {
@@ -630,17 +690,30 @@ grpc::Status ExchangeService::GetTransfer(grpc::ServerContext* ctx,
 
 grpc::Status ExchangeService::Inbox(grpc::ServerContext* ctx, const v1::InboxRequest* req,
                                     grpc::ServerWriter<v1::Delivery>* writer) {
+  rpc::GrpcCallScope call(ctx);
+  return ServeInbox(call, req, writer);
+}
+
+grpc::Status ExchangeService::ServeInbox(rpc::CallScope& call, const v1::InboxRequest* req,
+                                         grpc::ServerWriterInterface<v1::Delivery>* writer) {
   pki::Identity caller;
-  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  if (grpc::Status s = impl_->Authorize(call, &caller); !s.ok()) return s;
   Impl::DeliverySink sink{.emit = [writer](v1::Delivery&& d) { return writer->Write(d); },
                           .flush = [] { return true; }};
-  return impl_->ServeInbox(ctx, caller, req->max_unacked(), sink);
+  return impl_->ServeInbox(call, caller, req->max_unacked(), sink);
 }
 
 grpc::Status ExchangeService::InboxBatches(grpc::ServerContext* ctx, const v1::InboxRequest* req,
                                            grpc::ServerWriter<v1::DeliveryBatch>* writer) {
+  rpc::GrpcCallScope call(ctx);
+  return ServeInboxBatches(call, req, writer);
+}
+
+grpc::Status ExchangeService::ServeInboxBatches(
+    rpc::CallScope& call, const v1::InboxRequest* req,
+    grpc::ServerWriterInterface<v1::DeliveryBatch>* writer) {
   pki::Identity caller;
-  if (grpc::Status s = impl_->Authorize(*ctx, &caller); !s.ok()) return s;
+  if (grpc::Status s = impl_->Authorize(call, &caller); !s.ok()) return s;
   v1::DeliveryBatch batch;
   size_t bytes = 0;  // encoded size of `batch`'s deliveries (data and metadata)
   auto flush = [&] {
@@ -660,12 +733,11 @@ grpc::Status ExchangeService::InboxBatches(grpc::ServerContext* ctx, const v1::I
     *batch.add_deliveries() = std::move(d);
     return bytes < kBatchBytes || flush();
   };
-  return impl_->ServeInbox(ctx, caller, req->max_unacked(),
+  return impl_->ServeInbox(call, caller, req->max_unacked(),
                            Impl::DeliverySink{.emit = emit, .flush = flush});
 }
 
-grpc::Status ExchangeService::Impl::ServeInbox(grpc::ServerContext* ctx,
-                                               const pki::Identity& caller,
+grpc::Status ExchangeService::Impl::ServeInbox(rpc::CallScope& call, const pki::Identity& caller,
                                                uint32_t requested_max_unacked,
                                                const DeliverySink& sink) {
   Impl& m = *this;
@@ -685,7 +757,7 @@ grpc::Status ExchangeService::Impl::ServeInbox(grpc::ServerContext* ctx,
       m->ack_listeners.remove(l);
     }
   } unlisten{&m, &listener};
-  while (!ctx->IsCancelled() && !m.stopped) {
+  while (!call.IsCancelled() && !m.stopped) {
     std::vector<std::string> acked;
     {
       std::lock_guard<std::mutex> lock(m.ack_mu);
@@ -768,9 +840,15 @@ grpc::Status ExchangeService::Impl::ServeInbox(grpc::ServerContext* ctx,
 
 grpc::Status ExchangeService::Ack(grpc::ServerContext* ctx, const v1::AckRequest* req,
                                   v1::AckResponse* resp) {
+  rpc::GrpcCallScope call(ctx);
+  return ServeAck(call, req, resp);
+}
+
+grpc::Status ExchangeService::ServeAck(rpc::CallScope& call, const v1::AckRequest* req,
+                                       v1::AckResponse* resp) {
   Impl& m = *impl_;
   pki::Identity caller;
-  if (grpc::Status s = m.Authorize(*ctx, &caller); !s.ok()) return s;
+  if (grpc::Status s = m.Authorize(call, &caller); !s.ok()) return s;
   std::vector<std::string> ids(req->transfer_ids().begin(), req->transfer_ids().end());
   const google::protobuf::Timestamp now = NowTimestamp();
   // The transfer.acknowledged events and the notices to the source edges go

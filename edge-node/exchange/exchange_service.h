@@ -46,6 +46,7 @@
 #include "beibu/audit/audit_log.h"
 #include "beibu/pki/identity.h"
 #include "beibu/policy/route.h"
+#include "beibu/rpc/direct_methods.h"
 #include "beibu/v1/exchange.grpc.pb.h"
 #include "exchange/exchange_store.h"
 #include "exchange/key_source.h"
@@ -69,7 +70,7 @@ struct ExchangeServiceOptions {
       "(issue 6: privacy computing); the data does not leave";
 };
 
-class ExchangeService final : public v1::Exchange::Service {
+class ExchangeService final : public v1::Exchange::Service, public rpc::DirectService {
  public:
   // `self` is this edge's certificate identity (EdgeIdentity::self()): its id
   // is the envelopes' from_edge, its country the only one whose enterprises
@@ -98,10 +99,31 @@ class ExchangeService final : public v1::Exchange::Service {
   grpc::Status Ack(grpc::ServerContext* ctx, const v1::AckRequest* req,
                    v1::AckResponse* resp) override;
 
+  // Every method but SendStream, whose large messages gain little from it
+  // (rpc/direct_methods.h).
+  void AddDirectMethods(rpc::DirectMethods& methods) override;
+
   // Ends Inbox and InboxBatches streams (shutdown).
   void Stop();
 
  private:
+  // The methods' bodies, for both the gRPC and the direct path.
+  grpc::Status ServeSend(rpc::CallScope& call, const v1::SendRequest* req,
+                         v1::TransferStatus* resp);
+  grpc::Status ServeSendMany(
+      rpc::CallScope& call,
+      grpc::ServerReaderWriterInterface<v1::TransferStatus, v1::SendRequest>* stream);
+  grpc::Status ServeSendBatches(
+      rpc::CallScope& call,
+      grpc::ServerReaderWriterInterface<v1::TransferStatusBatch, v1::SendBatch>* stream);
+  grpc::Status ServeGetTransfer(rpc::CallScope& call, const v1::GetTransferRequest* req,
+                                v1::TransferStatus* resp);
+  grpc::Status ServeInbox(rpc::CallScope& call, const v1::InboxRequest* req,
+                          grpc::ServerWriterInterface<v1::Delivery>* writer);
+  grpc::Status ServeInboxBatches(rpc::CallScope& call, const v1::InboxRequest* req,
+                                 grpc::ServerWriterInterface<v1::DeliveryBatch>* writer);
+  grpc::Status ServeAck(rpc::CallScope& call, const v1::AckRequest* req, v1::AckResponse* resp);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -14,13 +14,20 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(ServerHostOptions 
   grpc::ServerBuilder inner;
   inner.SetMaxReceiveMessageSize(-1);
   inner.SetMaxSendMessageSize(-1);
-  for (grpc::Service* s : options.services) inner.RegisterService(s);
+  host->direct_ = std::make_unique<rpc::DirectMethods>();
+  for (grpc::Service* s : options.services) {
+    inner.RegisterService(s);
+    if (auto* d = dynamic_cast<rpc::DirectService*>(s); d && options.direct_calls) {
+      d->AddDirectMethods(*host->direct_);
+    }
+  }
   host->inner_ = inner.BuildAndStart();
   if (!host->inner_) return absl::InternalError("cannot start the in-process server");
 
   host->tunnel_ = std::make_unique<rpc::TunnelService>(
       rpc::TunnelServiceOptions{.handshake = options.handshake,
                                 .inner = host->inner_.get(),
+                                .direct = host->direct_.get(),
                                 .max_sessions = options.max_sessions,
                                 .handshake_timeout = options.handshake_timeout});
   grpc::EnableDefaultHealthCheckService(true);

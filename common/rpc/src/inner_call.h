@@ -10,11 +10,13 @@
 #include <mutex>
 
 #include "beibu/pki/identity.h"
+#include "served_call.h"
 #include "session_io.h"
 
 namespace beibu::rpc::internal {
 
-class InnerCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class InnerCall final : public ServedCall,
+                        public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   // `on_done` runs after the final status was sent; the object deletes
   // itself right after it returns.
@@ -23,9 +25,9 @@ class InnerCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
 
   void Start(grpc::GenericStub* stub, const v1::CallStart& start,
              const std::optional<pki::Identity>& peer, const std::string& session_id);
-  void Deliver(const std::string& message);
-  void HalfClose();
-  void Cancel();
+  void Deliver(const std::string& message) override;
+  void HalfClose() override;
+  void Cancel() override;
 
   void OnWriteDone(bool ok) override;
   void OnWritesDoneDone(bool ok) override {}

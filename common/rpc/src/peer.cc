@@ -1,5 +1,7 @@
 #include "beibu/rpc/peer.h"
 
+#include "beibu/rpc/call_scope.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace beibu::rpc {
@@ -25,12 +27,13 @@ std::optional<pki::Identity> PeerOf(const grpc::ServerContext& ctx) {
   return id;
 }
 
-grpc::Status RequireRole(const grpc::ServerContext& ctx, const std::set<pki::Role>& roles,
-                         pki::Identity* peer) {
+namespace {
+
+grpc::Status RequireRoleOf(std::optional<pki::Identity> p, const std::set<pki::Role>& roles,
+                           pki::Identity* peer) {
   std::string wanted;
   for (pki::Role r : roles)
     absl::StrAppend(&wanted, wanted.empty() ? "" : " or ", std::string(pki::RoleName(r)));
-  std::optional<pki::Identity> p = PeerOf(ctx);
   if (!p) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         absl::StrCat("this call needs a certificate with role ", wanted,
@@ -44,5 +47,19 @@ grpc::Status RequireRole(const grpc::ServerContext& ctx, const std::set<pki::Rol
   if (peer) *peer = *std::move(p);
   return grpc::Status::OK;
 }
+
+}  // namespace
+
+grpc::Status RequireRole(const grpc::ServerContext& ctx, const std::set<pki::Role>& roles,
+                         pki::Identity* peer) {
+  return RequireRoleOf(PeerOf(ctx), roles, peer);
+}
+
+grpc::Status RequireRole(const CallScope& call, const std::set<pki::Role>& roles,
+                         pki::Identity* peer) {
+  return RequireRoleOf(call.Peer(), roles, peer);
+}
+
+std::optional<pki::Identity> GrpcCallScope::Peer() const { return PeerOf(*ctx_); }
 
 }  // namespace beibu::rpc

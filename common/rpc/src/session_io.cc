@@ -50,6 +50,15 @@ void SessionIo::Flush() {
   cv_.wait(lock, [&] { return broken_ || (queue_.empty() && !writing_); });
 }
 
+void SessionIo::WaitForRoom(size_t max_queued, const std::function<bool()>& give_up) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!broken_ && !closed_ && !stopping_ && queued_bytes_ > max_queued) {
+    if (give_up()) return;
+    // The writer notifies after each record; the timeout is for give_up.
+    cv_.wait_for(lock, std::chrono::milliseconds(20));
+  }
+}
+
 void SessionIo::WriterLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {

@@ -41,6 +41,11 @@ class SessionIo {
   absl::Status SendClose();
   // Blocks until everything queued so far was written (or the stream broke).
   void Flush();
+  // Blocks while more than `max_queued` bytes wait to be written, until the
+  // session breaks or closes, or `give_up` (polled) says so. For callers that
+  // may block, so that they follow the peer's pace instead of the queue
+  // growing to kMaxQueuedBytes.
+  void WaitForRoom(size_t max_queued, const std::function<bool()>& give_up);
 
   enum class Kind { kCall, kKeyUpdate, kClose };
   struct Received {

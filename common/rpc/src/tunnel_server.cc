@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "beibu/rpc/status.h"
+#include "direct_call.h"
 #include "inner_call.h"
 #include "session_io.h"
 
@@ -27,7 +28,7 @@ std::string PeerName(const std::optional<pki::Identity>& peer) {
 // deleted, so a call found under the lock stays alive while the lock is held.
 class CallTable {
  public:
-  bool Add(uint64_t id, internal::InnerCall* call, size_t limit) {
+  bool Add(uint64_t id, internal::ServedCall* call, size_t limit) {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (calls_.size() >= limit || calls_.count(id)) return false;
     calls_[id] = call;
@@ -50,7 +51,7 @@ class CallTable {
       std::lock_guard<std::recursive_mutex> lock(mu_);
       for (auto& [id, call] : calls_) ids.push_back(id);
     }
-    for (uint64_t id : ids) With(id, [](internal::InnerCall* c) { c->Cancel(); });
+    for (uint64_t id : ids) With(id, [](internal::ServedCall* c) { c->Cancel(); });
     std::unique_lock<std::recursive_mutex> lock(mu_);
     empty_.wait(lock, [&] { return calls_.empty(); });
   }
@@ -58,7 +59,7 @@ class CallTable {
  private:
   std::recursive_mutex mu_;
   std::condition_variable_any empty_;
-  std::map<uint64_t, internal::InnerCall*> calls_;
+  std::map<uint64_t, internal::ServedCall*> calls_;
 };
 
 }  // namespace
@@ -209,8 +210,16 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
     const v1::CallFrame& cf = rec->call;
     switch (cf.kind_case()) {
       case v1::CallFrame::kStart: {
-        auto* call =
-            new internal::InnerCall(cf.call_id(), &io, [&calls](uint64_t id) { calls.Remove(id); });
+        auto on_done = [&calls](uint64_t id) { calls.Remove(id); };
+        const DirectMethods::Handler* direct =
+            options_.direct ? options_.direct->Find(cf.start().method()) : nullptr;
+        internal::ServedCall* call;
+        if (direct) {
+          call = new internal::DirectCall(cf.call_id(), direct, &io, peer, cf.start().timeout_ms(),
+                                          on_done);
+        } else {
+          call = new internal::InnerCall(cf.call_id(), &io, on_done);
+        }
         if (!calls.Add(cf.call_id(), call, options_.max_calls_per_session)) {
           delete call;
           v1::CallFrame refused;
@@ -222,17 +231,21 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
           (void)io.Send(refused);
           break;
         }
-        call->Start(&stub, cf.start(), peer, session_id);
+        if (direct) {
+          static_cast<internal::DirectCall*>(call)->Start();
+        } else {
+          static_cast<internal::InnerCall*>(call)->Start(&stub, cf.start(), peer, session_id);
+        }
         break;
       }
       case v1::CallFrame::kMessage:
-        calls.With(cf.call_id(), [&](internal::InnerCall* c) { c->Deliver(cf.message()); });
+        calls.With(cf.call_id(), [&](internal::ServedCall* c) { c->Deliver(cf.message()); });
         break;
       case v1::CallFrame::kHalfClose:
-        calls.With(cf.call_id(), [](internal::InnerCall* c) { c->HalfClose(); });
+        calls.With(cf.call_id(), [](internal::ServedCall* c) { c->HalfClose(); });
         break;
       case v1::CallFrame::kCancel:
-        calls.With(cf.call_id(), [](internal::InnerCall* c) { c->Cancel(); });
+        calls.With(cf.call_id(), [](internal::ServedCall* c) { c->Cancel(); });
         break;
       default:
         end = absl::InvalidArgumentError("client sent a call frame of an unknown kind");

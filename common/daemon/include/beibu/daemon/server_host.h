@@ -1,5 +1,6 @@
 // Hosts a daemon's gRPC servers: typed services on an in-process server that
-// only the tunnel reaches, and the network-facing server with the Tunnel and
+// only the tunnel reaches (hot methods the tunnel serves directly), and the
+// network-facing server with the Tunnel and
 // the standard grpc.health.v1.Health service.
 #pragma once
 
@@ -18,6 +19,10 @@ struct ServerHostOptions {
   std::string listen_address;  // "127.0.0.1:0" picks a free port
   std::function<channel::HandshakeConfig()> handshake;
   std::vector<grpc::Service*> services;  // reached through the tunnel only
+  // Serve the methods of services that are also rpc::DirectService straight
+  // from the tunnel (rpc/direct_methods.h). Off: every call goes through the
+  // in-process server (kept to compare the two).
+  bool direct_calls = true;
   // Transport credentials under the channel; insecure when null.
   std::shared_ptr<grpc::ServerCredentials> transport;
   size_t max_sessions = 4096;
@@ -40,6 +45,7 @@ class ServerHost {
  private:
   ServerHost() = default;
   std::unique_ptr<grpc::Server> inner_;
+  std::unique_ptr<rpc::DirectMethods> direct_;  // outlives tunnel_
   std::unique_ptr<rpc::TunnelService> tunnel_;
   std::unique_ptr<grpc::Server> outer_;
   int port_ = 0;

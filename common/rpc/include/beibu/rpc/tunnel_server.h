@@ -1,7 +1,8 @@
 // The server end of the secure channel: the `beibu.v1.Tunnel` gRPC service.
 // Each Connect stream runs one handshake, then carries multiplexed calls that
 // are forwarded to typed services on an in-process gRPC server, with the
-// authenticated peer identity in the call metadata (see peer.h).
+// authenticated peer identity in the call metadata (see peer.h), or served
+// directly by handlers registered in `direct` (see direct_methods.h).
 //
 //   grpc::ServerBuilder inner;             // typed services, no listening port
 //   inner.RegisterService(&registry);
@@ -23,6 +24,7 @@
 #include <thread>
 
 #include "beibu/channel/handshake.h"
+#include "beibu/rpc/direct_methods.h"
 #include "beibu/v1/tunnel.grpc.pb.h"
 
 namespace beibu::rpc {
@@ -32,6 +34,9 @@ struct TunnelServiceOptions {
   // sessions at once.
   std::function<channel::HandshakeConfig()> handshake;
   grpc::Server* inner = nullptr;
+  // Methods served without the in-process server (direct_methods.h); the
+  // rest go to `inner`. Must outlive the service.
+  const DirectMethods* direct = nullptr;
   // Most calls one session may have open at once.
   size_t max_calls_per_session = 256;
   // Most sessions (established or handshaking) at once; more are refused
