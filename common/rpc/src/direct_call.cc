@@ -50,11 +50,7 @@ void DirectCall::Run() {
       status = grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled");
     }
   }
-  v1::CallFrame frame;
-  frame.set_call_id(id_);
-  frame.mutable_status()->set_code(status.error_code());
-  frame.mutable_status()->set_message(status.error_message());
-  (void)io_->Send(frame);  // the client may be gone; nothing else to do then
+  SendStatus(*io_, id_, status);
   // Leave the session's table first, so nobody can find this call once it is
   // being deleted.
   on_done_(id_);
