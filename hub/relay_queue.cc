@@ -295,6 +295,63 @@ absl::StatusOr<size_t> RelayQueue::Ack(const std::string& destination, uint64_t 
   return keys.size();
 }
 
+absl::Status RelayQueue::RaiseWatermark(const std::string& source, uint64_t through) {
+  if (absl::Status s = CheckId("source", source); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = watermarks_.find(source);
+  if (it != watermarks_.end() && it->second >= through) return absl::OkStatus();
+  storage::WriteBatch batch;
+  batch.Put(kWatermarkPrefix + source, EncodeU64(through));
+  if (absl::Status w = db_->Write(batch); !w.ok()) return w;  // synced
+  watermarks_[source] = through;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> RelayQueue::RenumberAbove(const std::string& destination, uint64_t through) {
+  if (absl::Status s = CheckId("destination", destination); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = meta_.find(destination);
+  Meta m = it == meta_.end() ? Meta{} : it->second;
+  if (through <= m.last_hub_sequence) return 0;
+  // Far beyond anything assigned at any real rate, and far enough from the
+  // top that the loops over (first, last] here, in Read and in Ack cannot
+  // wrap around: an ack near 2^64 is a broken edge, not a restored store.
+  constexpr uint64_t kMaxHubSequence = uint64_t{1} << 62;
+  if (m.items > kMaxHubSequence || through > kMaxHubSequence - m.items) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot renumber the queue of ", destination, " above hub_sequence ", through,
+                     ": no hub assigns sequences that high (limit ", kMaxHubSequence,
+                     "); the destination edge's watermark is corrupt"));
+  }
+  // The queue holds the consecutive sequences (last - items, last]; they
+  // move, as one block, to (through, through + items].
+  const std::string prefix = RelayQueuePrefix(destination);
+  storage::WriteBatch batch;
+  uint64_t next = through;
+  for (uint64_t seq = FirstLocked(destination); seq <= m.last_hub_sequence; ++seq) {
+    std::string key = prefix + EncodeU64(seq);
+    absl::StatusOr<std::string> value = db_->Get(key);
+    if (!value.ok()) {
+      // Missing would break the block the counters describe: not something
+      // to paper over while moving every queued item.
+      return absl::DataLossError(absl::StrCat("renumbering the queue of ", destination, " in ",
+                                              db_->path(), ": queued item ", seq,
+                                              " cannot be read: ", value.status().ToString()));
+    }
+    batch.Delete(key);
+    batch.Put(prefix + EncodeU64(++next), *value);
+  }
+  // Moved even when the queue is empty: the next enqueue must land above
+  // what the destination holds. Items and bytes stay: the same items.
+  m.last_hub_sequence = through + m.items;
+  batch.Put(kDepthPrefix + destination, DepthRecord(m.last_hub_sequence, m.items, m.bytes));
+  if (absl::Status w = db_->Write(batch); !w.ok()) return w;  // synced
+  meta_[destination] = m;
+  ++changes_;
+  cv_.notify_all();
+  return static_cast<size_t>(m.items);
+}
+
 uint64_t RelayQueue::WaitForChange(uint64_t seen, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, timeout, [&] { return changes_ != seen; });

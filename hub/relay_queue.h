@@ -106,6 +106,13 @@ class RelayQueue {
                                  const BeforeCommit& before_commit = {},
                                  const OnWait& on_wait = {});
 
+  // Records that everything from `source` through relay_sequence `through`
+  // was dealt with although not stored (items acknowledged as undeliverable
+  // at the end of a batch), in one synced write, so that the watermark the
+  // source learns on its next session is not mistaken for lost items. Never
+  // lowers the watermark.
+  absl::Status RaiseWatermark(const std::string& source, uint64_t through);
+
   // Up to `max_items` queued items of `destination` with hub_sequence >
   // `after`, in order, stopping before `max_bytes` is exceeded (but always at
   // least one item when there is one).
@@ -116,6 +123,18 @@ class RelayQueue {
   // in one synced write and wakes enqueuers waiting for room. Returns the
   // number of items deleted (0 for a repeated ack).
   absl::StatusOr<size_t> Ack(const std::string& destination, uint64_t through);
+
+  // For a relay store that went back in time (restored from a backup, or
+  // lost): `destination` reports that it stored hub sequences up to
+  // `through`, beyond the last one this queue assigned, and would drop ours
+  // at or below it as duplicates. Gives every queued item of `destination` a
+  // new hub_sequence above `through`, in the same order, and moves its
+  // counter past them, in one synced write; later items follow. Returns how
+  // many items were renumbered; 0 and nothing written when `through` is not
+  // beyond the last assigned hub_sequence. INVALID_ARGUMENT when `through`
+  // plus the queue's items would pass 2^62: a broken edge's huge ack must not
+  // make the sequence arithmetic wrap.
+  absl::StatusOr<size_t> RenumberAbove(const std::string& destination, uint64_t through);
 
   // Blocks until the queues change (an enqueue or an ack) after `seen`, or
   // `timeout` passes; returns the current change counter.

@@ -351,6 +351,14 @@ grpc::Status RelayService::ServePush(rpc::CallScope& call, PushStream* stream) {
         return rpc::ToGrpc(stored.status());
       }
     }
+    if (batch.envelopes_size() > 0 && last > queue_->Watermark(caller.id)) {
+      // The batch ended with undeliverable items: the source drops them on
+      // this ack, so the watermark it learns next time must cover them.
+      if (absl::Status w = queue_->RaiseWatermark(caller.id, last); !w.ok()) {
+        spdlog::error("event=relay_store_failed edge={} error=\"{}\"", caller.id, w.ToString());
+        return rpc::ToGrpc(w);
+      }
+    }
     v1::RelayAck ack = std::move(undeliverable);
     ack.set_through_sequence(batch.envelopes_size() > 0 ? last : queue_->Watermark(caller.id));
     if (!stream->Write(ack)) break;
@@ -396,13 +404,39 @@ grpc::Status RelayService::ServePull(rpc::CallScope& call, PullStream* stream) {
     while (stream->Read(&ack)) {
       // An edge may acknowledge what an earlier stream sent (it tells the hub
       // its durable watermark on connect), but never a position the hub has
-      // not assigned yet: that would delete items it never received.
+      // not assigned yet. If it does, data_dir/relay went back in time and
+      // the edge would drop our items at or below its watermark as
+      // duplicates: move them above it (deleting nothing) and end the stream,
+      // so that both sides start the next one from clean positions.
       const uint64_t assigned = queue_->Depth(caller.id).last_hub_sequence;
-      const uint64_t through = std::min(ack.through_sequence(), assigned);
-      if (through < ack.through_sequence()) {
-        spdlog::warn("event=relay_ack_ahead edge={} ack={} last_assigned={}", caller.id,
-                     ack.through_sequence(), assigned);
+      if (ack.through_sequence() > assigned) {
+        absl::StatusOr<size_t> renumbered =
+            queue_->RenumberAbove(caller.id, ack.through_sequence());
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (!renumbered.ok()) {
+          spdlog::error(
+              "event=relay_store_behind_edge edge={} ack={} last_assigned={} renumbered=failed "
+              "error=\"{}\": the edge acknowledged beyond what the hub assigned (data_dir/relay "
+              "went back in time, or the edge's watermark is wrong) and its queue could not be "
+              "renumbered; nothing was deleted, the stream ends and the edge retries",
+              caller.id, ack.through_sequence(), assigned, renumbered.status().ToString());
+          reader_error = renumbered.status();
+          break;
+        }
+        spdlog::error(
+            "event=relay_store_behind_edge edge={} ack={} last_assigned={} renumbered={}: "
+            "data_dir/relay went back in time (restored from a backup, or lost). The items "
+            "queued for this edge were renumbered above what it holds and will be delivered; "
+            "items the hub acknowledged to source edges after the copy it runs on was taken, and "
+            "had not delivered, are lost",
+            caller.id, ack.through_sequence(), assigned, *renumbered);
+        reader_error = absl::UnavailableError(
+            absl::StrCat("the hub's relay store is behind this edge (it acknowledged hub_sequence ",
+                         ack.through_sequence(), ", the hub had assigned up to ", assigned,
+                         "); its queue was renumbered: reconnect"));
+        break;
       }
+      const uint64_t through = ack.through_sequence();
       // The window opens with the delete (not synced: the edge has the
       // items), whose change wakes the loop below.
       const bool advanced = through > acked.load();

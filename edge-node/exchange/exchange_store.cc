@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <set>
 #include <utility>
@@ -585,6 +586,59 @@ bool ExchangeStore::WaitForOutbox(uint64_t after, std::chrono::milliseconds time
 OutboxStats ExchangeStore::outbox() const {
   std::lock_guard<std::mutex> lock(s_->mu);
   return s_->stats;
+}
+
+uint64_t ExchangeStore::LastRelaySequence() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->next_relay - 1;
+}
+
+uint64_t ExchangeStore::FirstOutboxSequence() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  // AckOutbox deletes a prefix and moves outbox_begin past it, so begin is
+  // the lowest item left whenever the outbox is not empty.
+  const uint64_t begin = s_->outbox_begin.load();
+  return begin < s_->outbox_end.load() ? begin : 0;
+}
+
+absl::StatusOr<size_t> ExchangeStore::RenumberOutboxAbove(uint64_t floor) {
+  // Under `mu`, which every sequence assignment holds: no commit, notice or
+  // acknowledgement can interleave with the renumbering.
+  std::lock_guard<std::mutex> lock(s_->mu);
+  // Never below what this store already assigned either: a sequence is
+  // never handed out twice, whatever `floor` the caller passes.
+  const uint64_t base = std::max(floor, s_->next_relay - 1);
+  std::vector<std::string> values;  // the outbox items, in relay_sequence order
+  std::vector<std::string> old_keys;
+  const uint64_t end = s_->outbox_end.load();
+  for (uint64_t seq = s_->outbox_begin.load(); seq < end; ++seq) {
+    std::string key = OutboxKey(seq);
+    absl::StatusOr<std::string> v = s_->db->Get(key);
+    if (absl::IsNotFound(v.status())) continue;
+    if (!v.ok()) return v.status();
+    values.push_back(*std::move(v));
+    old_keys.push_back(std::move(key));
+  }
+  if (base > std::numeric_limits<uint64_t>::max() - 1 - values.size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "cannot renumber ", values.size(), " outbox items above relay_sequence ", floor,
+        ": the sequence would overflow; the hub's watermark for this edge "
+        "is not plausible, check the hub's data_dir/relay"));
+  }
+  // Deletes first: the new range may overlap the old one.
+  storage::WriteBatch batch;
+  for (const std::string& key : old_keys) batch.Delete(key);
+  uint64_t next = base + 1;
+  for (const std::string& value : values) batch.Put(OutboxKey(next++), value);
+  batch.Put(kRelayNextKey, absl::StrCat(next));
+  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;  // synced
+  s_->next_relay = next;
+  // begin before end: ReadOutbox loads end, then begin, so it never pairs
+  // the new end with the old begin (a walk over the whole gap).
+  s_->outbox_begin.store(base + 1);
+  s_->outbox_end.store(next);
+  s_->outbox_cv.notify_all();
+  return values.size();
 }
 
 // ---- Inbox (relay link) -----------------------------------------------------

@@ -168,6 +168,20 @@ class ExchangeStore {
   // Blocks until an item with relay_sequence > after exists or timeout.
   bool WaitForOutbox(uint64_t after, std::chrono::milliseconds timeout) const;
   OutboxStats outbox() const;
+  // The last relay_sequence this store assigned (0 if none), and the lowest
+  // one still in the outbox (0 if it is empty).
+  uint64_t LastRelaySequence() const;
+  uint64_t FirstOutboxSequence() const;
+  // For a store that went back in time (restored from a backup, or lost):
+  // the hub already holds relay sequences up to `floor` from this edge and
+  // would drop ours at or below it as duplicates. Gives every outbox item a
+  // new relay_sequence above `floor`, in the same order, and moves the
+  // counter past them, in one synced write; items sent from then on follow.
+  // Returns how many items were renumbered. Items the hub did store are
+  // sent again: the destination drops them by transfer id (data-plane.md §2).
+  // A `floor` below LastRelaySequence() renumbers above that instead: no
+  // relay_sequence is ever handed out twice.
+  absl::StatusOr<size_t> RenumberOutboxAbove(uint64_t floor);
 
   // ---- Inbox (relay link, Pull) ------------------------------------------
   // The highest hub_sequence stored (0 if none).

@@ -141,6 +141,11 @@ struct RelayLink::Impl {
   }
   void Run();
   absl::Status RunSession();
+  // Before any item is pushed: asks the hub for its watermark of this edge
+  // (an empty batch on `push`) and compares it with the store's sequences,
+  // so a store that went back in time is renumbered instead of its new
+  // items being dropped by the hub as duplicates.
+  absl::Status CheckHubWatermark(rpc::TunnelCall& push);
   void PushLoop(rpc::TunnelCall& call, Session& s);
   void PushAckLoop(rpc::TunnelCall& call, Session& s, const pki::Identity& hub);
   void PullLoop(rpc::TunnelClient& client, rpc::TunnelCall& call, Session& s);
@@ -231,6 +236,19 @@ absl::Status RelayLink::Impl::RunSession() {
       c->Close();
     };
   }
+  // Consumed here, before the push-ack reader starts, so that this ack is
+  // never taken for the acknowledgement of a pushed batch.
+  if (absl::Status w = CheckHubWatermark(*push); !w.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      session = nullptr;
+      cancel_calls = nullptr;
+    }
+    push->Cancel();
+    pull->Cancel();
+    absl::Status link = client.status();
+    return link.ok() ? w : link;
+  }
   *connected = true;
   spdlog::info("event=relay_connected hub={} outbox_items={} pulled_through={}", client.server().id,
                store->outbox().items, store->PulledThrough());
@@ -274,6 +292,55 @@ absl::Status RelayLink::Impl::RunSession() {
   puller.join();
   absl::Status link = client.status();
   return link.ok() ? s.why : link;
+}
+
+absl::Status RelayLink::Impl::CheckHubWatermark(rpc::TunnelCall& push) {
+  // The hub answers an empty batch with the last relay_sequence it stored
+  // from this edge (older hubs too).
+  if (absl::Status w = push.Write(v1::RelayBatch()); !w.ok()) {
+    return absl::Status(w.code(),
+                        absl::StrCat("asking the hub for its relay watermark: ", w.message()));
+  }
+  v1::RelayAck ack;
+  if (!push.Read(&ack)) {
+    absl::Status end = push.Finish();
+    return end.ok() ? absl::UnavailableError(
+                          "the hub ended the push stream before answering the watermark query")
+                    : absl::Status(end.code(), absl::StrCat("asking the hub for its relay "
+                                                            "watermark: ",
+                                                            end.message()));
+  }
+  const uint64_t hub = ack.through_sequence();
+  const uint64_t last = store->LastRelaySequence();
+  const uint64_t first = store->FirstOutboxSequence();
+  if (hub > last) {
+    absl::StatusOr<size_t> renumbered = store->RenumberOutboxAbove(hub);
+    if (!renumbered.ok()) {
+      return absl::Status(renumbered.status().code(),
+                          absl::StrCat("renumbering the outbox above the hub's watermark ", hub,
+                                       ": ", renumbered.status().message()));
+    }
+    spdlog::error(
+        "event=relay_store_behind_hub hub_watermark={} last_assigned={} renumbered={} "
+        "detail=\"this edge's data_dir/exchange went back in time (restored from a backup, or "
+        "lost): the hub already holds relay sequences up to {} from this edge; the outbox was "
+        "renumbered above it and will be sent again. Transfers accepted before the backup "
+        "point and never relayed may be lost\"",
+        hub, last, *renumbered, hub);
+    return absl::OkStatus();
+  }
+  // Everything below the outbox (or, when it is empty, everything assigned)
+  // was acknowledged by the hub and deleted here.
+  const uint64_t handed_over = first != 0 ? first - 1 : last;
+  if (hub < handed_over) {
+    spdlog::error(
+        "event=relay_hub_lost_items from={} through={} detail=\"the hub acknowledged these "
+        "relay sequences of this edge earlier but no longer holds them: transfers among them "
+        "that were not yet delivered are lost. The hub's data_dir/relay was restored from a "
+        "backup or lost\"",
+        hub + 1, handed_over);
+  }
+  return absl::OkStatus();
 }
 
 void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {

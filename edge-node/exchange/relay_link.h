@@ -23,6 +23,11 @@
 // pull acknowledgements the batch's hub_sequence. On (re)connecting the
 // puller first acknowledges ExchangeStore::PulledThrough() (when > 0), so a
 // batch stored just before a crash is not resent.
+// On each (re)connect, before pushing, the link asks the hub for its
+// watermark of this edge (an empty RelayBatch): a hub ahead of the store's
+// last relay_sequence means data_dir/exchange went back in time, and the
+// outbox is renumbered above it (event=relay_store_behind_hub); a hub behind
+// what it acknowledged earlier lost items (event=relay_hub_lost_items).
 // Logs: event=relay_connected, relay_disconnected / relay_connect_failed
 // (error, retry_in_ms), relay_push_acked (at most once a second at info),
 // relay_outbox_depth (every 30 s while non-empty), envelope_refused,

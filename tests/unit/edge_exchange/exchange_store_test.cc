@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -404,6 +405,135 @@ TEST(ExchangeStoreTest, OutboxReadsAfterPartialAcksAndReopen) {
   ASSERT_TRUE(store->AckOutbox(5).ok());
   EXPECT_TRUE(store->ReadOutbox(0, 10, 1 << 20).value().empty());
   EXPECT_EQ(store->outbox().items, 0u);
+}
+
+// A store restored from a backup: the hub holds relay sequences up to 50
+// from this edge, so the outbox moves above them, in order, in one write.
+TEST(ExchangeStoreTest, RenumberOutboxAboveKeepsOrderMovesTheCounterAndSurvivesReopen) {
+  TempDir dir;
+  std::vector<std::string> before;
+  {
+    auto store = ExchangeStore::Open((dir / "db").string()).value();
+    EXPECT_EQ(store->LastRelaySequence(), 0u);
+    EXPECT_EQ(store->FirstOutboxSequence(), 0u);
+    for (int i = 0; i < 4; ++i) {
+      std::vector<ExchangeStore::TransferCommit> one = {
+          Decided(absl::StrCat("renumber-transfer", i), "d", 0)};
+      ASSERT_TRUE(store->CommitTransfers(one).ok());
+    }
+    v1::TransferNotice n;
+    n.set_transfer_id("renumber-notice");
+    ASSERT_TRUE(store->EnqueueNotice(n).ok());
+    ASSERT_TRUE(store->AckOutbox(1).ok());  // the outbox is now 2..5
+    EXPECT_EQ(store->LastRelaySequence(), 5u);
+    EXPECT_EQ(store->FirstOutboxSequence(), 2u);
+    const OutboxStats stats = store->outbox();
+    const std::vector<v1::Envelope> queued = store->ReadOutbox(0, 10, 1 << 20).value();
+    for (const v1::Envelope& e : queued) {
+      v1::Envelope copy = e;
+      copy.clear_relay_sequence();
+      before.push_back(copy.SerializeAsString());
+    }
+    ASSERT_EQ(before.size(), 4u);
+
+    EXPECT_EQ(store->RenumberOutboxAbove(50).value(), 4u);
+    EXPECT_EQ(store->LastRelaySequence(), 54u);
+    EXPECT_EQ(store->FirstOutboxSequence(), 51u);
+    EXPECT_EQ(store->outbox().items, stats.items);
+    EXPECT_EQ(store->outbox().bytes, stats.bytes);
+    EXPECT_TRUE(store->WaitForOutbox(53, std::chrono::milliseconds(0)));
+    EXPECT_FALSE(store->WaitForOutbox(54, std::chrono::milliseconds(0)));
+    // A pusher that had read up to an old sequence finds the items again.
+    EXPECT_EQ(store->ReadOutbox(5, 10, 1 << 20).value().size(), 4u);
+    // The next notice follows the renumbered items.
+    ASSERT_TRUE(store->EnqueueNotice(n).ok());
+    EXPECT_EQ(store->LastRelaySequence(), 55u);
+  }
+  // One synced write: all of it is there after a reopen.
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  EXPECT_EQ(store->LastRelaySequence(), 55u);
+  EXPECT_EQ(store->FirstOutboxSequence(), 51u);
+  EXPECT_EQ(store->outbox().items, 5u);
+  std::vector<v1::Envelope> out = store->ReadOutbox(0, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 5u);
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].relay_sequence(), 51u + i);
+    if (i < before.size()) {
+      v1::Envelope copy = out[i];
+      copy.clear_relay_sequence();
+      EXPECT_EQ(copy.SerializeAsString(), before[i]) << "item " << i;
+    }
+  }
+  EXPECT_EQ(out[0].header(), "h-renumber-transfer1");
+  EXPECT_EQ(out[3].notice().transfer_id(), "renumber-notice");
+  EXPECT_TRUE(out[4].has_notice());
+  // A commit after the reopen follows too; acknowledging by the new
+  // sequences drains the outbox, parts included.
+  std::vector<ExchangeStore::TransferCommit> one = {Decided("renumber-after-reopen", "d", 0)};
+  ASSERT_TRUE(store->CommitTransfers(one).ok());
+  EXPECT_EQ(store->LastRelaySequence(), 56u);
+  ASSERT_TRUE(store->AckOutbox(56).ok());
+  EXPECT_EQ(store->outbox().items, 0u);
+  EXPECT_EQ(store->outbox().bytes, 0u);
+  EXPECT_EQ(store->FirstOutboxSequence(), 0u);
+  EXPECT_TRUE(store->ReadOutbox(0, 10, 1 << 20).value().empty());
+}
+
+// A lost store: nothing to renumber, but new items must still come after
+// what the hub holds.
+TEST(ExchangeStoreTest, RenumberAnEmptyOutboxStillMovesTheCounter) {
+  TempDir dir;
+  {
+    auto store = ExchangeStore::Open((dir / "db").string()).value();
+    EXPECT_EQ(store->RenumberOutboxAbove(7).value(), 0u);
+    EXPECT_EQ(store->LastRelaySequence(), 7u);
+    EXPECT_EQ(store->FirstOutboxSequence(), 0u);
+    EXPECT_FALSE(store->WaitForOutbox(7, std::chrono::milliseconds(0)));
+  }
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  EXPECT_EQ(store->LastRelaySequence(), 7u);
+  v1::TransferNotice n;
+  n.set_transfer_id("after-lost-store");
+  ASSERT_TRUE(store->EnqueueNotices({n, n}).ok());
+  std::vector<v1::Envelope> out = store->ReadOutbox(0, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].relay_sequence(), 8u);
+  EXPECT_EQ(out[1].relay_sequence(), 9u);
+  EXPECT_EQ(store->FirstOutboxSequence(), 8u);
+  // A floor below what was assigned never reuses a sequence.
+  EXPECT_EQ(store->RenumberOutboxAbove(3).value(), 2u);
+  out = store->ReadOutbox(0, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].relay_sequence(), 10u);
+  EXPECT_EQ(out[1].relay_sequence(), 11u);
+  EXPECT_EQ(store->LastRelaySequence(), 11u);
+}
+
+// Commits racing a renumbering never share a sequence nor lose an item.
+TEST(ExchangeStoreTest, RenumberingWhileCommittingLosesNothing) {
+  TempDir dir;
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  constexpr int kCommits = 40;
+  std::thread writer([&] {
+    for (int i = 0; i < kCommits; ++i) {
+      std::vector<ExchangeStore::TransferCommit> one = {
+          Decided(absl::StrCat("racing-transfer-", i), "d", 0)};
+      EXPECT_TRUE(store->CommitTransfers(one).ok());
+    }
+  });
+  for (uint64_t floor : {100, 200, 300}) EXPECT_TRUE(store->RenumberOutboxAbove(floor).ok());
+  writer.join();
+  std::vector<v1::Envelope> out = store->ReadOutbox(0, 1000, 1 << 20).value();
+  ASSERT_EQ(out.size(), static_cast<size_t>(kCommits));
+  EXPECT_EQ(store->outbox().items, static_cast<uint64_t>(kCommits));
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].header(), absl::StrCat("h-racing-transfer-", i));  // commit order kept
+    if (i > 0) {
+      EXPECT_EQ(out[i].relay_sequence(), out[i - 1].relay_sequence() + 1);
+    }
+  }
+  EXPECT_GT(out[0].relay_sequence(), 300u);
+  EXPECT_EQ(out.back().relay_sequence(), store->LastRelaySequence());
 }
 
 }  // namespace

@@ -6,8 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -72,14 +76,42 @@ class FakeRelay final : public v1::Relay::Service {
     std::lock_guard<std::mutex> lock(mu_);
     extra_.push_back(key);
   }
+  // The last relay_sequence stored from `edge`, as the real hub's relay
+  // store keeps it: set ahead to play a hub whose edge lost its store, or
+  // behind to play a hub that lost its own.
+  void SetWatermark(const std::string& edge, uint64_t watermark) {
+    std::lock_guard<std::mutex> lock(mu_);
+    watermarks_[edge] = watermark;
+  }
+  // The relay sequences stored from `edge` (duplicates dropped), in order.
+  std::vector<uint64_t> Received(const std::string& edge) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_[edge];
+  }
+  void ClearReceived(const std::string& edge) {
+    std::lock_guard<std::mutex> lock(mu_);
+    received_[edge].clear();
+  }
+
   grpc::Status Push(grpc::ServerContext* ctx,
                     grpc::ServerReaderWriter<v1::RelayAck, v1::RelayBatch>* stream) override {
+    const std::string from = rpc::PeerOf(*ctx)->id;
     v1::RelayBatch batch;
     while (stream->Read(&batch)) {
       v1::RelayAck ack;
+      if (batch.envelopes().empty()) {  // a watermark query, as the real hub answers it
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ack.set_through_sequence(watermarks_[from]);
+        }
+        if (!stream->Write(ack)) break;
+        continue;
+      }
       {
         std::lock_guard<std::mutex> lock(mu_);
         for (v1::Envelope env : batch.envelopes()) {
+          // Stored before: acknowledged again, stored once (as the real hub).
+          if (env.relay_sequence() <= watermarks_[from]) continue;
           std::string to, id;
           if (env.has_notice()) {
             to = env.notice().to_edge();
@@ -101,6 +133,8 @@ class FakeRelay final : public v1::Relay::Service {
           }
           Queue& q = queues_[to];
           q.items.emplace_back(++q.next, env);
+          watermarks_[from] = env.relay_sequence();
+          received_[from].push_back(env.relay_sequence());
         }
       }
       cv_.notify_all();
@@ -156,7 +190,46 @@ class FakeRelay final : public v1::Relay::Service {
   std::set<std::string> gone_;
   std::vector<v1::EpochKey> extra_;
   std::map<std::string, Queue> queues_;
+  std::map<std::string, uint64_t> watermarks_;             // by source edge
+  std::map<std::string, std::vector<uint64_t>> received_;  // by source edge
 };
+
+// The link's log lines, for the events an operator must see. Attached once,
+// before any test starts a thread that logs; emptied as each test starts.
+class LogCapture final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  bool Contains(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const std::string& line : lines_) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lines_.clear();
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    lines_.emplace_back(msg.payload.data(), msg.payload.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+LogCapture& Logs() {
+  static std::shared_ptr<LogCapture> sink = [] {
+    auto s = std::make_shared<LogCapture>();
+    spdlog::default_logger()->sinks().push_back(s);
+    return s;
+  }();
+  return *sink;
+}
+
+bool Logged(const std::string& text) { return Logs().Contains(text); }
 
 struct Node {
   TestEdge edge;
@@ -191,7 +264,9 @@ bool WaitFor(Pred done, std::chrono::seconds limit = std::chrono::seconds(20)) {
 
 class RelayLinkTest : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() { Logs(); }
   void SetUp() override {
+    Logs().Clear();
     crypto::Sm2PrivateKey hub_key = crypto::Sm2PrivateKey::Generate().value();
     pki::Identity hub_id{.id = "hub", .role = pki::Role::kHub, .country = "CN"};
     pki::Certificate hub_cert = ca_.Issue(hub_key.PublicKey(), hub_id).value();
@@ -238,6 +313,14 @@ class RelayLinkTest : public ::testing::Test {
                                           n.keys.get(), n.audit.get());
     n.relay->Start();
     return node;
+  }
+
+  // A new link on the node's store, as after a restart of the edge.
+  void Restart(Node& n) {
+    n.relay.reset();
+    n.relay = std::make_unique<RelayLink>(n.config, n.edge.identity.get(), n.store.get(),
+                                          n.keys.get(), n.audit.get());
+    n.relay->Start();
   }
 
   // What the Exchange service does on Send, reduced: keys, seal, commit.
@@ -439,6 +522,64 @@ TEST_F(RelayLinkTest, KeysTheHubServesAreVerifiedAndForgeriesSkipped) {
   h.set_to_country("CN");
   ASSERT_TRUE(vn_->keys->PrepareSend(&h).ok());
   EXPECT_EQ(h.recipient_key_id(), cn_->keys->current().key_id());
+}
+
+// The source edge's data_dir/exchange was restored from a backup: the hub
+// already stored relay sequences up to 50 from it, while the store assigned
+// 1..3 to new items. The link renumbers them above 50 before pushing, so the
+// hub stores them instead of dropping them as duplicates.
+TEST_F(RelayLinkTest, AStoreBehindTheHubIsRenumberedAndItsItemsDelivered) {
+  ExchangeKeys();
+  vn_->relay->Stop();
+  const std::vector<std::string> ids = {"t-relay-behind-00001", "t-relay-behind-00002",
+                                        "t-relay-behind-00003"};
+  for (const std::string& id : ids) Send(id, crypto::RandomBytes(500));
+  ASSERT_EQ(vn_->store->LastRelaySequence(), 3u);
+  ASSERT_EQ(vn_->store->FirstOutboxSequence(), 1u);
+  hub_.SetWatermark("edge-vn", 50);
+
+  Restart(*vn_);
+  ASSERT_TRUE(WaitFor([&] { return hub_.Received("edge-vn").size() >= 3; }));
+  EXPECT_EQ(hub_.Received("edge-vn"), (std::vector<uint64_t>{51, 52, 53}));
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().items == 0; }));
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(WaitFor([&] {
+      absl::StatusOr<v1::DeliveryRecord> d = cn_->store->GetDelivery(id);
+      return d.ok() && d->complete();
+    })) << id;
+  }
+  EXPECT_TRUE(Logged("event=relay_store_behind_hub hub_watermark=50 last_assigned=3 renumbered=3"));
+  // Later items follow the renumbered ones.
+  Send("t-relay-behind-00004", crypto::RandomBytes(100));
+  ASSERT_TRUE(WaitFor([&] { return hub_.Received("edge-vn").size() >= 4; }));
+  EXPECT_EQ(hub_.Received("edge-vn").back(), 54u);
+}
+
+// The hub's data_dir/relay went back in time: it reports a watermark below
+// what it acknowledged to this edge earlier. Nothing is renumbered (the new
+// items are above it anyway); the loss is logged and items keep flowing.
+TEST_F(RelayLinkTest, AHubThatLostItemsIsReportedAndItemsStillFlow) {
+  ExchangeKeys();
+  Send("t-relay-hublost-0001", crypto::RandomBytes(100));
+  Send("t-relay-hublost-0002", crypto::RandomBytes(100));
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().items == 0; }));
+  EXPECT_EQ(hub_.Received("edge-vn"), (std::vector<uint64_t>{1, 2}));
+  vn_->relay->Stop();
+  hub_.SetWatermark("edge-vn", 0);
+  hub_.ClearReceived("edge-vn");
+  Send("t-relay-hublost-0003", crypto::RandomBytes(100));
+  ASSERT_EQ(vn_->store->FirstOutboxSequence(), 3u);
+
+  Restart(*vn_);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::DeliveryRecord> d = cn_->store->GetDelivery("t-relay-hublost-0003");
+    return d.ok() && d->complete();
+  }));
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().items == 0; }));
+  EXPECT_EQ(hub_.Received("edge-vn"), (std::vector<uint64_t>{3}));  // not renumbered
+  EXPECT_EQ(vn_->store->LastRelaySequence(), 3u);
+  EXPECT_TRUE(Logged("event=relay_hub_lost_items from=1 through=2"));
+  EXPECT_FALSE(Logged("event=relay_store_behind_hub"));
 }
 
 // The destination has not seen the source's key yet when its first envelope

@@ -197,5 +197,121 @@ TEST_F(RelayQueueTest, BeforeCommitErrorStoresNothing) {
   EXPECT_EQ(queue_->Read("edge-cn", 0, 100, 1 << 20)->size(), 0u);
 }
 
+// A relay store that went back in time: the destination holds sequences up to
+// 100, the queue had assigned 1..3 again.
+TEST_F(RelayQueueTest, RenumberAboveMovesTheQueueAboveWhatTheDestinationHolds) {
+  ASSERT_EQ(*queue_->Enqueue("edge-vn",
+                             {Item("edge-cn", 1), Item("edge-cn", 2, 20), Item("edge-th", 3),
+                              Item("edge-cn", 4, 30)},
+                             {}),
+            4u);
+  const QueueDepth before = queue_->Depth("edge-cn");
+  ASSERT_EQ(before.last_hub_sequence, 3u);
+  const auto th_before = queue_->Read("edge-th", 0, 100, 1 << 20);
+  const uint64_t changes = queue_->changes();
+
+  absl::StatusOr<size_t> n = queue_->RenumberAbove("edge-cn", 100);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3u);
+  EXPECT_GT(queue_->changes(), changes);  // pullers wake up
+  auto cn = queue_->Read("edge-cn", 0, 100, 1 << 20);
+  ASSERT_TRUE(cn.ok()) << cn.status();
+  EXPECT_EQ(HubSequences(*cn), (std::vector<uint64_t>{101, 102, 103}));
+  EXPECT_EQ(RelaySequences(*cn), (std::vector<uint64_t>{1, 2, 4}));  // same items, same order
+  EXPECT_EQ((*cn)[1].envelope, Item("edge-cn", 2, 20).envelope.SerializeAsString());
+  EXPECT_EQ((*cn)[0].arrived_ms, 1700000000000u);
+  QueueDepth after = queue_->Depth("edge-cn");
+  EXPECT_EQ(after.last_hub_sequence, 103u);
+  EXPECT_EQ(after.items, before.items);
+  EXPECT_EQ(after.bytes, before.bytes);
+  EXPECT_EQ(after.oldest_ms, before.oldest_ms);
+  // The old positions are gone: nothing is delivered twice.
+  for (uint64_t old_seq = 1; old_seq <= 3; ++old_seq) {
+    EXPECT_TRUE(
+        absl::IsNotFound(db_->Get(RelayQueuePrefix("edge-cn") + EncodeU64(old_seq)).status()))
+        << old_seq;
+  }
+  EXPECT_EQ(HubSequences(*queue_->Read("edge-cn", 101, 100, 1 << 20)),
+            (std::vector<uint64_t>{102, 103}));
+  // Another destination is untouched.
+  EXPECT_EQ(HubSequences(*queue_->Read("edge-th", 0, 100, 1 << 20)), HubSequences(*th_before));
+  EXPECT_EQ(queue_->Depth("edge-th").last_hub_sequence, 1u);
+
+  // Later items follow the renumbered ones, and acks work on the new numbers.
+  ASSERT_EQ(*queue_->Enqueue("edge-vn", {Item("edge-cn", 5)}, {}), 1u);
+  EXPECT_EQ(HubSequences(*queue_->Read("edge-cn", 0, 100, 1 << 20)),
+            (std::vector<uint64_t>{101, 102, 103, 104}));
+  EXPECT_EQ(*queue_->Ack("edge-cn", 100), 0u);
+  EXPECT_EQ(*queue_->Ack("edge-cn", 102), 2u);
+  EXPECT_EQ(queue_->Depth("edge-cn").items, 2u);
+}
+
+TEST_F(RelayQueueTest, RenumberAboveSurvivesReopen) {
+  ASSERT_TRUE(queue_->Enqueue("edge-vn", {Item("edge-cn", 1), Item("edge-cn", 2)}, {}).ok());
+  const QueueDepth before = queue_->Depth("edge-cn");
+  ASSERT_EQ(*queue_->RenumberAbove("edge-cn", 50), 2u);
+  Open();
+  QueueDepth d = queue_->Depth("edge-cn");
+  EXPECT_EQ(d.last_hub_sequence, 52u);
+  EXPECT_EQ(d.items, before.items);
+  EXPECT_EQ(d.bytes, before.bytes);
+  EXPECT_EQ(d.oldest_ms, 1700000000000u);
+  EXPECT_EQ(HubSequences(*queue_->Read("edge-cn", 0, 100, 1 << 20)),
+            (std::vector<uint64_t>{51, 52}));
+  EXPECT_EQ(RelaySequences(*queue_->Read("edge-cn", 0, 100, 1 << 20)),
+            (std::vector<uint64_t>{1, 2}));
+  ASSERT_EQ(*queue_->Enqueue("edge-vn", {Item("edge-cn", 3)}, {}), 1u);
+  EXPECT_EQ(queue_->Depth("edge-cn").last_hub_sequence, 53u);
+}
+
+TEST_F(RelayQueueTest, RenumberAboveIsANoOpAtOrBelowTheLastAssigned) {
+  ASSERT_TRUE(
+      queue_->Enqueue("edge-vn", {Item("edge-cn", 1), Item("edge-cn", 2), Item("edge-cn", 3)}, {})
+          .ok());
+  ASSERT_EQ(*queue_->Ack("edge-cn", 1), 1u);
+  const uint64_t changes = queue_->changes();
+  EXPECT_EQ(*queue_->RenumberAbove("edge-cn", 3), 0u);
+  EXPECT_EQ(*queue_->RenumberAbove("edge-cn", 1), 0u);
+  EXPECT_EQ(*queue_->RenumberAbove("edge-cn", 0), 0u);
+  EXPECT_EQ(queue_->changes(), changes);  // nothing written
+  EXPECT_EQ(HubSequences(*queue_->Read("edge-cn", 0, 100, 1 << 20)), (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(queue_->Depth("edge-cn").last_hub_sequence, 3u);
+  Open();
+  EXPECT_EQ(queue_->Depth("edge-cn").last_hub_sequence, 3u);
+  EXPECT_EQ(queue_->Depth("edge-cn").items, 2u);
+}
+
+TEST_F(RelayQueueTest, RenumberAboveMovesTheCounterOfAnEmptyOrUnknownQueue) {
+  // A lost store: the hub has never seen this destination, which holds 40.
+  EXPECT_EQ(*queue_->RenumberAbove("edge-cn", 40), 0u);
+  EXPECT_EQ(queue_->Depth("edge-cn").last_hub_sequence, 40u);
+  EXPECT_EQ(queue_->Depth("edge-cn").items, 0u);
+  ASSERT_EQ(*queue_->Enqueue("edge-vn", {Item("edge-cn", 1)}, {}), 1u);
+  EXPECT_EQ(HubSequences(*queue_->Read("edge-cn", 0, 100, 1 << 20)), (std::vector<uint64_t>{41}));
+  // Drained, then behind again.
+  ASSERT_EQ(*queue_->Ack("edge-cn", 41), 1u);
+  EXPECT_EQ(*queue_->RenumberAbove("edge-cn", 60), 0u);
+  Open();
+  EXPECT_EQ(queue_->Depth("edge-cn").last_hub_sequence, 60u);
+  ASSERT_EQ(*queue_->Enqueue("edge-vn", {Item("edge-cn", 2)}, {}), 1u);
+  EXPECT_EQ(HubSequences(*queue_->Read("edge-cn", 0, 100, 1 << 20)), (std::vector<uint64_t>{61}));
+}
+
+TEST_F(RelayQueueTest, RenumberAboveRefusesBadIdsAndOverflow) {
+  EXPECT_EQ(queue_->RenumberAbove(std::string("a\0b", 3), 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(queue_->Enqueue("edge-vn", {Item("edge-cn", 1), Item("edge-cn", 2)}, {}).ok());
+  // A watermark near 2^64 is a broken edge: the queue's loops would wrap.
+  EXPECT_EQ(queue_->RenumberAbove("edge-cn", UINT64_MAX - 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(queue_->RenumberAbove("edge-cn", (uint64_t{1} << 62) - 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HubSequences(*queue_->Read("edge-cn", 0, 100, 1 << 20)), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(queue_->Depth("edge-cn").last_hub_sequence, 2u);
+  EXPECT_EQ(*queue_->RenumberAbove("edge-cn", (uint64_t{1} << 62) - 2), 2u);  // just fits
+  EXPECT_EQ(queue_->Depth("edge-cn").last_hub_sequence, uint64_t{1} << 62);
+  EXPECT_EQ(queue_->Read("edge-cn", 0, 100, 1 << 20)->size(), 2u);
+}
+
 }  // namespace
 }  // namespace beibu::hub

@@ -349,6 +349,11 @@ TEST_F(RelayServiceTest, UnknownOrRevokedDestinationIsAcknowledgedAsUndeliverabl
   EXPECT_NE(r.undeliverable[2].reason().find("not edge"), std::string::npos);
   EXPECT_EQ(svc_->queue().Depth("edge-cn").items, 1u);  // t2 went through
   EXPECT_EQ(AuditEvents("relay.refused").size(), 3u);
+  // The edge drops t4 on this ack: the watermark it asks for next covers
+  // it, or it would take the gap for items the hub lost.
+  EXPECT_EQ(svc_->queue().Watermark("edge-vn"), 4u);
+  r = Push(vn_, {{}});
+  EXPECT_EQ(r.acks, std::vector<uint64_t>{4});
 
   directory_.SetRevoked("edge-cn", true);
   r = Push(vn_, {{VnToCn("t5", 5)}});
@@ -357,6 +362,7 @@ TEST_F(RelayServiceTest, UnknownOrRevokedDestinationIsAcknowledgedAsUndeliverabl
   EXPECT_NE(r.undeliverable[0].reason().find("revoked"), std::string::npos);
   EXPECT_EQ(svc_->queue().Depth("edge-cn").items, 1u);
   EXPECT_EQ(AuditEvents("relay.refused").size(), 4u);
+  EXPECT_EQ(svc_->queue().Watermark("edge-vn"), 5u);  // a batch of nothing stored
 }
 
 TEST_F(RelayServiceTest, MalformedItemsFailTheCall) {
@@ -463,8 +469,7 @@ TEST_F(RelayServiceTest, AnAckOnConnectDropsWhatTheEdgeAlreadyStored) {
   // t1/t2 may have been sent before the ack arrived; t3 always comes, last.
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(TransferIds({got.back()}), (std::vector<std::string>{"t3"}));
-  // An acknowledgement beyond anything queued deletes nothing pushed later.
-  ack.set_through_sequence(1000);
+  ack.set_through_sequence(3);
   ASSERT_TRUE(pull->Write(ack));
   ASSERT_TRUE(WaitFor([&] { return svc_->queue().Depth("edge-cn").items == 0; }));
   ASSERT_TRUE(Push(vn_, {{VnToCn("t4", 4)}}).status.ok());
@@ -474,6 +479,75 @@ TEST_F(RelayServiceTest, AnAckOnConnectDropsWhatTheEdgeAlreadyStored) {
   EXPECT_EQ(svc_->queue().Depth("edge-cn").items, 1u);
   pull->WritesDone();
   EXPECT_TRUE(pull->Finish().ok());
+}
+
+// data_dir/relay went back in time: the queue assigned 1..3 again, but the
+// destination stored up to 100 before and would drop 1..3 as duplicates.
+TEST_F(RelayServiceTest, AnEdgeAheadOfTheRelayStoreGetsItsQueueRenumbered) {
+  ASSERT_TRUE(Push(vn_, {{VnToCn("t1", 1), VnToCn("t2", 2), VnToCn("t3", 3)}}).status.ok());
+  ASSERT_EQ(svc_->queue().Depth("edge-cn").last_hub_sequence, 3u);
+  {
+    auto ctx = Ctx(cn_);
+    auto pull = stub_->Pull(ctx.get());
+    v1::RelayAck ack;
+    ack.set_through_sequence(100);  // its watermark, acknowledged on connect
+    ASSERT_TRUE(pull->Write(ack));
+    // The hub may have sent 1..3 before the ack arrived (the edge drops
+    // those); the stream then ends so both sides restart cleanly.
+    v1::RelayBatch batch;
+    while (pull->Read(&batch)) {
+    }
+    grpc::Status ended = pull->Finish();
+    EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
+  }
+  // Nothing was deleted: the same three items, above what the edge holds.
+  QueueDepth d = svc_->queue().Depth("edge-cn");
+  EXPECT_EQ(d.items, 3u);
+  EXPECT_EQ(d.last_hub_sequence, 103u);
+  ASSERT_TRUE(Push(vn_, {{VnToCn("t4", 4)}}).status.ok());  // later items follow
+
+  auto ctx = Ctx(cn_);
+  auto pull = stub_->Pull(ctx.get());
+  v1::RelayAck ack;
+  ack.set_through_sequence(100);  // the edge's watermark is still 100
+  ASSERT_TRUE(pull->Write(ack));
+  std::vector<uint64_t> hub_sequences;
+  std::vector<v1::Envelope> got;
+  v1::RelayBatch batch;
+  while (got.size() < 4 && pull->Read(&batch)) {
+    // A batch carries consecutive hub sequences ending at its hub_sequence.
+    const uint64_t n = static_cast<uint64_t>(batch.envelopes_size());
+    for (uint64_t i = 0; i < n; ++i) {
+      got.push_back(batch.envelopes(static_cast<int>(i)));
+      hub_sequences.push_back(batch.hub_sequence() - (n - 1 - i));
+    }
+  }
+  EXPECT_EQ(TransferIds(got), (std::vector<std::string>{"t1", "t2", "t3", "t4"}));
+  EXPECT_EQ(hub_sequences, (std::vector<uint64_t>{101, 102, 103, 104}));
+  ack.set_through_sequence(104);
+  ASSERT_TRUE(pull->Write(ack));
+  EXPECT_TRUE(WaitFor([&] { return svc_->queue().Depth("edge-cn").items == 0; }));
+  pull->WritesDone();
+  EXPECT_TRUE(pull->Finish().ok());
+  EXPECT_EQ(svc_->queue().Depth("edge-cn").last_hub_sequence, 104u);
+}
+
+// When the queue cannot be renumbered the stream ends with the error and
+// nothing is deleted (here: a watermark no hub could have assigned).
+TEST_F(RelayServiceTest, AFailedRenumberingEndsThePullAndDeletesNothing) {
+  ASSERT_TRUE(Push(vn_, {{VnToCn("t1", 1), VnToCn("t2", 2)}}).status.ok());
+  auto ctx = Ctx(cn_);
+  auto pull = stub_->Pull(ctx.get());
+  v1::RelayAck ack;
+  ack.set_through_sequence(UINT64_MAX);
+  ASSERT_TRUE(pull->Write(ack));
+  v1::RelayBatch batch;
+  while (pull->Read(&batch)) {
+  }
+  EXPECT_EQ(pull->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  QueueDepth d = svc_->queue().Depth("edge-cn");
+  EXPECT_EQ(d.items, 2u);
+  EXPECT_EQ(d.last_hub_sequence, 2u);
 }
 
 TEST_F(RelayServiceTest, QueuedItemsSurviveARestart) {
