@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -45,6 +46,8 @@ std::string PartPrefix(const std::string& id) { return "p/" + id + "/"; }
 std::string PartKey(const std::string& id, uint32_t part) { return PartPrefix(id) + Pad(part, 10); }
 std::string OutboxKey(uint64_t seq) { return "o/" + Pad(seq, 20); }
 std::string DeliveryKey(const std::string& id) { return "d/" + id; }
+constexpr char kHeldPrefix[] = "dn/";
+std::string HeldKey(const std::string& id) { return kHeldPrefix + id; }
 std::string ChunkKey(const std::string& id, uint32_t i) { return "c/" + id + "/" + Pad(i, 10); }
 std::string InboxPrefix(const std::string& enterprise) { return "i/" + enterprise + "/"; }
 std::string InboxKey(const std::string& enterprise, uint64_t seq) {
@@ -63,6 +66,13 @@ bool ParseSuffix(std::string_view key, size_t prefix_len, size_t width, uint64_t
     if (c < '0' || c > '9') return false;
   }
   return absl::SimpleAtoi(absl::string_view(digits.data(), digits.size()), out);
+}
+
+// Order of held notices: their `at`, then the order they were held.
+using HeldOrder = std::tuple<int64_t, int32_t, uint64_t>;
+
+bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
+  return std::make_pair(a.seconds(), a.nanos()) < std::make_pair(b.seconds(), b.nanos());
 }
 
 google::protobuf::Timestamp& Step(v1::TransferRecord& r, v1::TransferState state) {
@@ -94,6 +104,11 @@ struct ExchangeStore::State {
   // enterprise -> inbox sequences of its complete, unacknowledged deliveries
   // (what WaitForInbox waits for; an acknowledged one must not wake it).
   std::map<std::string, std::set<uint64_t>> inbox_pending;
+  // Held NOTICE_DELIVERED (dn/ keys): the notices in the order they are
+  // released, and each transfer's position in it (for Acknowledge).
+  std::map<HeldOrder, v1::TransferNotice> held;
+  std::map<std::string, HeldOrder> held_by_id;
+  uint64_t held_arrivals = 0;
   std::map<std::pair<std::string, int>, uint64_t> persons_durable;  // loaded lazily
   std::map<std::pair<std::string, int>, uint64_t> persons_reserved;
 
@@ -251,6 +266,19 @@ struct ExchangeStore::State {
     return dup;
   }
 
+  void Hold(const v1::TransferNotice& n) {
+    Unhold(n.transfer_id());  // at most one held notice per transfer
+    HeldOrder order{n.at().seconds(), n.at().nanos(), held_arrivals++};
+    held_by_id[n.transfer_id()] = order;
+    held[order] = n;
+  }
+  void Unhold(const std::string& id) {
+    auto it = held_by_id.find(id);
+    if (it == held_by_id.end()) return;
+    held.erase(it->second);
+    held_by_id.erase(it);
+  }
+
   // Adds deletes of a transfer's staged SendStream bytes to `batch`.
   absl::Status DeleteRaw(const std::string& id, storage::WriteBatch& batch) const {
     std::vector<std::string> raw_keys;
@@ -318,6 +346,20 @@ absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::st
       return true;
     }
     state->inbox_pending[std::string(k.substr(2, slash - 2))].insert(seq);
+    return true;
+  });
+  if (!s.ok()) return s;
+  // Held notices, in key order (their arrival order is not stored).
+  s = state->db->Scan(kHeldPrefix, [&](std::string_view k, std::string_view v) {
+    v1::TransferNotice n;
+    if (!n.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      spdlog::error(
+          "event=held_notice_unreadable key={} action=\"skipped; the source will not "
+          "see a DELIVERED step for this transfer until it is acknowledged\"",
+          std::string(k));
+      return true;
+    }
+    state->Hold(n);
     return true;
   });
   if (!s.ok()) return s;
@@ -659,7 +701,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
   std::map<std::string, v1::TransferRecord> transfers;
   std::vector<std::string> completed;
   std::vector<std::pair<std::string, uint64_t>> new_heads;
-  std::vector<v1::TransferNotice> notices;
+  std::vector<v1::TransferNotice> held;  // NOTICE_DELIVERED, held back (dn/)
   uint64_t next_inbox = s_->next_inbox;
   uint64_t watermark = s_->watermark;
   for (const IncomingPart& part : parts) {
@@ -692,6 +734,11 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
         case v1::NOTICE_ACKNOWLEDGED:
           r.mutable_status()->set_state(v1::ACKNOWLEDGED);
           Step(r, v1::ACKNOWLEDGED) = n.at();
+          // It also stands for the NOTICE_DELIVERED the destination held back.
+          if (n.has_delivered_at() &&
+              !r.status().steps().contains(v1::TransferState_Name(v1::DELIVERED))) {
+            Step(r, v1::DELIVERED) = n.delivered_at();
+          }
           break;
         case v1::NOTICE_REFUSED:
           r.mutable_status()->set_state(v1::DENIED);
@@ -780,7 +827,8 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
         *notice.mutable_at() = at;
         notice.set_detail(
             absl::StrCat("in the inbox of ", header.to_enterprise(), " at ", notice_from_edge));
-        notices.push_back(std::move(notice));
+        batch.Put(HeldKey(id), notice.SerializeAsString());
+        held.push_back(std::move(notice));
       }
     }
   }
@@ -788,22 +836,8 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::StoreIncoming(
   for (const auto& [id, r] : transfers) batch.Put(TransferKey(id), r.SerializeAsString());
   if (next_inbox != s_->next_inbox) batch.Put(kInboxNextKey, absl::StrCat(next_inbox));
   batch.Put(kHubWatermarkKey, absl::StrCat(watermark));
-  uint64_t next_relay = s_->next_relay, notice_bytes = 0;
-  for (const v1::TransferNotice& notice : notices) {
-    v1::OutboxItem item;
-    *item.mutable_notice() = notice;
-    batch.Put(OutboxKey(next_relay++), item.SerializeAsString());
-    notice_bytes += notice.ByteSizeLong();
-  }
-  if (!notices.empty()) batch.Put(kRelayNextKey, absl::StrCat(next_relay));
   if (absl::Status st = s_->Write(batch, std::move(events)); !st.ok()) return st;
-  if (!notices.empty()) {
-    s_->stats.items += notices.size();
-    s_->stats.bytes += notice_bytes;
-    s_->next_relay = next_relay;
-    s_->outbox_end.store(next_relay);
-    s_->outbox_cv.notify_all();
-  }
+  for (const v1::TransferNotice& notice : held) s_->Hold(notice);
   s_->next_inbox = next_inbox;
   s_->watermark = watermark;
   for (const auto& [enterprise, seq] : new_heads) s_->inbox_pending[enterprise].insert(seq);
@@ -873,6 +907,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
   uint64_t next_relay = s_->next_relay;
   uint64_t notice_bytes = 0;
   std::vector<uint64_t> acked_seqs;
+  std::vector<std::string> unheld;  // held NOTICE_DELIVERED replaced by the ACKNOWLEDGED
   for (const std::string& id : transfer_ids) {
     if (!seen.insert(id).second) continue;
     absl::StatusOr<v1::DeliveryRecord> d = s_->LoadDelivery(id);
@@ -898,6 +933,12 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
       n->set_to_edge(h.from_edge());
       n->set_kind(v1::NOTICE_ACKNOWLEDGED);
       *n->mutable_at() = at;
+      // Its NOTICE_DELIVERED was not sent yet: this notice stands for both.
+      if (auto held = s_->held_by_id.find(id); held != s_->held_by_id.end()) {
+        *n->mutable_delivered_at() = s_->held.at(held->second).at();
+        batch.Delete(HeldKey(id));
+        unheld.push_back(id);
+      }
       batch.Put(OutboxKey(next_relay++), item.SerializeAsString());
       notice_bytes += n->ByteSizeLong();
     }
@@ -906,6 +947,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
   if (next_relay != s_->next_relay) batch.Put(kRelayNextKey, absl::StrCat(next_relay));
   if (absl::Status st = s_->Write(batch, std::move(events)); !st.ok()) return st;
   for (uint64_t seq : acked_seqs) s_->inbox_pending[enterprise].erase(seq);
+  for (const std::string& id : unheld) s_->Unhold(id);
   if (next_relay != s_->next_relay) {
     s_->stats.items += next_relay - s_->next_relay;
     s_->stats.bytes += notice_bytes;
@@ -914,6 +956,44 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
     s_->outbox_cv.notify_all();
   }
   return acked;
+}
+
+absl::StatusOr<size_t> ExchangeStore::ReleaseHeldNotices(
+    const google::protobuf::Timestamp& held_before) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  storage::WriteBatch batch;
+  std::vector<std::string> ids;
+  uint64_t next = s_->next_relay, bytes = 0;
+  for (const auto& [order, notice] : s_->held) {
+    if (!Before(notice.at(), held_before)) break;  // ordered by `at`
+    v1::OutboxItem item;
+    *item.mutable_notice() = notice;
+    batch.Put(OutboxKey(next++), item.SerializeAsString());
+    batch.Delete(HeldKey(notice.transfer_id()));
+    bytes += notice.ByteSizeLong();
+    ids.push_back(notice.transfer_id());
+  }
+  if (ids.empty()) return 0;
+  batch.Put(kRelayNextKey, absl::StrCat(next));
+  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;  // synced
+  for (const std::string& id : ids) s_->Unhold(id);
+  s_->stats.items += next - s_->next_relay;
+  s_->stats.bytes += bytes;
+  s_->next_relay = next;
+  s_->outbox_end.store(next);
+  s_->outbox_cv.notify_all();
+  return ids.size();
+}
+
+size_t ExchangeStore::HeldNotices() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->held.size();
+}
+
+std::optional<google::protobuf::Timestamp> ExchangeStore::OldestHeldNotice() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  if (s_->held.empty()) return std::nullopt;
+  return s_->held.begin()->second.at();
 }
 
 bool ExchangeStore::WaitForInbox(const std::string& enterprise, uint64_t after,

@@ -10,6 +10,9 @@
 //   p/<transfer_id>/<part:010>      a sealed v1.Envelope part (no relay_sequence)
 //   o/<relay_sequence:020>          v1.OutboxItem: which part, or a notice
 //   d/<transfer_id>                 v1.DeliveryRecord (destination side)
+//   dn/<transfer_id>                v1.TransferNotice: a NOTICE_DELIVERED held
+//                                   back (not yet in the outbox), see
+//                                   ReleaseHeldNotices
 //   c/<transfer_id>/<chunk:010>     a received sealed chunk (ciphertext||tag)
 //   i/<enterprise>/<inbox_seq:020>  transfer_id, for complete deliveries
 //   n/<exporter>/<year>             persons sent this calendar year (decimal)
@@ -197,8 +200,13 @@ class ExchangeStore {
   //    the transfer is unknown.
   // Returns the transfer ids that became complete, in order.
   // With `notice_from_edge` set (this edge's id), a NOTICE_DELIVERED (at
-  // `at`) to the source edge of each completed transfer is queued in the same
-  // batch: a crash cannot lose it, and a pulled batch costs one synced write.
+  // `at`) to the source edge of each completed transfer is stored in the
+  // same batch as a *held* notice (dn/<id>), not in the outbox: a crash
+  // cannot lose it, and a pulled batch costs one synced write. It is sent
+  // when ReleaseHeldNotices moves it to the outbox, or replaced by the
+  // NOTICE_ACKNOWLEDGED if the recipient acknowledges first (Acknowledge).
+  // On the source side, a NOTICE_ACKNOWLEDGED with delivered_at also sets a
+  // missing DELIVERED step to delivered_at.
   // With `audit_of`, its event for each completed delivery is staged in the
   // same batch (called under the store's lock: it must not call the store).
   absl::StatusOr<std::vector<std::string>> StoreIncoming(const std::vector<IncomingPart>& parts,
@@ -221,7 +229,10 @@ class ExchangeStore {
   // acknowledge someone else's); drops their chunks, keeps the record.
   // Returns the ids acknowledged now. With `notice_from_edge` set (this
   // edge's id), a NOTICE_ACKNOWLEDGED (at `at`) to each transfer's source
-  // edge is queued in the same batch, so a crash cannot lose it.
+  // edge is queued in the same batch, so a crash cannot lose it. When the
+  // delivery's NOTICE_DELIVERED is still held, the held notice is deleted in
+  // that batch and the NOTICE_ACKNOWLEDGED carries its time in delivered_at:
+  // one notice instead of two.
   // With `audit_of`, its event for each acknowledged delivery is staged in
   // the same batch (called under the store's lock).
   absl::StatusOr<std::vector<std::string>> Acknowledge(const std::string& enterprise,
@@ -229,6 +240,20 @@ class ExchangeStore {
                                                        const std::string& notice_from_edge = "",
                                                        const google::protobuf::Timestamp& at = {},
                                                        const DeliveryAudit& audit_of = nullptr);
+  // ---- Held NOTICE_DELIVERED (relay link) ---------------------------------
+  // Moves every held notice whose `at` is before `held_before` (destination
+  // edge's wall clock, as the notices' `at`) to the outbox, oldest `at`
+  // first (then in the order they were held), with the next relay
+  // sequences, deleting their held keys, in one synced write. Outbox stats
+  // and waiters are updated as by EnqueueNotices. Returns how many moved
+  // (0 without a write when none is old enough).
+  absl::StatusOr<size_t> ReleaseHeldNotices(const google::protobuf::Timestamp& held_before);
+  // How many notices are held now (kept in memory; rebuilt by Open from the
+  // dn/ keys, so held notices survive a restart).
+  size_t HeldNotices() const;
+  // The `at` of the oldest held notice; nullopt when none is held.
+  std::optional<google::protobuf::Timestamp> OldestHeldNotice() const;
+
   // Blocks until `enterprise` has a complete delivery with inbox_sequence >
   // after, or timeout.
   bool WaitForInbox(const std::string& enterprise, uint64_t after,

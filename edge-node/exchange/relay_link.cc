@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -108,10 +110,14 @@ struct RelayLink::Impl {
   EpochKeys* keys;
   audit::AuditLog* audit;
   std::atomic<bool>* connected;
+  RelayLinkOptions options;
 
   std::thread thread;
+  std::thread flusher;
   std::mutex mu;
   std::condition_variable cv;
+  std::condition_variable flush_cv;  // the flusher: a notice was held, or stop
+  bool held_new = false;             // guarded by mu
   bool stop = false;
   Session* session = nullptr;  // the live session, for Stop and Notify
   std::function<void()> cancel_calls;
@@ -128,6 +134,17 @@ struct RelayLink::Impl {
     std::lock_guard<std::mutex> lock(mu);
     if (session) session->cv.notify_all();
   }
+  // Tells the flusher that the store holds a new NOTICE_DELIVERED.
+  void NoticeHeld() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      held_new = true;
+    }
+    flush_cv.notify_all();
+  }
+  // Releases held NOTICE_DELIVERED once they are older than the hold; sleeps
+  // without a timeout while none is held.
+  void FlushLoop();
   // A send found no key for its destination: refresh the peers' keys now
   // instead of at the next periodic refresh.
   void RequestKeySync() {
@@ -162,8 +179,8 @@ struct RelayLink::Impl {
 };
 
 RelayLink::RelayLink(const EdgeConfig& config, EdgeIdentity* identity, ExchangeStore* store,
-                     EpochKeys* keys, audit::AuditLog* audit)
-    : impl_(new Impl{config, identity, store, keys, audit, &connected_}) {
+                     EpochKeys* keys, audit::AuditLog* audit, RelayLinkOptions options)
+    : impl_(new Impl{config, identity, store, keys, audit, &connected_, options}) {
   keys->SetOnMissingPeer([impl = impl_.get()] { impl->RequestKeySync(); });
 }
 
@@ -174,6 +191,7 @@ RelayLink::~RelayLink() {
 
 void RelayLink::Start() {
   impl_->thread = std::thread([this] { impl_->Run(); });
+  impl_->flusher = std::thread([this] { impl_->FlushLoop(); });
 }
 
 void RelayLink::Stop() {
@@ -185,10 +203,65 @@ void RelayLink::Stop() {
     if (impl_->cancel_calls) impl_->cancel_calls();
   }
   impl_->cv.notify_all();
+  impl_->flush_cv.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->flusher.joinable()) impl_->flusher.join();
 }
 
 void RelayLink::Notify() { impl_->Wake(); }
+
+void RelayLink::Impl::FlushLoop() {
+  const std::chrono::milliseconds hold = options.delivered_notice_hold;
+  while (true) {
+    const std::optional<google::protobuf::Timestamp> oldest = store->OldestHeldNotice();
+    const absl::Time now = absl::Now();
+    absl::Time cutoff = now - absl::FromChrono(hold);
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      if (stop) return;
+      if (!oldest) {
+        // Nothing held: no timeout; ProcessBatch wakes us (NoticeHeld).
+        flush_cv.wait(lock, [&] { return stop || held_new; });
+        held_new = false;
+        continue;
+      }
+      const absl::Time at =
+          absl::FromUnixSeconds(oldest->seconds()) + absl::Nanoseconds(oldest->nanos());
+      if (at > now + absl::FromChrono(hold)) {
+        // From the future: this edge's clock went back. Holding it until the
+        // clock catches up could take long; send everything held now.
+        cutoff = absl::InfiniteFuture();
+      } else {
+        const absl::Duration left = at + absl::FromChrono(hold) - now;
+        if (left > absl::ZeroDuration()) {
+          flush_cv.wait_for(lock, absl::ToChronoNanoseconds(left), [&] { return stop; });
+          if (stop) return;
+          continue;  // look again: it may have been acknowledged meanwhile
+        }
+      }
+    }
+    google::protobuf::Timestamp before;
+    if (cutoff == absl::InfiniteFuture()) {
+      before.set_seconds(std::numeric_limits<int64_t>::max());
+    } else {
+      before.set_seconds(absl::ToUnixSeconds(cutoff));
+      before.set_nanos(static_cast<int32_t>((cutoff - absl::FromUnixSeconds(before.seconds())) /
+                                            absl::Nanoseconds(1)));
+    }
+    absl::StatusOr<size_t> released = store->ReleaseHeldNotices(before);
+    if (!released.ok()) {
+      spdlog::error("event=held_notices_release_failed error=\"{}\" retry_in_ms={}",
+                    std::string(released.status().message()), hold.count());
+      std::unique_lock<std::mutex> lock(mu);
+      if (flush_cv.wait_for(lock, hold, [&] { return stop; })) return;
+      continue;
+    }
+    if (*released > 0) {
+      spdlog::debug("event=delivered_notices_released count={}", *released);
+      Wake();
+    }
+  }
+}
 
 void RelayLink::Impl::Run() {
   std::chrono::milliseconds backoff = kBackoffMin;
@@ -645,7 +718,10 @@ absl::Status RelayLink::Impl::ProcessBatch(rpc::TunnelClient& client, const v1::
                  it == transfers.end() ? "" : it->second.header.from_edge(),
                  it == transfers.end() ? "" : it->second.header.to_enterprise());
   }
-  Wake();  // the NOTICE_DELIVERED items wait in the outbox
+  // Each completed delivery's NOTICE_DELIVERED is held in the store: the
+  // flusher sends it after the hold unless an acknowledgement replaces it.
+  if (!completed->empty()) NoticeHeld();
+  Wake();  // notices applied or refused may have queued outbox items
   return absl::OkStatus();
 }
 

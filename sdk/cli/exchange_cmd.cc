@@ -192,7 +192,8 @@ void AddExchangeCommands(CLI::App& app, int* exit_code) {
   cmd->add_option("ID", t->id, "the transfer id")->required();
   cmd->add_option("--wait", t->wait,
                   "wait until the transfer reaches this state (repeat for any of several), e.g. "
-                  "DELIVERED, ACKNOWLEDGED");
+                  "DELIVERED, ACKNOWLEDGED; a later state on the way IN_FLIGHT, DELIVERED, "
+                  "ACKNOWLEDGED counts as reaching an earlier one");
   cmd->add_option("--timeout", t->timeout_seconds, "seconds to wait with --wait (default 60)");
   cmd->add_flag("--json", t->json, "print the TransferStatus as JSON");
   cmd->callback([t, exit_code] { RunTransfer(*t, exit_code); });

@@ -128,6 +128,37 @@ absl::StatusOr<v1::TransferStatus> Client::GetTransfer(const std::string& transf
   return resp;
 }
 
+namespace {
+
+// Along the delivery path IN_FLIGHT -> DELIVERED -> ACKNOWLEDGED a later state
+// counts as having reached an earlier one: a transfer acknowledged at once
+// goes from IN_FLIGHT straight to ACKNOWLEDGED (the destination sends one
+// notice for both, data-plane.md §6), and a waiter for DELIVERED must not
+// wait for a state that was skipped.
+bool ReachedOneOf(v1::TransferState state, const std::set<v1::TransferState>& states) {
+  if (states.count(state)) return true;
+  auto rank = [](v1::TransferState s) {
+    switch (s) {
+      case v1::IN_FLIGHT:
+        return 1;
+      case v1::DELIVERED:
+        return 2;
+      case v1::ACKNOWLEDGED:
+        return 3;
+      default:
+        return 0;
+    }
+  };
+  const int reached = rank(state);
+  if (reached == 0) return false;
+  for (v1::TransferState wanted : states) {
+    if (rank(wanted) > 0 && rank(wanted) <= reached) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::TransferStatus> Client::WaitForState(const std::string& transfer_id,
                                                         const std::set<v1::TransferState>& states,
                                                         std::chrono::milliseconds timeout) {
@@ -136,7 +167,7 @@ absl::StatusOr<v1::TransferStatus> Client::WaitForState(const std::string& trans
   while (true) {
     absl::StatusOr<v1::TransferStatus> st = GetTransfer(transfer_id);
     if (!st.ok()) return st.status();
-    if (states.count(st->state())) return st;
+    if (ReachedOneOf(st->state(), states)) return st;
     if (std::chrono::steady_clock::now() + delay > deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("transfer ", transfer_id, " is still ", v1::TransferState_Name(st->state()),

@@ -193,6 +193,180 @@ std::vector<Received> ReadInbox(grpc::ClientReader<v1::Delivery>* reader, size_t
   return out;
 }
 
+google::protobuf::Timestamp Seconds(int64_t s) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(s);
+  return t;
+}
+
+// A transfer the peer sealed, delivered whole at `at` by the relay link
+// (notice_from_edge set), at hub sequence `hub_seq`.
+void Deliver(ExchangeStore& store, FakeKeys& keys, const std::string& id, int64_t at,
+             uint64_t hub_seq) {
+  ASSERT_TRUE(
+      store
+          .StoreIncoming(
+              Parts(SealedByPeer(keys, id, "cn-co", "payload of " + id, 1 << 20, 4), hub_seq),
+              "edge-cn", Seconds(at))
+          .ok());
+}
+
+TEST(ExchangeStoreTest, ACompletedDeliveryHoldsItsDeliveredNotice) {
+  TempDir dir;
+  FakeKeys keys;
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  Deliver(*store, keys, "held-transfer-0001", 100, 1);
+  EXPECT_TRUE(store->GetDelivery("held-transfer-0001").value().complete());
+  EXPECT_EQ(store->HeldNotices(), 1u);
+  EXPECT_EQ(store->OldestHeldNotice()->seconds(), 100);
+  // Nothing in the outbox yet.
+  EXPECT_EQ(store->outbox().items, 0u);
+  EXPECT_EQ(store->LastRelaySequence(), 0u);
+  EXPECT_TRUE(store->ReadOutbox(0, 10, 1 << 20).value().empty());
+  // A replayed slice of the complete delivery holds nothing more.
+  Deliver(*store, keys, "held-transfer-0001", 150, 2);
+  EXPECT_EQ(store->HeldNotices(), 1u);
+  EXPECT_EQ(store->OldestHeldNotice()->seconds(), 100);
+}
+
+TEST(ExchangeStoreTest, ReleaseMovesOnlyNoticesHeldBeforeTheCutOffInOrderAndSurvivesReopen) {
+  TempDir dir;
+  FakeKeys keys;
+  {
+    auto store = ExchangeStore::Open((dir / "db").string()).value();
+    // Completed out of `at` order, ids out of key order too.
+    Deliver(*store, keys, "held-transfer-c003", 30, 1);
+    Deliver(*store, keys, "held-transfer-a001", 10, 2);
+    Deliver(*store, keys, "held-transfer-b002", 20, 3);
+    Deliver(*store, keys, "held-transfer-d004", 40, 4);
+    ASSERT_EQ(store->HeldNotices(), 4u);
+    EXPECT_EQ(store->ReleaseHeldNotices(Seconds(10)).value(), 0u);  // strictly before
+    EXPECT_EQ(store->outbox().items, 0u);
+  }
+  {
+    // Held notices survive a restart.
+    auto store = ExchangeStore::Open((dir / "db").string()).value();
+    ASSERT_EQ(store->HeldNotices(), 4u);
+    EXPECT_EQ(store->OldestHeldNotice()->seconds(), 10);
+    EXPECT_EQ(store->ReleaseHeldNotices(Seconds(31)).value(), 3u);
+    EXPECT_EQ(store->HeldNotices(), 1u);
+    EXPECT_EQ(store->OldestHeldNotice()->seconds(), 40);
+    EXPECT_EQ(store->outbox().items, 3u);
+    EXPECT_GT(store->outbox().bytes, 0u);
+    EXPECT_TRUE(store->WaitForOutbox(0, std::chrono::milliseconds(0)));
+    EXPECT_EQ(store->ReleaseHeldNotices(Seconds(31)).value(), 0u);  // already moved
+  }
+  // Released ones are outbox items after a restart, the rest still held.
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  EXPECT_EQ(store->HeldNotices(), 1u);
+  EXPECT_EQ(store->outbox().items, 3u);
+  std::vector<v1::Envelope> out = store->ReadOutbox(0, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 3u);
+  const std::vector<std::string> order = {"held-transfer-a001", "held-transfer-b002",
+                                          "held-transfer-c003"};
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].relay_sequence(), i + 1);
+    ASSERT_TRUE(out[i].has_notice());
+    EXPECT_EQ(out[i].notice().transfer_id(), order[i]);
+    EXPECT_EQ(out[i].notice().kind(), v1::NOTICE_DELIVERED);
+    EXPECT_EQ(out[i].notice().from_edge(), "edge-cn");
+    EXPECT_EQ(out[i].notice().to_edge(), "edge-vn");
+    EXPECT_EQ(out[i].notice().at().seconds(), static_cast<int64_t>(10 * (i + 1)));
+    EXPECT_FALSE(out[i].notice().has_delivered_at());
+  }
+  EXPECT_EQ(store->ReleaseHeldNotices(Seconds(1000)).value(), 1u);
+  EXPECT_EQ(store->HeldNotices(), 0u);
+  EXPECT_FALSE(store->OldestHeldNotice().has_value());
+  out = store->ReadOutbox(3, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].relay_sequence(), 4u);
+  EXPECT_EQ(out[0].notice().transfer_id(), "held-transfer-d004");
+}
+
+TEST(ExchangeStoreTest, AcknowledgingAHeldDeliveryQueuesOneNoticeWithTheDeliveryTime) {
+  TempDir dir;
+  FakeKeys keys;
+  {
+    auto store = ExchangeStore::Open((dir / "db").string()).value();
+    Deliver(*store, keys, "held-transfer-ack1", 100, 1);
+    Deliver(*store, keys, "held-transfer-ack2", 110, 2);
+    // ack2's notice was sent before the acknowledgement: no coalescing.
+    ASSERT_EQ(store->ReleaseHeldNotices(Seconds(105)).value(), 1u);
+    ASSERT_EQ(store->ReleaseHeldNotices(Seconds(111)).value(), 1u);
+    Deliver(*store, keys, "held-transfer-ack3", 120, 3);
+  }
+  // Across a restart too: the held notice is in the store.
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  ASSERT_EQ(store->HeldNotices(), 1u);
+  const std::vector<std::string> acked =
+      store
+          ->Acknowledge("cn-co", {"held-transfer-ack2", "held-transfer-ack3"}, "edge-cn",
+                        Seconds(130))
+          .value();
+  EXPECT_EQ(acked, (std::vector<std::string>{"held-transfer-ack2", "held-transfer-ack3"}));
+  EXPECT_EQ(store->HeldNotices(), 0u);
+  std::vector<v1::Envelope> out = store->ReadOutbox(0, 10, 1 << 20).value();
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].notice().kind(), v1::NOTICE_DELIVERED);
+  EXPECT_EQ(out[1].notice().kind(), v1::NOTICE_DELIVERED);
+  EXPECT_EQ(out[1].notice().transfer_id(), "held-transfer-ack2");
+  // ack2: its DELIVERED was sent, so a plain ACKNOWLEDGED.
+  EXPECT_EQ(out[2].notice().transfer_id(), "held-transfer-ack2");
+  EXPECT_EQ(out[2].notice().kind(), v1::NOTICE_ACKNOWLEDGED);
+  EXPECT_FALSE(out[2].notice().has_delivered_at());
+  // ack3: one ACKNOWLEDGED standing for both.
+  EXPECT_EQ(out[3].notice().transfer_id(), "held-transfer-ack3");
+  EXPECT_EQ(out[3].notice().kind(), v1::NOTICE_ACKNOWLEDGED);
+  EXPECT_EQ(out[3].notice().at().seconds(), 130);
+  ASSERT_TRUE(out[3].notice().has_delivered_at());
+  EXPECT_EQ(out[3].notice().delivered_at().seconds(), 120);
+  EXPECT_EQ(out[3].notice().to_edge(), "edge-vn");
+  // The held key is gone, also after a restart: nothing left to release.
+  EXPECT_EQ(store->ReleaseHeldNotices(Seconds(1000)).value(), 0u);
+  store.reset();
+  store = ExchangeStore::Open((dir / "db").string()).value();
+  EXPECT_EQ(store->HeldNotices(), 0u);
+  EXPECT_EQ(store->ReleaseHeldNotices(Seconds(1000)).value(), 0u);
+  EXPECT_EQ(store->outbox().items, 4u);
+}
+
+TEST(ExchangeStoreTest, AnAcknowledgedNoticeWithDeliveredAtSetsBothSteps) {
+  TempDir dir;
+  auto store = ExchangeStore::Open((dir / "db").string()).value();
+  for (const char* id : {"coalesced-transfer-1", "coalesced-transfer-2"}) {
+    v1::TransferRecord r;
+    r.mutable_header()->set_transfer_id(id);
+    r.mutable_status()->set_state(v1::IN_FLIGHT);
+    r.set_to_edge("edge-cn");
+    ASSERT_TRUE(store->PutTransfer(r).ok());
+  }
+  auto notice = [](const std::string& id, v1::TransferNoticeKind kind, int64_t at) {
+    v1::Envelope e;
+    e.mutable_notice()->set_transfer_id(id);
+    e.mutable_notice()->set_from_edge("edge-cn");
+    e.mutable_notice()->set_kind(kind);
+    e.mutable_notice()->mutable_at()->set_seconds(at);
+    return e;
+  };
+  v1::Envelope both = notice("coalesced-transfer-1", v1::NOTICE_ACKNOWLEDGED, 20);
+  both.mutable_notice()->mutable_delivered_at()->set_seconds(12);
+  // transfer-2 got its DELIVERED notice first: that step stays.
+  v1::Envelope late = notice("coalesced-transfer-2", v1::NOTICE_ACKNOWLEDGED, 40);
+  late.mutable_notice()->mutable_delivered_at()->set_seconds(31);
+  ASSERT_TRUE(store
+                  ->StoreIncoming(Parts(
+                      {both, notice("coalesced-transfer-2", v1::NOTICE_DELIVERED, 30), late}, 1))
+                  .ok());
+  v1::TransferRecord got = store->GetTransfer("coalesced-transfer-1").value();
+  EXPECT_EQ(got.status().state(), v1::ACKNOWLEDGED);
+  EXPECT_EQ(got.status().steps().at("DELIVERED").seconds(), 12);
+  EXPECT_EQ(got.status().steps().at("ACKNOWLEDGED").seconds(), 20);
+  got = store->GetTransfer("coalesced-transfer-2").value();
+  EXPECT_EQ(got.status().state(), v1::ACKNOWLEDGED);
+  EXPECT_EQ(got.status().steps().at("DELIVERED").seconds(), 30);
+  EXPECT_EQ(got.status().steps().at("ACKNOWLEDGED").seconds(), 40);
+}
+
 std::string HexSm3(const std::string& s) {
   crypto::Sm3Digest d = crypto::Sm3::Hash(AsBytes(s));
   return HexEncode(ByteView(d.data(), d.size()));

@@ -88,6 +88,11 @@ class FakeRelay final : public v1::Relay::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return received_[edge];
   }
+  // The notices stored from `edge`, in order.
+  std::vector<v1::TransferNotice> Notices(const std::string& edge) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return notices_[edge];
+  }
   void ClearReceived(const std::string& edge) {
     std::lock_guard<std::mutex> lock(mu_);
     received_[edge].clear();
@@ -135,6 +140,7 @@ class FakeRelay final : public v1::Relay::Service {
           q.items.emplace_back(++q.next, env);
           watermarks_[from] = env.relay_sequence();
           received_[from].push_back(env.relay_sequence());
+          if (env.has_notice()) notices_[from].push_back(env.notice());
         }
       }
       cv_.notify_all();
@@ -190,8 +196,9 @@ class FakeRelay final : public v1::Relay::Service {
   std::set<std::string> gone_;
   std::vector<v1::EpochKey> extra_;
   std::map<std::string, Queue> queues_;
-  std::map<std::string, uint64_t> watermarks_;             // by source edge
-  std::map<std::string, std::vector<uint64_t>> received_;  // by source edge
+  std::map<std::string, uint64_t> watermarks_;                      // by source edge
+  std::map<std::string, std::vector<uint64_t>> received_;           // by source edge
+  std::map<std::string, std::vector<v1::TransferNotice>> notices_;  // by source edge
 };
 
 // The link's log lines, for the events an operator must see. Attached once,
@@ -316,10 +323,10 @@ class RelayLinkTest : public ::testing::Test {
   }
 
   // A new link on the node's store, as after a restart of the edge.
-  void Restart(Node& n) {
+  void Restart(Node& n, RelayLinkOptions options = {}) {
     n.relay.reset();
     n.relay = std::make_unique<RelayLink>(n.config, n.edge.identity.get(), n.store.get(),
-                                          n.keys.get(), n.audit.get());
+                                          n.keys.get(), n.audit.get(), options);
     n.relay->Start();
   }
 
@@ -580,6 +587,85 @@ TEST_F(RelayLinkTest, AHubThatLostItemsIsReportedAndItemsStillFlow) {
   EXPECT_EQ(vn_->store->LastRelaySequence(), 3u);
   EXPECT_TRUE(Logged("event=relay_hub_lost_items from=1 through=2"));
   EXPECT_FALSE(Logged("event=relay_store_behind_hub"));
+}
+
+std::vector<v1::TransferNotice> NoticesOf(FakeRelay& hub, const std::string& edge,
+                                          const std::string& transfer_id) {
+  std::vector<v1::TransferNotice> out;
+  for (const v1::TransferNotice& n : hub.Notices(edge)) {
+    if (n.transfer_id() == transfer_id) out.push_back(n);
+  }
+  return out;
+}
+
+// Not acknowledged: the held NOTICE_DELIVERED goes out after the hold (the
+// default 250 ms) and the source shows DELIVERED.
+TEST_F(RelayLinkTest, AnUnacknowledgedDeliveryIsNoticedAfterTheHold) {
+  ExchangeKeys();
+  Send("t-relay-hold-000001", crypto::RandomBytes(800));
+  ASSERT_TRUE(WaitFor([&] { return !NoticesOf(hub_, "edge-cn", "t-relay-hold-000001").empty(); }));
+  std::vector<v1::TransferNotice> got = NoticesOf(hub_, "edge-cn", "t-relay-hold-000001");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind(), v1::NOTICE_DELIVERED);
+  EXPECT_EQ(got[0].to_edge(), "edge-vn");
+  EXPECT_FALSE(got[0].has_delivered_at());
+  EXPECT_EQ(cn_->store->HeldNotices(), 0u);
+  ASSERT_TRUE(WaitFor([&] {
+    return vn_->store->GetTransfer("t-relay-hold-000001").value().status().state() == v1::DELIVERED;
+  }));
+  v1::TransferRecord r = vn_->store->GetTransfer("t-relay-hold-000001").value();
+  EXPECT_EQ(r.status().steps().at("DELIVERED").seconds(), got[0].at().seconds());
+  EXPECT_FALSE(r.status().steps().contains("ACKNOWLEDGED"));
+}
+
+// Acknowledged while its NOTICE_DELIVERED is held (a long hold makes that
+// certain): one NOTICE_ACKNOWLEDGED carrying delivered_at, no DELIVERED
+// notice, and the source shows both steps.
+TEST_F(RelayLinkTest, ADeliveryAcknowledgedWithinTheHoldSendsOneNotice) {
+  Restart(*cn_, {.delivered_notice_hold = std::chrono::hours(1)});
+  ExchangeKeys();
+  const std::string id = "t-relay-coalesce-01";
+  Send(id, crypto::RandomBytes(800));
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::DeliveryRecord> d = cn_->store->GetDelivery(id);
+    return d.ok() && d->complete();
+  }));
+  EXPECT_EQ(cn_->store->HeldNotices(), 1u);
+  EXPECT_EQ(cn_->store->outbox().items, 0u);
+  google::protobuf::Timestamp now;
+  now.set_seconds(absl::ToUnixSeconds(absl::Now()));
+  ASSERT_EQ(cn_->store->Acknowledge("acme-cn", {id}, "edge-cn", now).value().size(), 1u);
+  cn_->relay->Notify();  // as the Exchange service does after an Ack
+  EXPECT_EQ(cn_->store->HeldNotices(), 0u);
+  ASSERT_TRUE(WaitFor(
+      [&] { return vn_->store->GetTransfer(id).value().status().state() == v1::ACKNOWLEDGED; }));
+  std::vector<v1::TransferNotice> got = NoticesOf(hub_, "edge-cn", id);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind(), v1::NOTICE_ACKNOWLEDGED);
+  ASSERT_TRUE(got[0].has_delivered_at());
+  EXPECT_GT(got[0].delivered_at().seconds(), 0);
+  v1::TransferRecord r = vn_->store->GetTransfer(id).value();
+  ASSERT_TRUE(r.status().steps().contains("DELIVERED"));
+  EXPECT_EQ(r.status().steps().at("DELIVERED").seconds(), got[0].delivered_at().seconds());
+  EXPECT_EQ(r.status().steps().at("DELIVERED").nanos(), got[0].delivered_at().nanos());
+  EXPECT_EQ(r.status().steps().at("ACKNOWLEDGED").seconds(), now.seconds());
+  ASSERT_TRUE(WaitFor([&] { return cn_->store->outbox().items == 0; }));
+}
+
+// A notice held when the edge stops is sent by the next run.
+TEST_F(RelayLinkTest, ANoticeHeldAcrossARestartIsSentByTheNextRun) {
+  Restart(*cn_, {.delivered_notice_hold = std::chrono::hours(1)});
+  ExchangeKeys();
+  const std::string id = "t-relay-held-restart";
+  Send(id, crypto::RandomBytes(300));
+  ASSERT_TRUE(WaitFor([&] { return cn_->store->HeldNotices() == 1; }));
+  Restart(*cn_, {.delivered_notice_hold = std::chrono::milliseconds(10)});
+  ASSERT_TRUE(WaitFor(
+      [&] { return vn_->store->GetTransfer(id).value().status().state() == v1::DELIVERED; }));
+  EXPECT_EQ(cn_->store->HeldNotices(), 0u);
+  std::vector<v1::TransferNotice> got = NoticesOf(hub_, "edge-cn", id);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind(), v1::NOTICE_DELIVERED);
 }
 
 // The destination has not seen the source's key yet when its first envelope

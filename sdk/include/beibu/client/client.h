@@ -172,7 +172,9 @@ class Client {
                                               const v1::TransferHeader& header,
                                               const ProgressFn& progress = nullptr);
   absl::StatusOr<v1::TransferStatus> GetTransfer(const std::string& transfer_id);
-  // Polls GetTransfer until the state is one of `states`; DEADLINE_EXCEEDED
+  // Polls GetTransfer until the state is one of `states`, or later on the
+  // delivery path IN_FLIGHT -> DELIVERED -> ACKNOWLEDGED (a transfer
+  // acknowledged at once never rests in DELIVERED); DEADLINE_EXCEEDED
   // (naming the last state) after `timeout`.
   absl::StatusOr<v1::TransferStatus> WaitForState(const std::string& transfer_id,
                                                   const std::set<v1::TransferState>& states,
