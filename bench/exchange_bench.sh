@@ -45,8 +45,9 @@ load=("$bin/exchange_load" beibu --send-server "$vn" --send-identity vn-shipper
 for _ in $(seq 1 100); do "${load[@]}" --count 1 > /dev/null 2>&1 && break; sleep 0.2; done
 
 # Each measurement starts from a quiet space: a run ends when its messages
-# arrived, but their DELIVERED and ACKNOWLEDGED notices (two relay items per
-# message, back to the source) and the audit appends may still be flowing.
+# arrived, but their notices (one relay item per message back to the source,
+# two when the recipient acknowledged after the DELIVERED notice's 250 ms
+# hold) and the audit appends may still be flowing.
 # Waits (at most 60 s) until the daemons used under 2 % of a core for 1 s.
 wait_idle() {
   local ticks before after
