@@ -23,6 +23,7 @@
 #include "beibu/v1/tunnel.grpc.pb.h"
 #include "echo.grpc.pb.h"
 #include "pki_fixture.h"
+#include "raw_tunnel_client.h"
 
 namespace beibu::rpc {
 namespace {
@@ -620,34 +621,11 @@ TEST_F(DirectCallTest, KeysUpdateUnderDirectTrafficBothWays) {
 
 // A client that completes a genuine handshake on the raw Tunnel stream and
 // then reads only when told to, so the server meets real back-pressure.
-class StallingClient {
+class StallingClient : public RawTunnelClient {
  public:
-  StallingClient(const std::string& address, channel::HandshakeConfig config) {
-    channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-    stub_ = v1::Tunnel::NewStub(channel_);
-    stream_ = stub_->Connect(&ctx_);
-    auto hs = channel::ClientHandshake::Start(std::move(config)).value();
-    v1::TunnelFrame f;
-    f.set_client_hello(std::string(hs.client_hello().begin(), hs.client_hello().end()));
-    EXPECT_TRUE(stream_->Write(f));
-    EXPECT_TRUE(stream_->Read(&f));
-    auto done = hs.Finish(f.server_flight()).value();
-    v1::TunnelFrame auth;
-    *auth.mutable_client_auth() = done.first;
-    EXPECT_TRUE(stream_->Write(auth));
-    session_.emplace(std::move(done.second));
-    v1::CallFrame accepted;
-    EXPECT_TRUE(ReadCall(&accepted));  // the server's confirmation
-  }
-  ~StallingClient() { ctx_.TryCancel(); }
+  using RawTunnelClient::RawTunnelClient;
 
-  void Send(const v1::CallFrame& cf) {
-    Bytes rec =
-        session_->sealer.Seal(channel::RecordType::kData, AsBytes(cf.SerializeAsString())).value();
-    v1::TunnelFrame f;
-    f.set_record(std::string(rec.begin(), rec.end()));
-    EXPECT_TRUE(stream_->Write(f));
-  }
+  void Send(const v1::CallFrame& cf) { EXPECT_TRUE(RawTunnelClient::Send(Seal(cf))); }
   // Starts a ServerStream call of `repeat` replies carrying `blob`.
   void StartStream(uint64_t id, uint32_t repeat, const std::string& blob, uint64_t timeout_ms = 0) {
     v1::CallFrame cf;
@@ -675,25 +653,6 @@ class StallingClient {
     }
     return std::nullopt;
   }
-  // The next call frame from the server, skipping key updates.
-  bool ReadCall(v1::CallFrame* out) {
-    v1::TunnelFrame f;
-    while (stream_->Read(&f)) {
-      auto rec = session_->opener.Open(AsBytes(f.record()));
-      if (!rec.ok()) return false;
-      if (rec->type == channel::RecordType::kKeyUpdate) continue;
-      if (rec->type != channel::RecordType::kData) return false;
-      return out->ParseFromArray(rec->payload.data(), static_cast<int>(rec->payload.size()));
-    }
-    return false;
-  }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Tunnel::Stub> stub_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelFrame, v1::TunnelFrame>> stream_;
-  std::optional<channel::Session> session_;
 };
 
 class StallFixture : public DirectCallFixture {

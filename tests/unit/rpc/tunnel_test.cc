@@ -16,6 +16,7 @@
 #include "beibu/v1/tunnel.grpc.pb.h"
 #include "echo.grpc.pb.h"
 #include "pki_fixture.h"
+#include "raw_tunnel_client.h"
 
 namespace beibu::rpc {
 namespace {
@@ -304,54 +305,16 @@ TEST_F(TunnelTest, UnreachableServerIsUnavailable) {
   EXPECT_TRUE(absl::IsUnavailable(client.status())) << client.status();
 }
 
-// A hand-driven client on the raw Tunnel stream: it completes a genuine
-// handshake, then misbehaves on the record layer.
-class RawClient {
+// Misbehaves on the record layer after a genuine handshake.
+class RawClient : public RawTunnelClient {
  public:
-  RawClient(const std::string& address, channel::HandshakeConfig config) {
-    channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-    stub_ = v1::Tunnel::NewStub(channel_);
-    stream_ = stub_->Connect(&ctx_);
-    auto hs = channel::ClientHandshake::Start(std::move(config)).value();
-    v1::TunnelFrame f;
-    f.set_client_hello(std::string(hs.client_hello().begin(), hs.client_hello().end()));
-    EXPECT_TRUE(stream_->Write(f));
-    EXPECT_TRUE(stream_->Read(&f));
-    auto done = hs.Finish(f.server_flight()).value();
-    v1::TunnelFrame auth;
-    *auth.mutable_client_auth() = done.first;
-    EXPECT_TRUE(stream_->Write(auth));
-    session_.emplace(std::move(done.second));
-    EXPECT_TRUE(stream_->Read(&f));  // the server's confirmation record
-    EXPECT_TRUE(session_->opener.Open(AsBytes(f.record())).ok());
-  }
-
+  using RawTunnelClient::RawTunnelClient;
   Bytes SealCall(uint64_t id, const std::string& method) {
     v1::CallFrame cf;
     cf.set_call_id(id);
     cf.mutable_start()->set_method(method);
-    return session_->sealer.Seal(channel::RecordType::kData, AsBytes(cf.SerializeAsString()))
-        .value();
+    return Seal(cf);
   }
-  void Send(const Bytes& record) {
-    v1::TunnelFrame f;
-    f.set_record(std::string(record.begin(), record.end()));
-    stream_->Write(f);
-  }
-  grpc::Status Finish() {
-    stream_->WritesDone();
-    v1::TunnelFrame f;
-    while (stream_->Read(&f)) {
-    }
-    return stream_->Finish();
-  }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Tunnel::Stub> stub_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelFrame, v1::TunnelFrame>> stream_;
-  std::optional<channel::Session> session_;
 };
 
 TEST_F(TunnelTest, ReplayedRecordOnTheWireEndsTheSession) {
