@@ -11,6 +11,7 @@ namespace {
 constexpr char kQueuePrefix[] = "q/";
 constexpr char kDepthPrefix[] = "d/";
 constexpr char kWatermarkPrefix[] = "w/";
+constexpr char kUndeliverablePrefix[] = "u/";
 constexpr size_t kDepthRecordSize = 24;
 
 uint64_t SystemNowMs() {
@@ -295,16 +296,52 @@ absl::StatusOr<size_t> RelayQueue::Ack(const std::string& destination, uint64_t 
   return keys.size();
 }
 
-absl::Status RelayQueue::RaiseWatermark(const std::string& source, uint64_t through) {
+namespace {
+
+std::string UndeliverablePrefix(const std::string& source) {
+  return std::string(kUndeliverablePrefix) + source + std::string(1, '\0');
+}
+
+}  // namespace
+
+absl::Status RelayQueue::RecordUndeliverable(const std::string& source,
+                                             const std::vector<v1::UndeliverableItem>& items,
+                                             uint64_t through) {
   if (absl::Status s = CheckId("source", source); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = watermarks_.find(source);
-  if (it != watermarks_.end() && it->second >= through) return absl::OkStatus();
   storage::WriteBatch batch;
-  batch.Put(kWatermarkPrefix + source, EncodeU64(through));
+  for (const v1::UndeliverableItem& u : items) {
+    batch.Put(UndeliverablePrefix(source) + EncodeU64(u.relay_sequence()), u.SerializeAsString());
+  }
+  auto it = watermarks_.find(source);
+  const bool raise = it == watermarks_.end() || it->second < through;
+  if (raise) batch.Put(kWatermarkPrefix + source, EncodeU64(through));
   if (absl::Status w = db_->Write(batch); !w.ok()) return w;  // synced
-  watermarks_[source] = through;
+  if (raise) watermarks_[source] = through;
   return absl::OkStatus();
+}
+
+std::optional<v1::UndeliverableItem> RelayQueue::Undeliverable(const std::string& source,
+                                                               uint64_t relay_sequence) const {
+  absl::StatusOr<std::string> v = db_->Get(UndeliverablePrefix(source) + EncodeU64(relay_sequence));
+  v1::UndeliverableItem u;
+  if (!v.ok() || !u.ParseFromString(*v)) return std::nullopt;
+  return u;
+}
+
+absl::Status RelayQueue::ForgetUndeliverable(const std::string& source, uint64_t relay_sequence) {
+  const std::string prefix = UndeliverablePrefix(source);
+  std::vector<std::string> keys;
+  absl::Status s = db_->Scan(prefix, [&](std::string_view key, std::string_view) {
+    if (DecodeU64(key.substr(prefix.size())) >= relay_sequence) return false;
+    keys.emplace_back(key);
+    return true;
+  });
+  if (!s.ok() || keys.empty()) return s;
+  storage::WriteBatch batch;
+  for (const std::string& k : keys) batch.Delete(k);
+  // Not synced: a lost delete only keeps a record that is never asked for.
+  return db_->Write(batch, storage::Durability::kBuffered);
 }
 
 absl::StatusOr<size_t> RelayQueue::RenumberAbove(const std::string& destination, uint64_t through) {

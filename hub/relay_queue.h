@@ -14,7 +14,9 @@
 //                                hub_sequence is never reused, even across
 //                                restarts)
 //   w/<source>                -> u64 watermark: the last relay_sequence stored
-//                                from that source edge
+//                                (or answered undeliverable) from that source
+//   u/<source>\0<relay_sequence> -> serialized v1.UndeliverableItem, until the
+//                                source pushes beyond it
 //   k/<edge>\0<key_id>        -> serialized v1.EpochKey (EpochKeyRegistry)
 //
 // "bytes" counts the serialized envelopes (what Pull sends), not RocksDB
@@ -35,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,12 +109,22 @@ class RelayQueue {
                                  const BeforeCommit& before_commit = {},
                                  const OnWait& on_wait = {});
 
-  // Records that everything from `source` through relay_sequence `through`
-  // was dealt with although not stored (items acknowledged as undeliverable
-  // at the end of a batch), in one synced write, so that the watermark the
-  // source learns on its next session is not mistaken for lost items. Never
-  // lowers the watermark.
-  absl::Status RaiseWatermark(const std::string& source, uint64_t through);
+  // Records items of `source` acknowledged as undeliverable (their
+  // destination cannot take them), in one synced write with the watermark
+  // raised to `through` (never lowered): the source drops them on that ack,
+  // so the watermark it learns next time must cover them, and if the ack is
+  // lost and the source pushes them again, Undeliverable() gives the same
+  // answer instead of a silent "already stored".
+  absl::Status RecordUndeliverable(const std::string& source,
+                                   const std::vector<v1::UndeliverableItem>& items,
+                                   uint64_t through);
+  // The undeliverable answer recorded for `source`'s `relay_sequence`, if any.
+  std::optional<v1::UndeliverableItem> Undeliverable(const std::string& source,
+                                                     uint64_t relay_sequence) const;
+  // Forgets `source`'s undeliverable records below `relay_sequence`: a
+  // source pushes again from its oldest unacknowledged item, so it has seen
+  // the answers below its first push of a stream.
+  absl::Status ForgetUndeliverable(const std::string& source, uint64_t relay_sequence);
 
   // Up to `max_items` queued items of `destination` with hub_sequence >
   // `after`, in order, stopping before `max_bytes` is exceeded (but always at

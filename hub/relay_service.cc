@@ -300,6 +300,7 @@ grpc::Status RelayService::ServePush(rpc::CallScope& call, PushStream* stream) {
   };
 
   uint64_t last = 0;  // the last relay_sequence seen on this stream
+  bool first_batch = true;
   v1::RelayBatch batch;
   while (!stopping_.load() && stream->Read(&batch)) {
     v1::RelayAck undeliverable;  // items of this batch refused one by one
@@ -314,7 +315,22 @@ grpc::Status RelayService::ServePush(rpc::CallScope& call, PushStream* stream) {
                           ": it starts at 1 and must increase strictly within a Push stream")));
       }
       last = seq;
-      if (seq <= watermark) continue;  // stored before: acknowledge again, store once
+      if (first_batch) {
+        // The source pushes from its oldest unacknowledged item: it has
+        // seen every answer below it.
+        first_batch = false;
+        if (absl::Status f = queue_->ForgetUndeliverable(caller.id, seq); !f.ok()) {
+          spdlog::warn("event=relay_store_failed edge={} error=\"{}\"", caller.id, f.ToString());
+        }
+      }
+      if (seq <= watermark) {
+        // Dealt with before: stored (acknowledge again, store once), or
+        // answered undeliverable (answer the same again).
+        if (std::optional<v1::UndeliverableItem> u = queue_->Undeliverable(caller.id, seq)) {
+          *undeliverable.add_undeliverable() = *std::move(u);
+        }
+        continue;
+      }
       absl::StatusOr<std::string> dest = Route(caller, env);
       if (!dest.ok()) {
         std::string transfer_id = env.notice().transfer_id();
@@ -351,10 +367,13 @@ grpc::Status RelayService::ServePush(rpc::CallScope& call, PushStream* stream) {
         return rpc::ToGrpc(stored.status());
       }
     }
-    if (batch.envelopes_size() > 0 && last > queue_->Watermark(caller.id)) {
-      // The batch ended with undeliverable items: the source drops them on
-      // this ack, so the watermark it learns next time must cover them.
-      if (absl::Status w = queue_->RaiseWatermark(caller.id, last); !w.ok()) {
+    if (undeliverable.undeliverable_size() > 0) {
+      // The source drops these on this ack: the watermark it learns next
+      // time must cover them, and if this ack is lost, the same answer must
+      // come again when it pushes them again.
+      std::vector<v1::UndeliverableItem> refused(undeliverable.undeliverable().begin(),
+                                                 undeliverable.undeliverable().end());
+      if (absl::Status w = queue_->RecordUndeliverable(caller.id, refused, last); !w.ok()) {
         spdlog::error("event=relay_store_failed edge={} error=\"{}\"", caller.id, w.ToString());
         return rpc::ToGrpc(w);
       }

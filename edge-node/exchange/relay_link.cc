@@ -211,6 +211,7 @@ void RelayLink::Stop() {
 void RelayLink::Notify() { impl_->Wake(); }
 
 void RelayLink::Impl::FlushLoop() {
+  constexpr std::chrono::seconds kIdleRecheck{5};
   const std::chrono::milliseconds hold = options.delivered_notice_hold;
   while (true) {
     const std::optional<google::protobuf::Timestamp> oldest = store->OldestHeldNotice();
@@ -220,8 +221,10 @@ void RelayLink::Impl::FlushLoop() {
       std::unique_lock<std::mutex> lock(mu);
       if (stop) return;
       if (!oldest) {
-        // Nothing held: no timeout; ProcessBatch wakes us (NoticeHeld).
-        flush_cv.wait(lock, [&] { return stop || held_new; });
+        // Nothing held: ProcessBatch wakes us (NoticeHeld). The timeout is a
+        // safety net for a notice held by a batch that then failed as a
+        // whole, which wakes nobody.
+        flush_cv.wait_for(lock, kIdleRecheck, [&] { return stop || held_new; });
         held_new = false;
         continue;
       }
@@ -397,8 +400,8 @@ absl::Status RelayLink::Impl::CheckHubWatermark(rpc::TunnelCall& push) {
         "event=relay_store_behind_hub hub_watermark={} last_assigned={} renumbered={} "
         "detail=\"this edge's data_dir/exchange went back in time (restored from a backup, or "
         "lost): the hub already holds relay sequences up to {} from this edge; the outbox was "
-        "renumbered above it and will be sent again. Transfers accepted before the backup "
-        "point and never relayed may be lost\"",
+        "renumbered above it and will be sent again. Transfers accepted after the copy it runs "
+        "on was taken are lost with the old store\"",
         hub, last, *renumbered, hub);
     return absl::OkStatus();
   }

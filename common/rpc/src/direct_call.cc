@@ -1,6 +1,9 @@
 #include "direct_call.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -28,10 +31,17 @@ DirectCall::DirectCall(uint64_t id, const DirectMethods::Handler* handler, Sessi
       deadline_(DeadlineAfter(timeout_ms)),
       on_done_(std::move(on_done)) {}
 
-void DirectCall::Start() {
+bool DirectCall::Start() {
   // Detached: the call deletes itself when the handler is done, and the
   // session waits for that (CallTable) before it goes away.
-  std::thread([this] { Run(); }).detach();
+  try {
+    std::thread([this] { Run(); }).detach();
+  } catch (const std::system_error& e) {
+    spdlog::warn("event=direct_call_refused call_id={} error=\"cannot start a thread: {}\"", id_,
+                 e.what());
+    return false;
+  }
+  return true;
 }
 
 void DirectCall::Run() {

@@ -28,8 +28,9 @@ class DirectCall final : public ServedCall, public DirectStream {
              std::optional<pki::Identity> peer, uint64_t timeout_ms,
              std::function<void(uint64_t)> on_done);
 
-  // Runs the handler on a new thread.
-  void Start();
+  // Runs the handler on a new thread. False when the system refuses one:
+  // the caller then removes and deletes the call and refuses it.
+  [[nodiscard]] bool Start();
 
   // ServedCall, from the session's reader.
   void Deliver(const std::string& message) override;

@@ -220,19 +220,26 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
         } else {
           call = new internal::InnerCall(cf.call_id(), &io, on_done);
         }
-        if (!calls.Add(cf.call_id(), call, options_.max_calls_per_session)) {
-          delete call;
+        auto refuse = [&](const std::string& why) {
           v1::CallFrame refused;
           refused.set_call_id(cf.call_id());
           refused.mutable_status()->set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
-          refused.mutable_status()->set_message(absl::StrCat("call id in use or more than ",
-                                                             options_.max_calls_per_session,
-                                                             " calls open on this session"));
+          refused.mutable_status()->set_message(why);
           (void)io.Send(refused);
+        };
+        if (!calls.Add(cf.call_id(), call, options_.max_calls_per_session)) {
+          delete call;
+          refuse(absl::StrCat("call id in use or more than ", options_.max_calls_per_session,
+                              " calls open on this session"));
           break;
         }
         if (direct) {
-          static_cast<internal::DirectCall*>(call)->Start();
+          if (!static_cast<internal::DirectCall*>(call)->Start()) {
+            // Out of threads: refuse this call, keep the session and the others.
+            calls.Remove(cf.call_id());
+            delete call;
+            refuse("this node cannot start another call now (out of threads); retry later");
+          }
         } else {
           static_cast<internal::InnerCall*>(call)->Start(&stub, cf.start(), peer, session_id);
         }

@@ -354,6 +354,18 @@ TEST_F(RelayServiceTest, UnknownOrRevokedDestinationIsAcknowledgedAsUndeliverabl
   EXPECT_EQ(svc_->queue().Watermark("edge-vn"), 4u);
   r = Push(vn_, {{}});
   EXPECT_EQ(r.acks, std::vector<uint64_t>{4});
+  // The ack was lost: the edge pushes the same items again and gets the same
+  // answers, not a silent "already stored" that would leave them IN_FLIGHT.
+  r = Push(vn_, {{Env("edge-vn", "VN", "edge-xx", "XX", "t1", 1), VnToCn("t2", 2), notice,
+                  Env("edge-vn", "VN", "ops", "CN", "t4", 4)}});
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  ASSERT_EQ(r.acks, std::vector<uint64_t>{4});
+  ASSERT_EQ(r.undeliverable.size(), 3u);
+  EXPECT_EQ(r.undeliverable[0].relay_sequence(), 1u);
+  EXPECT_EQ(r.undeliverable[1].relay_sequence(), 3u);
+  EXPECT_EQ(r.undeliverable[2].transfer_id(), "t4");
+  EXPECT_NE(r.undeliverable[2].reason().find("not edge"), std::string::npos);
+  EXPECT_EQ(svc_->queue().Depth("edge-cn").items, 1u);  // t2 stored once
 
   directory_.SetRevoked("edge-cn", true);
   r = Push(vn_, {{VnToCn("t5", 5)}});
@@ -363,6 +375,9 @@ TEST_F(RelayServiceTest, UnknownOrRevokedDestinationIsAcknowledgedAsUndeliverabl
   EXPECT_EQ(svc_->queue().Depth("edge-cn").items, 1u);
   EXPECT_EQ(AuditEvents("relay.refused").size(), 4u);
   EXPECT_EQ(svc_->queue().Watermark("edge-vn"), 5u);  // a batch of nothing stored
+  // A stream that starts at 5 shows the edge saw the answers below it.
+  EXPECT_FALSE(svc_->queue().Undeliverable("edge-vn", 4).has_value());
+  EXPECT_TRUE(svc_->queue().Undeliverable("edge-vn", 5).has_value());
 }
 
 TEST_F(RelayServiceTest, MalformedItemsFailTheCall) {
