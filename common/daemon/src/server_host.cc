@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(ServerHostOptions 
                                 .inner = host->inner_.get(),
                                 .direct = host->direct_.get(),
                                 .max_sessions = options.max_sessions,
+                                .max_direct_calls = options.max_direct_calls,
                                 .handshake_timeout = options.handshake_timeout});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder outer;

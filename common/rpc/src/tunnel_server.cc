@@ -210,16 +210,6 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
     const v1::CallFrame& cf = rec->call;
     switch (cf.kind_case()) {
       case v1::CallFrame::kStart: {
-        auto on_done = [&calls](uint64_t id) { calls.Remove(id); };
-        const DirectMethods::Handler* direct =
-            options_.direct ? options_.direct->Find(cf.start().method()) : nullptr;
-        internal::ServedCall* call;
-        if (direct) {
-          call = new internal::DirectCall(cf.call_id(), direct, &io, peer, cf.start().timeout_ms(),
-                                          on_done);
-        } else {
-          call = new internal::InnerCall(cf.call_id(), &io, on_done);
-        }
         auto refuse = [&](const std::string& why) {
           v1::CallFrame refused;
           refused.set_call_id(cf.call_id());
@@ -227,8 +217,32 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
           refused.mutable_status()->set_message(why);
           (void)io.Send(refused);
         };
+        const DirectMethods::Handler* direct =
+            options_.direct ? options_.direct->Find(cf.start().method()) : nullptr;
+        if (direct && direct_calls_.fetch_add(1) >= options_.max_direct_calls) {
+          direct_calls_.fetch_sub(1);
+          spdlog::warn("event=direct_call_refused peer=\"{}\" error=\"{} direct calls running\"",
+                       PeerName(peer), options_.max_direct_calls);
+          refuse(absl::StrCat("this node runs ", options_.max_direct_calls,
+                              " calls already, its limit; retry later"));
+          break;
+        }
+        internal::ServedCall* call;
+        if (direct) {
+          call = new internal::DirectCall(cf.call_id(), direct, &io, peer, cf.start().timeout_ms(),
+                                          [this, &calls](uint64_t id) {
+                                            // Before Remove: once the table is
+                                            // empty this service may go away.
+                                            direct_calls_.fetch_sub(1);
+                                            calls.Remove(id);
+                                          });
+        } else {
+          call = new internal::InnerCall(cf.call_id(), &io,
+                                         [&calls](uint64_t id) { calls.Remove(id); });
+        }
         if (!calls.Add(cf.call_id(), call, options_.max_calls_per_session)) {
           delete call;
+          if (direct) direct_calls_.fetch_sub(1);
           refuse(absl::StrCat("call id in use or more than ", options_.max_calls_per_session,
                               " calls open on this session"));
           break;
@@ -238,6 +252,7 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
             // Out of threads: refuse this call, keep the session and the others.
             calls.Remove(cf.call_id());
             delete call;
+            direct_calls_.fetch_sub(1);
             refuse("this node cannot start another call now (out of threads); retry later");
           }
         } else {

@@ -220,7 +220,7 @@ void MustFinishWithin(std::chrono::seconds limit, const char* what, std::functio
 class DirectCallFixture : public ::testing::Test {
  protected:
   void StartServer(bool direct_calls, EchoService::Direct which = {},
-                   channel::KeyUpdateLimits limits = {}) {
+                   channel::KeyUpdateLimits limits = {}, size_t max_direct_calls = 4096) {
     host_.reset();
     echo_ = std::make_unique<EchoService>(which);
     direct_calls_ = direct_calls;
@@ -235,6 +235,7 @@ class DirectCallFixture : public ::testing::Test {
             },
         .services = {echo_.get()},
         .direct_calls = direct_calls,
+        .max_direct_calls = max_direct_calls,
     });
     ASSERT_TRUE(started.ok()) << started.status();
     host_ = *std::move(started);
@@ -584,6 +585,34 @@ TEST_F(DirectCallTest, MethodsNotRegisteredDirectGoToTheInProcessServer) {
   ASSERT_TRUE(client->Call(kUnary, req, &resp).ok());
   EXPECT_EQ(echo_->direct_calls.load(), 1);
   EXPECT_EQ(echo_->grpc_calls.load(), 1);
+}
+
+TEST_F(DirectCallTest, CallsBeyondTheNodesLimitAreRefusedAndTheSessionGoesOn) {
+  StartServer(true, {}, {}, /*max_direct_calls=*/2);
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  EchoRequest req;
+  req.set_text("x");
+  EchoReply r;
+  std::vector<std::unique_ptr<TunnelCall>> open;
+  for (int i = 0; i < 2; ++i) {  // two handlers running, blocked in Read
+    open.push_back(client->StartCall(kBidi));
+    ASSERT_TRUE(open.back()->Write(req).ok());
+    ASSERT_TRUE(open.back()->Read(&r));
+  }
+  auto third = client->StartCall(kBidi);
+  (void)third->Write(req);
+  EXPECT_FALSE(third->Read(&r));
+  absl::Status refused = third->Finish();
+  EXPECT_TRUE(absl::IsResourceExhausted(refused)) << refused;
+  EXPECT_NE(refused.message().find("limit"), std::string_view::npos) << refused;
+  // One ends: there is room again, on the same session.
+  ASSERT_TRUE(open.front()->WritesDone().ok());
+  EXPECT_FALSE(open.front()->Read(&r));
+  EXPECT_TRUE(open.front()->Finish().ok());
+  EchoReply resp;
+  EXPECT_TRUE(PollUntil([&] { return client->Call(kUnary, req, &resp).ok(); }));
+  EXPECT_EQ(resp.text(), "x");
 }
 
 TEST_F(DirectCallTest, DirectCallsOffRegistersNothing) {

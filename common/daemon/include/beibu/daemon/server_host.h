@@ -26,6 +26,7 @@ struct ServerHostOptions {
   // Transport credentials under the channel; insecure when null.
   std::shared_ptr<grpc::ServerCredentials> transport;
   size_t max_sessions = 4096;
+  size_t max_direct_calls = 4096;  // rpc::TunnelServiceOptions
   std::chrono::milliseconds handshake_timeout{10000};
 };
 

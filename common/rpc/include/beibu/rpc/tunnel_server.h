@@ -14,6 +14,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -42,6 +43,10 @@ struct TunnelServiceOptions {
   // Most sessions (established or handshaking) at once; more are refused
   // with RESOURCE_EXHAUSTED.
   size_t max_sessions = 4096;
+  // Most direct calls running at once over all sessions, each a thread; more
+  // are refused with RESOURCE_EXHAUSTED (the session and its other calls go
+  // on), so that clients holding calls open cannot exhaust the process.
+  size_t max_direct_calls = 4096;
   // A client that has not finished its handshake by then is cut off.
   std::chrono::milliseconds handshake_timeout{10000};
 };
@@ -75,6 +80,7 @@ class TunnelService final : public v1::Tunnel::Service {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::set<Live*> live_;
+  std::atomic<size_t> direct_calls_{0};  // running, over all sessions
   std::map<grpc::ServerContext*, std::chrono::steady_clock::time_point> handshaking_;
   std::thread watchdog_;
 };
