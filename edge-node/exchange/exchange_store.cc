@@ -16,6 +16,7 @@
 #include "beibu/audit/audit_journal.h"
 #include "beibu/storage/db.h"
 #include "exchange/transfer_id.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace beibu::edge {
 namespace {
@@ -70,10 +71,6 @@ bool ParseSuffix(std::string_view key, size_t prefix_len, size_t width, uint64_t
 
 // Order of held notices: their `at`, then the order they were held.
 using HeldOrder = std::tuple<int64_t, int32_t, uint64_t>;
-
-bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
-  return std::make_pair(a.seconds(), a.nanos()) < std::make_pair(b.seconds(), b.nanos());
-}
 
 google::protobuf::Timestamp& Step(v1::TransferRecord& r, v1::TransferState state) {
   return (*r.mutable_status()->mutable_steps())[v1::TransferState_Name(state)];
@@ -256,14 +253,27 @@ struct ExchangeStore::State {
       }
       if (!dup[c]) part_sizes.erase(t.record.header().transfer_id());
     }
-    if (added_items > 0) {
-      stats.items += added_items;
-      stats.bytes += added_bytes;
-      next_relay = relay;
-      outbox_end.store(next_relay);
-      outbox_cv.notify_all();
-    }
+    Appended(relay, added_bytes);
     return dup;
+  }
+
+  // Stages `notice` in `batch` as outbox item *next (then advanced).
+  static void StageNotice(const v1::TransferNotice& notice, storage::WriteBatch& batch,
+                          uint64_t* next, uint64_t* bytes) {
+    v1::OutboxItem item;
+    *item.mutable_notice() = notice;
+    batch.Put(OutboxKey((*next)++), item.SerializeAsString());
+    *bytes += notice.ByteSizeLong();
+  }
+  // After the write that added outbox items up to `next` (exclusive), of
+  // `bytes` in all: counts them and wakes the pusher.
+  void Appended(uint64_t next, uint64_t bytes) {
+    if (next == next_relay) return;
+    stats.items += next - next_relay;
+    stats.bytes += bytes;
+    next_relay = next;
+    outbox_end.store(next);
+    outbox_cv.notify_all();
   }
 
   void Hold(const v1::TransferNotice& n) {
@@ -604,19 +614,10 @@ absl::Status ExchangeStore::EnqueueNotices(const std::vector<v1::TransferNotice>
   std::lock_guard<std::mutex> lock(s_->mu);
   storage::WriteBatch batch;
   uint64_t next = s_->next_relay, bytes = 0;
-  for (const v1::TransferNotice& notice : notices) {
-    v1::OutboxItem item;
-    *item.mutable_notice() = notice;
-    batch.Put(OutboxKey(next++), item.SerializeAsString());
-    bytes += notice.ByteSizeLong();
-  }
+  for (const v1::TransferNotice& notice : notices) State::StageNotice(notice, batch, &next, &bytes);
   batch.Put(kRelayNextKey, absl::StrCat(next));
   if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;
-  s_->stats.items += next - s_->next_relay;
-  s_->stats.bytes += bytes;
-  s_->next_relay = next;
-  s_->outbox_end.store(next);
-  s_->outbox_cv.notify_all();
+  s_->Appended(next, bytes);
   return absl::OkStatus();
 }
 
@@ -926,21 +927,19 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
     if (!notice_from_edge.empty()) {
       v1::EnvelopeHeader h;
       (void)h.ParseFromString(d->envelope_header());
-      v1::OutboxItem item;
-      v1::TransferNotice* n = item.mutable_notice();
-      n->set_transfer_id(id);
-      n->set_from_edge(notice_from_edge);
-      n->set_to_edge(h.from_edge());
-      n->set_kind(v1::NOTICE_ACKNOWLEDGED);
-      *n->mutable_at() = at;
+      v1::TransferNotice n;
+      n.set_transfer_id(id);
+      n.set_from_edge(notice_from_edge);
+      n.set_to_edge(h.from_edge());
+      n.set_kind(v1::NOTICE_ACKNOWLEDGED);
+      *n.mutable_at() = at;
       // Its NOTICE_DELIVERED was not sent yet: this notice stands for both.
       if (auto held = s_->held_by_id.find(id); held != s_->held_by_id.end()) {
-        *n->mutable_delivered_at() = s_->held.at(held->second).at();
+        *n.mutable_delivered_at() = s_->held.at(held->second).at();
         batch.Delete(HeldKey(id));
         unheld.push_back(id);
       }
-      batch.Put(OutboxKey(next_relay++), item.SerializeAsString());
-      notice_bytes += n->ByteSizeLong();
+      State::StageNotice(n, batch, &next_relay, &notice_bytes);
     }
   }
   if (acked.empty()) return acked;
@@ -948,13 +947,7 @@ absl::StatusOr<std::vector<std::string>> ExchangeStore::Acknowledge(
   if (absl::Status st = s_->Write(batch, std::move(events)); !st.ok()) return st;
   for (uint64_t seq : acked_seqs) s_->inbox_pending[enterprise].erase(seq);
   for (const std::string& id : unheld) s_->Unhold(id);
-  if (next_relay != s_->next_relay) {
-    s_->stats.items += next_relay - s_->next_relay;
-    s_->stats.bytes += notice_bytes;
-    s_->next_relay = next_relay;
-    s_->outbox_end.store(next_relay);
-    s_->outbox_cv.notify_all();
-  }
+  s_->Appended(next_relay, notice_bytes);
   return acked;
 }
 
@@ -965,23 +958,16 @@ absl::StatusOr<size_t> ExchangeStore::ReleaseHeldNotices(
   std::vector<std::string> ids;
   uint64_t next = s_->next_relay, bytes = 0;
   for (const auto& [order, notice] : s_->held) {
-    if (!Before(notice.at(), held_before)) break;  // ordered by `at`
-    v1::OutboxItem item;
-    *item.mutable_notice() = notice;
-    batch.Put(OutboxKey(next++), item.SerializeAsString());
+    if (!(notice.at() < held_before)) break;  // ordered by `at`
+    State::StageNotice(notice, batch, &next, &bytes);
     batch.Delete(HeldKey(notice.transfer_id()));
-    bytes += notice.ByteSizeLong();
     ids.push_back(notice.transfer_id());
   }
   if (ids.empty()) return 0;
   batch.Put(kRelayNextKey, absl::StrCat(next));
   if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;  // synced
   for (const std::string& id : ids) s_->Unhold(id);
-  s_->stats.items += next - s_->next_relay;
-  s_->stats.bytes += bytes;
-  s_->next_relay = next;
-  s_->outbox_end.store(next);
-  s_->outbox_cv.notify_all();
+  s_->Appended(next, bytes);
   return ids.size();
 }
 

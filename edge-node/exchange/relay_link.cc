@@ -5,17 +5,16 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
-#include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "beibu/crypto/sm3.h"
 #include "beibu/envelope/transfer_event.h"
 #include "exchange/inbound_verifier.h"
+#include "google/protobuf/util/time_util.h"
 #include "hub_connection.h"
 
 namespace beibu::edge {
@@ -30,15 +29,6 @@ constexpr size_t kPushWindow = 2;
 constexpr std::chrono::milliseconds kOutboxPoll{250};
 constexpr std::chrono::milliseconds kBackoffMin{200};
 constexpr std::chrono::milliseconds kBackoffMax{5000};
-
-google::protobuf::Timestamp NowProto() {
-  const absl::Time now = absl::Now();
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(now));
-  ts.set_nanos(
-      static_cast<int32_t>((now - absl::FromUnixSeconds(ts.seconds())) / absl::Nanoseconds(1)));
-  return ts;
-}
 
 // The source edge as an audit actor: what the header says (authenticated by
 // the chunk tags once a slice verified; best known otherwise).
@@ -211,12 +201,14 @@ void RelayLink::Stop() {
 void RelayLink::Notify() { impl_->Wake(); }
 
 void RelayLink::Impl::FlushLoop() {
+  using google::protobuf::util::TimeUtil;
   constexpr std::chrono::seconds kIdleRecheck{5};
   const std::chrono::milliseconds hold = options.delivered_notice_hold;
+  const google::protobuf::Duration hold_for = TimeUtil::MillisecondsToDuration(hold.count());
   while (true) {
     const std::optional<google::protobuf::Timestamp> oldest = store->OldestHeldNotice();
-    const absl::Time now = absl::Now();
-    absl::Time cutoff = now - absl::FromChrono(hold);
+    const google::protobuf::Timestamp now = TimeUtil::GetCurrentTime();
+    google::protobuf::Timestamp before = now - hold_for;  // release what was held before
     {
       std::unique_lock<std::mutex> lock(mu);
       if (stop) return;
@@ -228,28 +220,16 @@ void RelayLink::Impl::FlushLoop() {
         held_new = false;
         continue;
       }
-      const absl::Time at =
-          absl::FromUnixSeconds(oldest->seconds()) + absl::Nanoseconds(oldest->nanos());
-      if (at > now + absl::FromChrono(hold)) {
+      if (*oldest > now + hold_for) {
         // From the future: this edge's clock went back. Holding it until the
         // clock catches up could take long; send everything held now.
-        cutoff = absl::InfiniteFuture();
-      } else {
-        const absl::Duration left = at + absl::FromChrono(hold) - now;
-        if (left > absl::ZeroDuration()) {
-          flush_cv.wait_for(lock, absl::ToChronoNanoseconds(left), [&] { return stop; });
-          if (stop) return;
-          continue;  // look again: it may have been acknowledged meanwhile
-        }
+        before = TimeUtil::SecondsToTimestamp(TimeUtil::kTimestampMaxSeconds);
+      } else if (*oldest >= before) {
+        const int64_t left = TimeUtil::DurationToNanoseconds(*oldest - before);
+        flush_cv.wait_for(lock, std::chrono::nanoseconds(left), [&] { return stop; });
+        if (stop) return;
+        continue;  // look again: it may have been acknowledged meanwhile
       }
-    }
-    google::protobuf::Timestamp before;
-    if (cutoff == absl::InfiniteFuture()) {
-      before.set_seconds(std::numeric_limits<int64_t>::max());
-    } else {
-      before.set_seconds(absl::ToUnixSeconds(cutoff));
-      before.set_nanos(static_cast<int32_t>((cutoff - absl::FromUnixSeconds(before.seconds())) /
-                                            absl::Nanoseconds(1)));
     }
     absl::StatusOr<size_t> released = store->ReleaseHeldNotices(before);
     if (!released.ok()) {
@@ -540,7 +520,7 @@ absl::Status RelayLink::Impl::RecordUndeliverable(const v1::RelayAck& ack,
         u.relay_sequence(), u.transfer_id(), u.notice(), u.reason());
     if (!u.notice() && !u.transfer_id().empty()) by_reason[u.reason()].push_back(u.transfer_id());
   }
-  const google::protobuf::Timestamp now = NowProto();
+  const google::protobuf::Timestamp now = google::protobuf::util::TimeUtil::GetCurrentTime();
   for (const auto& [reason, ids] : by_reason) {
     auto audit_of = [&reason, &hub](const v1::TransferRecord& r) {
       v1::AuditEvent e;
@@ -586,7 +566,7 @@ void RelayLink::Impl::Refuse(const v1::Envelope& env, const v1::EnvelopeHeader* 
   notice.set_from_edge(identity->self().id);
   notice.set_to_edge(header->from_edge());
   notice.set_kind(v1::NOTICE_REFUSED);
-  *notice.mutable_at() = NowProto();
+  *notice.mutable_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   notice.set_detail(absl::StrCat("refused by ", identity->self().id, ": ", detail));
   if (absl::Status s = store->EnqueueNotice(notice); !s.ok()) {
     spdlog::error("event=notice_failed transfer_id={} error=\"{}\"", header->transfer_id(),
@@ -598,7 +578,7 @@ absl::StatusOr<std::vector<std::string>> RelayLink::Impl::StoreAccepted(
     rpc::TunnelClient& client, const std::vector<IncomingPart>& accepted) {
   // NOTICE_DELIVERED for each completed transfer goes in the same batch.
   const std::string& self = identity->self().id;
-  const google::protobuf::Timestamp now = NowProto();
+  const google::protobuf::Timestamp now = google::protobuf::util::TimeUtil::GetCurrentTime();
   absl::StatusOr<std::vector<std::string>> completed =
       store->StoreIncoming(accepted, self, now, DeliveredEvent);
   if (completed.ok() || (!absl::IsInvalidArgument(completed.status()) &&
