@@ -1,7 +1,8 @@
 # Embeds a policy directory (the layout of common/policy/include/beibu/policy/
 # database.h: manifest.yaml, taxonomy.yaml, profiles.yaml, rules.yaml,
-# jurisdictions/*.yaml, negative-lists/*.yaml) into a generated .cc defining
-# beibu::policy::BaselineFiles() with the files' exact bytes.
+# authorization.yaml if present, jurisdictions/*.yaml, negative-lists/*.yaml)
+# into a generated .cc defining beibu::policy::BaselineFiles() with the files'
+# exact bytes.
 #
 # Two modes in one file:
 #  - included from CMake: beibu_embed_policy(<dir> <out.cc>) adds a custom
@@ -19,7 +20,8 @@ function(_beibu_policy_files dir out_var)
     set(deps CONFIGURE_DEPENDS)
   endif()
   file(GLOB top ${deps}
-       ${dir}/manifest.yaml ${dir}/taxonomy.yaml ${dir}/profiles.yaml ${dir}/rules.yaml)
+       ${dir}/manifest.yaml ${dir}/taxonomy.yaml ${dir}/profiles.yaml ${dir}/rules.yaml
+       ${dir}/authorization.yaml)
   file(GLOB jur ${deps} ${dir}/jurisdictions/*.yaml)
   file(GLOB neg ${deps} ${dir}/negative-lists/*.yaml)
   set(all ${top} ${jur} ${neg})

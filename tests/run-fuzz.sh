@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds=${BEIBU_FUZZ_SECONDS:-20}
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DBEIBU_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
-for target in record_fuzz handshake_fuzz checkpoint_fuzz receipt_fuzz scan_fuzz policy_db_fuzz envelope_fuzz; do
+for target in record_fuzz handshake_fuzz checkpoint_fuzz receipt_fuzz scan_fuzz policy_db_fuzz envelope_fuzz approval_fuzz; do
   corpus=build-fuzz/corpus/$target
   mkdir -p "$corpus"
   BEIBU_FUZZ_SEED_DIR=$corpus "build-fuzz/bin/$target" -runs=0 "$corpus" >/dev/null 2>&1

@@ -17,10 +17,24 @@ using namespace beibu;  // NOLINT: test code
 
 namespace {
 
-constexpr std::array<const char*, 8> kPaths = {"manifest.yaml",         "taxonomy.yaml",
+constexpr std::array<const char*, 9> kPaths = {"manifest.yaml",         "taxonomy.yaml",
                                                "profiles.yaml",         "rules.yaml",
                                                "jurisdictions/CN.yaml", "jurisdictions/VN.yaml",
-                                               "jurisdictions/SG.yaml", "negative-lists/gx.yaml"};
+                                               "jurisdictions/SG.yaml", "negative-lists/gx.yaml",
+                                               "authorization.yaml"};
+// The baseline has no authorization.yaml yet: this one seeds its parser.
+constexpr char kAuthorizationSeed[] =
+    R"(default: {approvals: 2, roles: [source_officer, destination_officer], deadline_hours: 72}
+rules:
+  - id: AUTH-HEALTH-VN-CN
+    from: [VN]
+    to: [CN]
+    categories: [health.*]
+    levels: [IMPORTANT]
+    approvals: 2
+    roles: [source_officer, destination_officer, data_owner]
+    deadline_hours: 48
+)";
 constexpr char kSeparator = '\xFF';
 
 // The repo's seed convention (tests/fuzz/fuzz_pki.h, not included here
@@ -62,7 +76,8 @@ policy::PolicyFiles Split(std::string_view data) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const policy::PolicyFiles& baseline = policy::BaselineFiles();
+  policy::PolicyFiles baseline = policy::BaselineFiles();
+  baseline.emplace("authorization.yaml", kAuthorizationSeed);
   const std::string joined = Join(baseline);
   // The seed must load, or the fuzzer starts from errors only.
   if (!policy::LoadDatabase(Split(joined)).ok()) __builtin_trap();

@@ -33,6 +33,12 @@ constexpr char kProfiles[] = "profiles.yaml";
 constexpr char kRules[] = "rules.yaml";
 constexpr char kJurisdictionDir[] = "jurisdictions/";
 constexpr char kNegativeListDir[] = "negative-lists/";
+constexpr char kAuthorization[] = "authorization.yaml";  // optional (docs/review.md)
+constexpr int64_t kMaxDeadlineHours = 24 * 365;
+// The roles an authorization rule may name (beibu/review/requirement.h; the
+// policy library cannot depend on beibu_review, which depends on it).
+constexpr const char* kAuthorizationRoles[] = {"source_officer", "destination_officer",
+                                               "data_owner"};
 
 bool IsLowerId(std::string_view s, bool dots) {
   if (s.empty() || s.front() == '.' || s.back() == '.') return false;
@@ -102,6 +108,9 @@ class Loader {
   bool LoadGlobalRules(YamlFile& f, const YAML::Node& root);
   bool LoadJurisdiction(YamlFile& f, const YAML::Node& root, const std::string& stem);
   bool LoadNegativeList(YamlFile& f, const YAML::Node& root, const std::string& stem);
+  bool LoadAuthorization(YamlFile& f, const YAML::Node& root);
+  // The approvals / roles / deadline_hours keys of a rule or of the default.
+  void ReadQuorum(YamlFile& f, MapReader& m, const char* what, AuthorizationRule& rule);
 
   std::vector<std::string> FindingTypes(YamlFile& f, MapReader& m, const std::string& key);
   MaskOp ReadOp(YamlFile& f, const YAML::Node& node, const std::string& what);
@@ -481,6 +490,75 @@ bool Loader::LoadNegativeList(YamlFile& f, const YAML::Node& root, const std::st
   return true;
 }
 
+void Loader::ReadQuorum(YamlFile& f, MapReader& m, const char* what, AuthorizationRule& rule) {
+  const std::optional<int64_t> approvals = m.Int("approvals", true, 1, 1000);
+  rule.roles.clear();
+  for (const Item& item : m.StringList("roles")) {
+    if (!f.ok()) return;
+    const bool known = std::any_of(std::begin(kAuthorizationRoles), std::end(kAuthorizationRoles),
+                                   [&](const char* r) { return item.value == r; });
+    if (!known) {
+      f.Fail(item.line, absl::StrCat("unknown role \"", item.value, "\"; use ",
+                                     absl::StrJoin(kAuthorizationRoles, ", ")));
+      return;
+    }
+    if (std::find(rule.roles.begin(), rule.roles.end(), item.value) != rule.roles.end()) {
+      f.Fail(item.line, absl::StrCat("role \"", item.value,
+                                     "\" listed twice; each role is counted at most once"));
+      return;
+    }
+    rule.roles.push_back(item.value);
+  }
+  if (f.ok() && !m.Has("roles"))
+    f.Fail(m.line(), absl::StrCat(what, " is missing required key \"roles\""));
+  if (f.ok() && rule.roles.empty())
+    f.Fail(m.LineOf("roles"), "\"roles\" must name at least one role");
+  if (f.ok() && approvals && static_cast<size_t>(*approvals) > rule.roles.size())
+    f.Fail(m.LineOf("approvals"),
+           absl::StrCat("approvals: ", *approvals, " but only ", rule.roles.size(),
+                        " roles; M approvals need at least M distinct roles (each counts once)"));
+  if (f.ok() && approvals) rule.approvals = static_cast<uint32_t>(*approvals);
+  rule.deadline_hours = m.Int("deadline_hours", false, 1, kMaxDeadlineHours).value_or(72);
+}
+
+bool Loader::LoadAuthorization(YamlFile& f, const YAML::Node& root) {
+  MapReader m(f, root, "the authorization file");
+  if (m.Has("default")) {
+    MapReader d(f, m.Node("default"), "the default authorization");
+    AuthorizationRule rule;
+    rule.id = "default";
+    rule.line = d.line();
+    ReadQuorum(f, d, "the default authorization", rule);
+    d.Finish();
+    if (!f.ok()) return false;
+    db_.default_authorization = std::move(rule);
+  }
+  for (const YAML::Node& node : m.Sequence("rules", false)) {
+    MapReader r(f, node, "an authorization rule");
+    AuthorizationRule rule;
+    rule.line = r.line();
+    rule.id = r.String("id", true);
+    if (f.ok()) UseId(f, rule.id, r.LineOf("id"), "authorization rule id");
+    rule.from = Refs(f, r.StringList("from"), Ref::Kind::kCountry);
+    rule.to = Refs(f, r.StringList("to"), Ref::Kind::kCountry);
+    rule.categories = Refs(f, r.StringList("categories"), Ref::Kind::kCategoryPattern);
+    for (const Item& item : r.StringList("levels")) {
+      if (std::optional<Level> l = ParseLevel(item.value)) {
+        rule.levels.push_back(*l);
+      } else {
+        f.Fail(item.line,
+               absl::StrCat("unknown level \"", item.value, "\"; use GENERAL, IMPORTANT or CORE"));
+      }
+    }
+    ReadQuorum(f, r, "an authorization rule", rule);
+    r.Finish();
+    if (!f.ok()) return false;
+    db_.authorization_rules.push_back(std::move(rule));
+  }
+  m.Finish();
+  return f.ok();
+}
+
 absl::Status Loader::CheckRefs() const {
   std::map<std::string, const IdUse*> first;
   for (const IdUse& use : ids_) {
@@ -564,7 +642,7 @@ absl::StatusOr<Database> Loader::Load() {
     const std::string& bytes = file.second;
     YamlFile f(path);
     std::string stem;
-    enum { kM, kT, kP, kR, kJ, kN } kind;
+    enum { kM, kT, kP, kR, kJ, kN, kA } kind;
     auto under = [&](const char* dir) {
       if (!path.starts_with(dir) || !path.ends_with(".yaml")) return false;
       stem =
@@ -579,6 +657,8 @@ absl::StatusOr<Database> Loader::Load() {
       kind = kP;
     else if (path == kRules)
       kind = kR;
+    else if (path == kAuthorization)
+      kind = kA;
     else if (under(kJurisdictionDir))
       kind = kJ;
     else if (under(kNegativeListDir))
@@ -587,7 +667,8 @@ absl::StatusOr<Database> Loader::Load() {
       return absl::InvalidArgumentError(absl::StrCat(
           path,
           ":1: not part of the policy layout (manifest.yaml, taxonomy.yaml, profiles.yaml, "
-          "rules.yaml, jurisdictions/<CC>.yaml, negative-lists/<zone>.yaml)"));
+          "rules.yaml, authorization.yaml, jurisdictions/<CC>.yaml, "
+          "negative-lists/<zone>.yaml)"));
     YAML::Node root = internal::ParseYaml(f, bytes);
     if (!f.ok()) return f.status();
     try {
@@ -609,6 +690,9 @@ absl::StatusOr<Database> Loader::Load() {
           break;
         case kN:
           LoadNegativeList(f, root, stem);
+          break;
+        case kA:
+          LoadAuthorization(f, root);
           break;
       }
     } catch (const std::exception& e) {
@@ -673,6 +757,17 @@ absl::StatusOr<PolicyFiles> ReadPolicyDir(const std::string& dir) {
     absl::StatusOr<std::string> bytes = ReadFileCapped(path);
     if (!bytes.ok()) return bytes.status();
     files.emplace(name, *std::move(bytes));
+  }
+  // Optional: without it every REVIEW needs the default quorum.
+  if (const fs::path path = fs::path(dir) / kAuthorization; fs::exists(path, ec)) {
+    if (!fs::is_regular_file(path, ec))
+      return absl::InvalidArgumentError(
+          absl::StrCat(path.string(),
+                       " is not a regular file; remove it or make it the "
+                       "authorization rules (docs/review.md)"));
+    absl::StatusOr<std::string> bytes = ReadFileCapped(path);
+    if (!bytes.ok()) return bytes.status();
+    files.emplace(kAuthorization, *std::move(bytes));
   }
   for (const char* sub : {kJurisdictionDir, kNegativeListDir}) {
     const fs::path subdir = fs::path(dir) / std::string(sub).substr(0, std::strlen(sub) - 1);

@@ -205,5 +205,86 @@ TEST(PolicyDir, IgnoresFilesOutsideTheLayout) {
 
 TEST(PolicyDir, MissingDirectory) { EXPECT_FALSE(LoadDatabaseDir("/nonexistent/policy").ok()); }
 
+TEST(PolicyAuthorization, AbsentFileMeansTheDefault) {
+  EXPECT_TRUE(Baseline().authorization_rules.empty());
+  const AuthorizationRule& d = Baseline().default_authorization;
+  EXPECT_EQ(d.id, "default");
+  EXPECT_EQ(d.approvals, 2u);
+  EXPECT_EQ(d.roles, (std::vector<std::string>{"source_officer", "destination_officer"}));
+  EXPECT_EQ(d.deadline_hours, 72);
+}
+
+TEST(PolicyAuthorization, LoadsRulesInFileOrder) {
+  const PolicyFiles files = testing::WithAuthorization();
+  absl::StatusOr<Database> db = LoadDatabase(files);
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::string& text = files.at("authorization.yaml");
+  EXPECT_EQ(db->default_authorization.id, "default");
+  EXPECT_EQ(db->default_authorization.approvals, 1u);
+  EXPECT_EQ(db->default_authorization.roles, std::vector<std::string>{"destination_officer"});
+  EXPECT_EQ(db->default_authorization.deadline_hours, 24);
+  ASSERT_EQ(db->authorization_rules.size(), 2u);
+  const AuthorizationRule& health = db->authorization_rules[0];
+  EXPECT_EQ(health.id, "AUTH-HEALTH-VN-CN");
+  EXPECT_EQ(health.from, std::vector<std::string>{"VN"});
+  EXPECT_EQ(health.to, std::vector<std::string>{"CN"});
+  EXPECT_EQ(health.categories, std::vector<std::string>{"health.*"});
+  EXPECT_TRUE(health.levels.empty());
+  EXPECT_EQ(health.approvals, 3u);
+  EXPECT_EQ(health.roles,
+            (std::vector<std::string>{"source_officer", "destination_officer", "data_owner"}));
+  EXPECT_EQ(health.deadline_hours, 48);
+  EXPECT_EQ(health.line, LineOf(text, "- id: AUTH-HEALTH-VN-CN"));
+  const AuthorizationRule& important = db->authorization_rules[1];
+  EXPECT_EQ(important.id, "AUTH-IMPORTANT");
+  EXPECT_TRUE(important.from.empty() && important.to.empty() && important.categories.empty());
+  EXPECT_EQ(important.levels, (std::vector<Level>{Level::kImportant, Level::kCore}));
+  EXPECT_EQ(important.deadline_hours, 72);  // not given: the default
+  EXPECT_EQ(important.line, LineOf(text, "- id: AUTH-IMPORTANT"));
+}
+
+TEST(PolicyAuthorization, DefaultAndRulesAreEachOptional) {
+  PolicyFiles only_default = BaselineFiles();
+  only_default["authorization.yaml"] =
+      "default: {approvals: 3, roles: [data_owner, source_officer, destination_officer]}\n";
+  absl::StatusOr<Database> a = LoadDatabase(only_default);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->default_authorization.approvals, 3u);
+  EXPECT_EQ(a->default_authorization.deadline_hours, 72);
+  EXPECT_TRUE(a->authorization_rules.empty());
+  PolicyFiles only_rules = BaselineFiles();
+  only_rules["authorization.yaml"] =
+      "rules:\n  - id: AUTH-SG\n    to: [SG]\n    approvals: 1\n    roles: [data_owner]\n";
+  absl::StatusOr<Database> b = LoadDatabase(only_rules);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->default_authorization.approvals, 2u);
+  EXPECT_EQ(b->authorization_rules.size(), 1u);
+}
+
+TEST(PolicyAuthorization, TheDigestCoversTheFile) {
+  PolicyFiles files = testing::WithAuthorization();
+  absl::StatusOr<Database> with = LoadDatabase(files);
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_EQ(with->digest_hex, ContentDigest(files));
+  EXPECT_NE(with->digest_hex, Baseline().digest_hex);
+  files["authorization.yaml"].replace(files["authorization.yaml"].find("approvals: 3"), 12,
+                                      "approvals: 2");
+  absl::StatusOr<Database> lowered = LoadDatabase(files);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  EXPECT_NE(lowered->digest_hex, with->digest_hex);
+}
+
+TEST(PolicyDir, ReadsAuthorizationWhenPresent) {
+  beibu::testing::TempDir tmp;
+  for (const auto& [path, bytes] : testing::WithAuthorization())
+    beibu::testing::WriteFile(tmp / path, bytes);
+  absl::StatusOr<PolicyFiles> files = ReadPolicyDir(tmp.path().string());
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(*files, testing::WithAuthorization());
+  absl::StatusOr<Database> db = LoadDatabaseDir(tmp.path().string());
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(db->authorization_rules.size(), 2u);
+}
+
 }  // namespace
 }  // namespace beibu::policy

@@ -20,9 +20,10 @@ struct Edit {
 
 // Replaces the first `from` in `path` by `to`; the expected line is that of
 // `marker` in the edited file (the first line of `to` when marker is empty).
-Edit Replace(const std::string& path, const std::string& from, const std::string& to,
-             const std::string& marker = "") {
+Edit ReplaceIn(PolicyFiles files, const std::string& path, const std::string& from,
+               const std::string& to, const std::string& marker = "") {
   Edit e;
+  e.files = std::move(files);
   e.path = path;
   std::string& text = e.files[path];
   const size_t pos = text.find(from);
@@ -32,6 +33,16 @@ Edit Replace(const std::string& path, const std::string& from, const std::string
   e.line = marker.empty() ? LineOf(text, to) : LineOf(text, marker);
   EXPECT_GT(e.line, 0) << "test bug: marker not found";
   return e;
+}
+
+Edit Replace(const std::string& path, const std::string& from, const std::string& to,
+             const std::string& marker = "") {
+  return ReplaceIn(BaselineFiles(), path, from, to, marker);
+}
+
+// The same in the authorization.yaml fixture (test_util.h).
+Edit Auth(const std::string& from, const std::string& to, const std::string& marker = "") {
+  return ReplaceIn(testing::WithAuthorization(), "authorization.yaml", from, to, marker);
 }
 
 void ExpectRefused(const Edit& e, const std::string& reason) {
@@ -290,10 +301,10 @@ TEST(PolicyMalformed, DeepFlowNesting) {
 
 // A '#' glued to a scalar is not a comment: the nesting after it counts.
 TEST(PolicyMalformed, DeepFlowNestingAfterGluedHash) {
-  ExpectRefused(Replace("rules.yaml", "      from_not: [CN]",
-                        "      from_not: [a#," + std::string(100, '[') + "CN" +
-                            std::string(100, ']') + "]"),
-                "nested deeper");
+  ExpectRefused(
+      Replace("rules.yaml", "      from_not: [CN]",
+              "      from_not: [a#," + std::string(100, '[') + "CN" + std::string(100, ']') + "]"),
+      "nested deeper");
 }
 
 // Aliases would let a small file expand into gigabytes of copied values.
@@ -383,6 +394,95 @@ TEST(PolicyMalformed, TooManyFiles) {
   absl::StatusOr<Database> db = LoadDatabase(files);
   ASSERT_FALSE(db.ok());
   EXPECT_NE(db.status().message().find("more than the limit"), std::string_view::npos);
+}
+
+// authorization.yaml (docs/review.md): each error names its line.
+
+TEST(PolicyMalformed, AuthorizationFixtureLoads) {
+  absl::StatusOr<Database> db = LoadDatabase(testing::WithAuthorization());
+  EXPECT_TRUE(db.ok()) << db.status();
+}
+
+TEST(PolicyMalformed, AuthorizationUnknownKey) {
+  ExpectRefused(
+      Auth("    deadline_hours: 48\n", "    deadline_hours: 48\n    colour: red\n", "colour: red"),
+      "unknown key \"colour\"");
+  ExpectRefused(Auth("rules:\n", "quorum: 2\nrules:\n", "quorum"), "unknown key \"quorum\"");
+  ExpectRefused(Auth("default: {approvals: 1,", "default: {id: X, approvals: 1,", "default:"),
+                "unknown key \"id\"");
+}
+
+TEST(PolicyMalformed, AuthorizationUnknownRole) {
+  ExpectRefused(Auth("[source_officer, destination_officer, data_owner]",
+                     "[source_officer, destination_officer, auditor]"),
+                "unknown role \"auditor\"");
+}
+
+TEST(PolicyMalformed, AuthorizationDuplicateRole) {
+  ExpectRefused(Auth("[source_officer, destination_officer, data_owner]",
+                     "[source_officer, data_owner, data_owner]"),
+                "role \"data_owner\" listed twice");
+}
+
+TEST(PolicyMalformed, AuthorizationApprovalsBelowOne) {
+  ExpectRefused(Auth("    approvals: 3\n", "    approvals: 0\n"), "between 1");
+}
+
+TEST(PolicyMalformed, AuthorizationMoreApprovalsThanRoles) {
+  ExpectRefused(Auth("    approvals: 3\n", "    approvals: 4\n"), "only 3 roles");
+  ExpectRefused(Auth("default: {approvals: 1, roles: [destination_officer]",
+                     "default: {approvals: 2, roles: [destination_officer]", "default:"),
+                "only 1 roles");
+}
+
+TEST(PolicyMalformed, AuthorizationNoRoles) {
+  ExpectRefused(Auth("    roles: [source_officer, destination_officer]\n", "    roles: []\n"),
+                "at least one role");
+  ExpectRefused(Auth("    approvals: 2\n    roles: [source_officer, destination_officer]\n",
+                     "    approvals: 2\n", "  - id: AUTH-IMPORTANT"),
+                "missing required key \"roles\"");
+}
+
+TEST(PolicyMalformed, AuthorizationMissingApprovals) {
+  ExpectRefused(Auth("    approvals: 2\n", "", "  - id: AUTH-IMPORTANT"),
+                "missing required key \"approvals\"");
+}
+
+TEST(PolicyMalformed, AuthorizationDeadlineOutOfRange) {
+  ExpectRefused(Auth("    deadline_hours: 48\n", "    deadline_hours: 0\n"), "between 1 and 8760");
+  ExpectRefused(Auth("    deadline_hours: 48\n", "    deadline_hours: 8761\n"),
+                "between 1 and 8760");
+  ExpectRefused(Auth("    deadline_hours: 48\n", "    deadline_hours: \"48\"\n"), "whole number");
+}
+
+TEST(PolicyMalformed, AuthorizationUnknownCountry) {
+  ExpectRefused(Auth("    to: [CN]\n", "    to: [XX]\n"), "unknown country \"XX\"");
+}
+
+TEST(PolicyMalformed, AuthorizationUnknownCategoryPattern) {
+  ExpectRefused(Auth("[health.*]", "[healthcare.*]"), "matches no category");
+  ExpectRefused(Auth("[health.*]", "[Health]"), "must be a category id");
+}
+
+TEST(PolicyMalformed, AuthorizationUnknownLevel) {
+  ExpectRefused(Auth("[IMPORTANT, CORE]", "[IMPORTANT, SECRET]"), "unknown level \"SECRET\"");
+}
+
+TEST(PolicyMalformed, AuthorizationDuplicateRuleId) {
+  // Reported at the second definition, naming the first.
+  ExpectRefused(Auth("  - id: AUTH-IMPORTANT\n", "  - id: AUTH-HEALTH-VN-CN\n",
+                     "- id: AUTH-HEALTH-VN-CN\n    levels"),
+                "duplicate rule id \"AUTH-HEALTH-VN-CN\" (first defined at authorization.yaml:4)");
+  ExpectRefused(Auth("  - id: AUTH-IMPORTANT\n", "  - id: auth-important\n"), "upper-case");
+}
+
+// Ids are unique across the database: authorization.yaml sorts before
+// rules.yaml, so the global rule is reported as the duplicate.
+TEST(PolicyMalformed, AuthorizationRuleIdCollidesWithARule) {
+  Edit e = Auth("  - id: AUTH-IMPORTANT\n", "  - id: G-CORE-001\n");
+  e.path = "rules.yaml";
+  e.line = LineOf(e.files[e.path], "- id: G-CORE-001");
+  ExpectRefused(e, "first defined at authorization.yaml:11");
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 //   jurisdictions/<CC>.yaml      one per jurisdiction: laws, regulator, localization,
 //                                mechanisms, export rules, notes
 //   negative-lists/<zone>.yaml   one per free trade zone (e.g. gx = Guangxi FTZ)
+//   authorization.yaml           optional: who must approve a REVIEW transfer
+//                                (M of N roles, deadline), docs/review.md
 //
 // The loader is strict: an unknown key, a missing required key, a wrong type,
 // a duplicate id, a rule that names an unknown category, mechanism, profile,
@@ -160,6 +162,21 @@ struct NegativeList {
   std::string file;
 };
 
+// Multi-party authorization of REVIEW transfers (authorization.yaml). A rule
+// applies when every condition that is set holds (empty: any).
+struct AuthorizationRule {
+  std::string id;
+  std::vector<std::string> from;        // source countries
+  std::vector<std::string> to;          // destination countries
+  std::vector<std::string> categories;  // category patterns
+  std::vector<Level> levels;            // effective levels
+  uint32_t approvals = 2;               // M, 1 <= M <= roles.size()
+  // N distinct roles: "source_officer", "destination_officer", "data_owner".
+  std::vector<std::string> roles;
+  int64_t deadline_hours = 72;  // 1 .. 8760
+  int line = 0;
+};
+
 struct Database {
   int64_t version = 0;     // increases with every publication; edges refuse an older one
   std::string label;       // "2026.11-baseline"
@@ -172,6 +189,12 @@ struct Database {
   std::map<std::string, NegativeList> negative_lists;  // by zone
   std::vector<std::string> pi_finding_types;   // findings that make data PI
   std::vector<std::string> spi_finding_types;  // findings that make data SPI
+  // authorization.yaml: rules in file order, and the default for every REVIEW
+  // no rule matches. Without the file: no rules, default 2 of
+  // source_officer + destination_officer within 72 hours.
+  std::vector<AuthorizationRule> authorization_rules;
+  AuthorizationRule default_authorization = {
+      .id = "default", .approvals = 2, .roles = {"source_officer", "destination_officer"}};
 
   const Category* FindCategory(const std::string& id) const;
   const Jurisdiction* FindJurisdiction(const std::string& code) const;
