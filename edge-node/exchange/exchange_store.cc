@@ -28,6 +28,7 @@ constexpr char kSourceLimitKey[] = "m/source_limit";
 constexpr char kRelayNextKey[] = "m/relay_next";
 constexpr char kInboxNextKey[] = "m/inbox_next";
 constexpr char kHubWatermarkKey[] = "m/hub_watermark";
+constexpr char kHubAckedKey[] = "m/hub_acked";
 constexpr uint64_t kSourceBlock = 1024;
 // envelope::kChunkTagSize (seal.h); this library does not link the envelope code.
 constexpr size_t kTagSize = 32;
@@ -46,6 +47,8 @@ std::string RawKey(const std::string& id, uint64_t offset) {
 std::string PartPrefix(const std::string& id) { return "p/" + id + "/"; }
 std::string PartKey(const std::string& id, uint32_t part) { return PartPrefix(id) + Pad(part, 10); }
 std::string OutboxKey(uint64_t seq) { return "o/" + Pad(seq, 20); }
+constexpr char kHeldItemPrefix[] = "h/";
+std::string HeldItemKey(uint64_t seq) { return kHeldItemPrefix + Pad(seq, 20); }
 std::string DeliveryKey(const std::string& id) { return "d/" + id; }
 constexpr char kHeldPrefix[] = "dn/";
 std::string HeldKey(const std::string& id) { return kHeldPrefix + id; }
@@ -95,7 +98,12 @@ struct ExchangeStore::State {
   std::atomic<uint64_t> outbox_end{1};
   uint64_t next_inbox = 1;
   uint64_t watermark = 0;
-  OutboxStats stats;
+  uint64_t hub_acked = 0;  // m/hub_acked
+  OutboxStats stats;       // stats.held == held_items.size()
+  // Outbox items held by a circuit breaker (h/ keys): relay_sequence -> the
+  // stored OutboxItem, and how many parts of each transfer are held.
+  std::map<uint64_t, std::string> held_items;
+  std::map<std::string, size_t> held_transfers;
   // Sizes of staged sealed parts (outbox byte accounting without re-reading).
   std::map<std::string, std::map<uint32_t, uint64_t>> part_sizes;
   // enterprise -> inbox sequences of its complete, unacknowledged deliveries
@@ -276,6 +284,26 @@ struct ExchangeStore::State {
     outbox_cv.notify_all();
   }
 
+  void HoldItem(uint64_t seq, const std::string& value) {
+    v1::OutboxItem item;
+    if (item.ParseFromString(value) && !item.transfer_id().empty()) {
+      ++held_transfers[item.transfer_id()];
+    }
+    held_items[seq] = value;
+    stats.held = held_items.size();
+  }
+  void UnholdItem(uint64_t seq) {
+    auto it = held_items.find(seq);
+    if (it == held_items.end()) return;
+    v1::OutboxItem item;
+    if (item.ParseFromString(it->second) && !item.transfer_id().empty()) {
+      auto t = held_transfers.find(item.transfer_id());
+      if (t != held_transfers.end() && --t->second == 0) held_transfers.erase(t);
+    }
+    held_items.erase(it);
+    stats.held = held_items.size();
+  }
+
   void Hold(const v1::TransferNotice& n) {
     Unhold(n.transfer_id());  // at most one held notice per transfer
     HeldOrder order{n.at().seconds(), n.at().nanos(), held_arrivals++};
@@ -344,6 +372,11 @@ absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::st
   if (!s.ok()) return s;
   state->outbox_begin.store(first);
   state->outbox_end.store(state->next_relay);
+  // Before m/hub_acked was recorded, everything below the outbox was
+  // acknowledged (no item was ever held then).
+  absl::StatusOr<uint64_t> acked = state->GetCounter(kHubAckedKey, first - 1);
+  if (!acked.ok()) return acked.status();
+  state->hub_acked = *acked;
   for (const v1::OutboxItem& item : items) {
     ++state->stats.items;
     state->stats.bytes += item.has_notice() ? item.notice().ByteSizeLong()
@@ -356,6 +389,18 @@ absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::st
       return true;
     }
     state->inbox_pending[std::string(k.substr(2, slash - 2))].insert(seq);
+    return true;
+  });
+  if (!s.ok()) return s;
+  // Items held by a circuit breaker.
+  s = state->db->Scan(kHeldItemPrefix, [&](std::string_view k, std::string_view v) {
+    uint64_t seq = 0;
+    if (!ParseSuffix(k, 2, 20, &seq)) {
+      spdlog::error("event=held_item_unreadable key={} reason=\"not h/<relay_sequence:020>\"",
+                    std::string(k));
+      return true;
+    }
+    state->HoldItem(seq, std::string(v));
     return true;
   });
   if (!s.ok()) return s;
@@ -569,9 +614,13 @@ absl::Status ExchangeStore::AckOutbox(uint64_t through) {
     }
   }
   if (acked.empty()) return absl::OkStatus();
+  const uint64_t hub_acked = std::max(s_->hub_acked, last);
+  batch.Put(kHubAckedKey, absl::StrCat(hub_acked));
   // Not synced: if a crash loses this delete, the items are pushed again and
-  // the hub, which stored them, drops them by its watermark.
+  // the hub, which stored them, drops them by its watermark. Held items are
+  // not under o/, so neither they nor their parts are touched here.
   if (st = s_->db->Write(batch, storage::Durability::kBuffered); !st.ok()) return st;
+  s_->hub_acked = hub_acked;
   s_->outbox_begin.store(std::max(s_->outbox_begin.load(), last + 1));
   s_->stats.items -= std::min(s_->stats.items, items);
   s_->stats.bytes -= std::min(s_->stats.bytes, bytes);
@@ -638,10 +687,21 @@ uint64_t ExchangeStore::LastRelaySequence() const {
 
 uint64_t ExchangeStore::FirstOutboxSequence() const {
   std::lock_guard<std::mutex> lock(s_->mu);
-  // AckOutbox deletes a prefix and moves outbox_begin past it, so begin is
-  // the lowest item left whenever the outbox is not empty.
-  const uint64_t begin = s_->outbox_begin.load();
-  return begin < s_->outbox_end.load() ? begin : 0;
+  // AckOutbox deletes a prefix and moves outbox_begin past it; held (and
+  // released) items leave gaps above it, which are skipped here.
+  const uint64_t end = s_->outbox_end.load();
+  for (uint64_t seq = s_->outbox_begin.load(); seq < end; ++seq) {
+    if (s_->held_items.contains(seq)) continue;
+    absl::StatusOr<std::string> v = s_->db->Get(OutboxKey(seq));
+    if (v.ok()) return seq;
+    if (!absl::IsNotFound(v.status())) return seq;  // unreadable, but there
+  }
+  return 0;
+}
+
+uint64_t ExchangeStore::HubAckedThrough() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->hub_acked;
 }
 
 absl::StatusOr<size_t> ExchangeStore::RenumberOutboxAbove(uint64_t floor) {
@@ -682,6 +742,108 @@ absl::StatusOr<size_t> ExchangeStore::RenumberOutboxAbove(uint64_t floor) {
   s_->outbox_end.store(next);
   s_->outbox_cv.notify_all();
   return values.size();
+}
+
+// ---- Held by a circuit breaker ----------------------------------------------
+
+absl::StatusOr<size_t> ExchangeStore::HoldOutbox(const std::vector<uint64_t>& relay_sequences) {
+  const std::set<uint64_t> wanted(relay_sequences.begin(), relay_sequences.end());
+  std::lock_guard<std::mutex> lock(s_->mu);
+  storage::WriteBatch batch;
+  std::vector<std::pair<uint64_t, std::string>> moved;
+  uint64_t bytes = 0;
+  const uint64_t begin = s_->outbox_begin.load(), end = s_->outbox_end.load();
+  for (uint64_t seq : wanted) {
+    if (seq < begin || seq >= end) continue;  // acknowledged, or never assigned
+    absl::StatusOr<std::string> v = s_->db->Get(OutboxKey(seq));
+    if (absl::IsNotFound(v.status())) continue;  // acknowledged or held already
+    if (!v.ok()) return v.status();
+    v1::OutboxItem item;
+    if (!item.ParseFromString(*v) || item.has_notice() || item.transfer_id().empty()) continue;
+    batch.Delete(OutboxKey(seq));
+    batch.Put(HeldItemKey(seq), *v);
+    bytes += s_->PartSize(item.transfer_id(), item.part());
+    moved.emplace_back(seq, *std::move(v));
+  }
+  if (moved.empty()) return 0;
+  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;  // synced
+  for (const auto& [seq, value] : moved) s_->HoldItem(seq, value);
+  // outbox_begin stays: the hub has not acknowledged these sequences, and
+  // readers skip the gaps.
+  s_->stats.items -= std::min<uint64_t>(s_->stats.items, moved.size());
+  s_->stats.bytes -= std::min(s_->stats.bytes, bytes);
+  return moved.size();
+}
+
+absl::StatusOr<size_t> ExchangeStore::ReleaseHeld(
+    const std::function<bool(const v1::EnvelopeHeader&)>& release) {
+  // Decide on a snapshot, without the lock: reading the parts is I/O, and
+  // `release` is the gateway's code. Writing re-checks that each chosen item
+  // is still held (a concurrent ReleaseHeld may have moved it).
+  std::vector<std::pair<uint64_t, std::string>> snapshot;
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    snapshot.assign(s_->held_items.begin(), s_->held_items.end());
+  }
+  std::map<std::string, bool> decided;  // transfer id -> released (one answer per transfer)
+  std::vector<uint64_t> chosen;
+  for (const auto& [seq, value] : snapshot) {
+    v1::OutboxItem item;
+    std::string why;
+    v1::Envelope env;
+    v1::EnvelopeHeader header;
+    if (!item.ParseFromString(value) || item.transfer_id().empty()) {
+      why = "the held item does not parse";
+    } else if (absl::StatusOr<std::string> part =
+                   s_->db->Get(PartKey(item.transfer_id(), item.part()));
+               !part.ok()) {
+      why = absl::StrCat("its part ", item.part(), " is not readable: ", part.status().message());
+    } else if (!env.ParseFromString(*part) || !header.ParseFromString(env.header())) {
+      why =
+          absl::StrCat("its part ", item.part(), " or that part's envelope header does not parse");
+    }
+    if (!why.empty()) {
+      spdlog::error(
+          "event=held_item_unreadable relay_sequence={} transfer_id={} reason=\"{}\" "
+          "action=\"left held (h/ in data_dir/exchange), not dropped; restore the part or "
+          "remove the item by hand\"",
+          seq, item.transfer_id(), why);
+      // Its later parts stay held too: released, they would reach the
+      // destination after a gap, which refuses them.
+      if (!item.transfer_id().empty()) decided.insert_or_assign(item.transfer_id(), false);
+      continue;
+    }
+    auto [it, fresh] = decided.try_emplace(item.transfer_id(), false);
+    if (fresh) it->second = release(header);
+    if (it->second) chosen.push_back(seq);
+  }
+  if (chosen.empty()) return 0;
+
+  std::lock_guard<std::mutex> lock(s_->mu);
+  storage::WriteBatch batch;
+  std::vector<uint64_t> moved;
+  uint64_t next = s_->next_relay, bytes = 0;
+  for (uint64_t seq : chosen) {  // ascending: the snapshot is in key order
+    auto it = s_->held_items.find(seq);
+    if (it == s_->held_items.end()) continue;
+    v1::OutboxItem item;
+    (void)item.ParseFromString(it->second);
+    batch.Delete(HeldItemKey(seq));
+    batch.Put(OutboxKey(next++), it->second);
+    bytes += s_->PartSize(item.transfer_id(), item.part());
+    moved.push_back(seq);
+  }
+  if (moved.empty()) return 0;
+  batch.Put(kRelayNextKey, absl::StrCat(next));
+  if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;  // synced
+  for (uint64_t seq : moved) s_->UnholdItem(seq);
+  s_->Appended(next, bytes);
+  return moved.size();
+}
+
+bool ExchangeStore::HasHeldParts(const std::string& transfer_id) const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->held_transfers.contains(transfer_id);
 }
 
 // ---- Inbox (relay link) -----------------------------------------------------

@@ -9,6 +9,8 @@
 //   r/<transfer_id>/<offset:020>    raw bytes received by SendStream, staged
 //   p/<transfer_id>/<part:010>      a sealed v1.Envelope part (no relay_sequence)
 //   o/<relay_sequence:020>          v1.OutboxItem: which part, or a notice
+//   h/<relay_sequence:020>          v1.OutboxItem held by a circuit breaker
+//                                   (moved out of o/, see HoldOutbox)
 //   d/<transfer_id>                 v1.DeliveryRecord (destination side)
 //   dn/<transfer_id>                v1.TransferNotice: a NOTICE_DELIVERED held
 //                                   back (not yet in the outbox), see
@@ -17,7 +19,8 @@
 //   i/<enterprise>/<inbox_seq:020>  transfer_id, for complete deliveries
 //   n/<exporter>/<year>             persons sent this calendar year (decimal)
 //   m/...                           counters: next source/relay/inbox sequence,
-//                                   hub watermark
+//                                   hub watermark, relay sequence the hub
+//                                   acknowledged
 //
 // Thread-safe. Every mutating call is one atomic, synced RocksDB batch, so a
 // kill -9 at any point leaves either the state before or after the call.
@@ -59,6 +62,7 @@ struct IncomingPart {
 struct OutboxStats {
   uint64_t items = 0;  // queued for the hub, not yet acknowledged by it
   uint64_t bytes = 0;
+  uint64_t held = 0;  // transfer parts held by a circuit breaker (h/), not in `items`
 };
 
 class ExchangeStore {
@@ -172,9 +176,15 @@ class ExchangeStore {
   bool WaitForOutbox(uint64_t after, std::chrono::milliseconds timeout) const;
   OutboxStats outbox() const;
   // The last relay_sequence this store assigned (0 if none), and the lowest
-  // one still in the outbox (0 if it is empty).
+  // one still in the outbox (0 if it is empty; held items are not in it).
   uint64_t LastRelaySequence() const;
   uint64_t FirstOutboxSequence() const;
+  // The highest relay_sequence the hub acknowledged (AckOutbox), as far as
+  // this store knows: recorded with the unsynced delete, so after a power
+  // loss it may be lower, never higher. A store from before it was recorded
+  // starts from the item below its first outbox item. Held and released
+  // items leave gaps in the outbox, so FirstOutboxSequence() - 1 is not this.
+  uint64_t HubAckedThrough() const;
   // For a store that went back in time (restored from a backup, or lost):
   // the hub already holds relay sequences up to `floor` from this edge and
   // would drop ours at or below it as duplicates. Gives every outbox item a
@@ -185,6 +195,35 @@ class ExchangeStore {
   // A `floor` below LastRelaySequence() renumbers above that instead: no
   // relay_sequence is ever handed out twice.
   absl::StatusOr<size_t> RenumberOutboxAbove(uint64_t floor);
+
+  // ---- Held by a circuit breaker (relay link, gateway) -------------------
+  // A breaker holds queued outbound data instead of dropping it
+  // (docs/gateway.md §4). Held items are out of the outbox: ReadOutbox,
+  // AckOutbox, RenumberOutboxAbove and FirstOutboxSequence do not see them,
+  // and their parts (p/) stay until they are released and acknowledged.
+  //
+  // Moves the outbox items with these relay sequences to h/<same sequence>
+  // in one synced write. Only transfer parts are held: notices, and
+  // sequences not in the outbox (acknowledged, already held, never
+  // assigned), are skipped. Returns how many moved. The caller must not
+  // have pushed them: a pushed item that is held is acknowledged by the hub
+  // like any other, and its held copy is sent again on release (the
+  // destination drops it as a duplicate).
+  absl::StatusOr<size_t> HoldOutbox(const std::vector<uint64_t>& relay_sequences);
+  // Moves back to the outbox every held item whose transfer's envelope
+  // header (parsed from its stored part) satisfies `release`, in their
+  // original order, with new relay sequences above LastRelaySequence(), in
+  // one synced write; wakes WaitForOutbox. `release` is asked once per
+  // transfer and call (every part of a transfer goes, or none), without the
+  // store's lock held. An item whose part is missing or does not parse stays
+  // held (event=held_item_unreadable), and so do its transfer's later parts
+  // (a gap would be refused at the destination): nothing is ever dropped.
+  // Returns how many moved (0 without a write when none).
+  absl::StatusOr<size_t> ReleaseHeld(const std::function<bool(const v1::EnvelopeHeader&)>& release);
+  // Whether any part of this transfer is held: the relay link holds its
+  // later parts too, so that a transfer never reaches the destination with
+  // a gap (which the destination would refuse).
+  bool HasHeldParts(const std::string& transfer_id) const;
 
   // ---- Inbox (relay link, Pull) ------------------------------------------
   // The highest hub_sequence stored (0 if none).

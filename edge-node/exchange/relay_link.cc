@@ -154,6 +154,10 @@ struct RelayLink::Impl {
   // items being dropped by the hub as duplicates.
   absl::Status CheckHubWatermark(rpc::TunnelCall& push);
   void PushLoop(rpc::TunnelCall& call, Session& s);
+  // Takes the items a breaker holds out of `items` (read from the outbox,
+  // not pushed yet) and moves them to the store's held items; the others
+  // keep their order.
+  absl::Status HoldBack(std::vector<v1::Envelope>& items);
   void PushAckLoop(rpc::TunnelCall& call, Session& s, const pki::Identity& hub);
   void PullLoop(rpc::TunnelClient& client, rpc::TunnelCall& call, Session& s);
   absl::Status ProcessBatch(rpc::TunnelClient& client, const v1::RelayBatch& batch);
@@ -368,7 +372,6 @@ absl::Status RelayLink::Impl::CheckHubWatermark(rpc::TunnelCall& push) {
   }
   const uint64_t hub = ack.through_sequence();
   const uint64_t last = store->LastRelaySequence();
-  const uint64_t first = store->FirstOutboxSequence();
   if (hub > last) {
     absl::StatusOr<size_t> renumbered = store->RenumberOutboxAbove(hub);
     if (!renumbered.ok()) {
@@ -385,9 +388,10 @@ absl::Status RelayLink::Impl::CheckHubWatermark(rpc::TunnelCall& push) {
         hub, last, *renumbered, hub);
     return absl::OkStatus();
   }
-  // Everything below the outbox (or, when it is empty, everything assigned)
-  // was acknowledged by the hub and deleted here.
-  const uint64_t handed_over = first != 0 ? first - 1 : last;
+  // What the hub acknowledged earlier (deleted here). Not "below the first
+  // outbox item": items held by a breaker and released leave gaps the hub
+  // never saw.
+  const uint64_t handed_over = store->HubAckedThrough();
   if (hub < handed_over) {
     spdlog::error(
         "event=relay_hub_lost_items from={} through={} detail=\"the hub acknowledged these "
@@ -401,8 +405,9 @@ absl::Status RelayLink::Impl::CheckHubWatermark(rpc::TunnelCall& push) {
 
 void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {
   // The store drops acknowledged items, so a new session starts from the
-  // lowest remaining one: after = 0.
-  uint64_t last_sent = 0;
+  // lowest remaining one: after = 0. `read` is the last relay_sequence read,
+  // pushed or held: held items left the outbox, and are not read again.
+  uint64_t read = 0;
   while (true) {
     {
       std::unique_lock<std::mutex> lock(s.mu);
@@ -410,14 +415,23 @@ void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {
       if (s.done) return;
     }
     absl::StatusOr<std::vector<v1::Envelope>> items =
-        store->ReadOutbox(last_sent, kPushMaxItems, kPushMaxBytes);
+        store->ReadOutbox(read, kPushMaxItems, kPushMaxBytes);
     if (!items.ok()) {
       s.Fail(absl::Status(items.status().code(),
                           absl::StrCat("reading the outbox: ", items.status().message())));
       return;
     }
+    if (!items->empty()) {
+      const uint64_t through = items->back().relay_sequence();
+      if (absl::Status h = HoldBack(*items); !h.ok()) {
+        // Pushing them anyway would defeat the breaker: end the session.
+        s.Fail(absl::Status(h.code(), absl::StrCat("holding outbound data: ", h.message())));
+        return;
+      }
+      read = through;
+    }
     if (items->empty()) {
-      if (!notified.exchange(false)) store->WaitForOutbox(last_sent, kOutboxPoll);
+      if (!notified.exchange(false)) store->WaitForOutbox(read, kOutboxPoll);
       continue;
     }
     v1::RelayBatch batch;
@@ -432,8 +446,62 @@ void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {
       s.Fail(absl::Status(w.code(), absl::StrCat("pushing to the hub: ", w.message())));
       return;
     }
-    last_sent = last;
   }
+}
+
+absl::Status RelayLink::Impl::HoldBack(std::vector<v1::Envelope>& items) {
+  const auto& holds = options.holds_outbound;
+  // Parts held earlier pull their transfer's later parts with them, with or
+  // without a predicate. Nothing held and no predicate: nothing to parse.
+  const bool some_held = store->outbox().held > 0;
+  if (!holds && !some_held) return absl::OkStatus();
+  std::map<std::string, bool> decided;  // transfer id -> held (one answer per batch)
+  std::vector<uint64_t> held;
+  std::map<std::string, v1::EnvelopeHeader> held_headers;
+  std::vector<v1::Envelope> pushed;
+  pushed.reserve(items.size());
+  for (v1::Envelope& env : items) {
+    v1::EnvelopeHeader h;
+    // A header that does not parse is the hub's to refuse, not ours to hold.
+    if (env.has_notice() || !h.ParseFromString(env.header())) {
+      pushed.push_back(std::move(env));
+      continue;
+    }
+    auto [it, fresh] = decided.try_emplace(h.transfer_id(), false);
+    if (fresh) {
+      it->second = (some_held && store->HasHeldParts(h.transfer_id())) || (holds && holds(h));
+    }
+    if (!it->second) {
+      pushed.push_back(std::move(env));
+      continue;
+    }
+    held.push_back(env.relay_sequence());
+    held_headers.try_emplace(h.transfer_id(), std::move(h));
+  }
+  items = std::move(pushed);
+  if (held.empty()) return absl::OkStatus();
+  absl::StatusOr<size_t> moved = store->HoldOutbox(held);
+  if (!moved.ok()) return moved.status();  // the session ends: nothing is pushed
+  spdlog::warn(
+      "event=outbound_held count={} transfers={} detail=\"a data circuit breaker covers them, or "
+      "an earlier slice of their transfer is held: kept in data_dir/exchange until it closes, "
+      "then sent in their order\"",
+      *moved, held_headers.size());
+  // A breaker that closed between the question and the hold may have had
+  // its held items released already (the gateway's ReleaseHeld): these would
+  // then wait for the next close. Release them now, with everything else the
+  // breakers no longer cover, in their original order.
+  if (!holds) return absl::OkStatus();
+  bool closed = false;
+  for (const auto& [id, h] : held_headers) closed = closed || !holds(h);
+  if (!closed) return absl::OkStatus();
+  absl::StatusOr<size_t> released =
+      store->ReleaseHeld([&holds](const v1::EnvelopeHeader& h) { return !holds(h); });
+  if (!released.ok()) return released.status();
+  spdlog::info(
+      "event=outbound_released count={} detail=\"the breaker closed while they were held\"",
+      *released);
+  return absl::OkStatus();
 }
 
 void RelayLink::Impl::PushAckLoop(rpc::TunnelCall& call, Session& s, const pki::Identity& hub) {

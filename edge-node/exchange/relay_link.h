@@ -32,6 +32,14 @@
 // last relay_sequence means data_dir/exchange went back in time, and the
 // outbox is renumbered above it (event=relay_store_behind_hub); a hub behind
 // what it acknowledged earlier lost items (event=relay_hub_lost_items).
+// Held by a breaker: before pushing what it read from the outbox, the pusher
+// asks RelayLinkOptions::holds_outbound about each transfer part (not
+// notices); held parts move to the store's h/ keys (ExchangeStore::
+// HoldOutbox, event=outbound_held) and the rest is pushed in its order. A
+// part of a transfer that already has held parts is held too, so a
+// transfer never reaches its destination with a gap. Parts pushed before
+// the breaker tripped are delivered. Releasing is the gateway's: on a close
+// it calls ExchangeStore::ReleaseHeld, then Notify().
 // Logs: event=relay_connected, relay_disconnected / relay_connect_failed
 // (error, retry_in_ms), relay_push_acked (at most once a second at info),
 // relay_outbox_depth (every 30 s while non-empty), envelope_refused,
@@ -46,6 +54,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -70,6 +79,12 @@ struct RelayLinkOptions {
   // Tests set a long hold to make "acknowledged before the hold passed"
   // deterministic.
   std::chrono::milliseconds delivered_notice_hold = kDeliveredNoticeHold;
+  // Data circuit breakers (docs/gateway.md §4): whether outbound data with
+  // this envelope header must be held now (EdgeGateway::HoldsOutbound).
+  // Asked once per transfer and batch, on the pusher thread, without the
+  // store's lock; it must be cheap and must not call the store. Unset: hold
+  // nothing (and parse no headers).
+  std::function<bool(const v1::EnvelopeHeader&)> holds_outbound;
 };
 
 class RelayLink {

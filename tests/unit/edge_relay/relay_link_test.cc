@@ -9,8 +9,10 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -331,12 +333,13 @@ class RelayLinkTest : public ::testing::Test {
   }
 
   // What the Exchange service does on Send, reduced: keys, seal, commit.
-  std::string Send(const std::string& transfer_id, const Bytes& payload, int slices = 1) {
+  std::string Send(const std::string& transfer_id, const Bytes& payload, int slices = 1,
+                   const std::string& from_enterprise = "acme-vn") {
     v1::EnvelopeHeader h;
     h.set_transfer_id(transfer_id);
     h.set_source_sequence(vn_->store->AllocateSourceSequence().value());
     h.set_from_edge("edge-vn");
-    h.set_from_enterprise("acme-vn");
+    h.set_from_enterprise(from_enterprise);
     h.set_to_enterprise("acme-cn");
     h.set_from_country("VN");
     h.set_to_country("CN");
@@ -366,7 +369,8 @@ class RelayLinkTest : public ::testing::Test {
     }
     const uint32_t n = parts.size();
     EXPECT_TRUE(
-        vn_->store->CommitTransfer(record, std::move(parts), n, true, "acme-vn", 2026, 0).ok());
+        vn_->store->CommitTransfer(record, std::move(parts), n, true, from_enterprise, 2026, 0)
+            .ok());
     vn_->relay->Notify();
     return env->header();
   }
@@ -587,6 +591,85 @@ TEST_F(RelayLinkTest, AHubThatLostItemsIsReportedAndItemsStillFlow) {
   EXPECT_EQ(vn_->store->LastRelaySequence(), 3u);
   EXPECT_TRUE(Logged("event=relay_hub_lost_items from=1 through=2"));
   EXPECT_FALSE(Logged("event=relay_store_behind_hub"));
+}
+
+bool Complete(ExchangeStore& store, const std::string& id) {
+  absl::StatusOr<v1::DeliveryRecord> d = store.GetDelivery(id);
+  return d.ok() && d->complete();
+}
+
+// A data circuit breaker covers one enterprise (docs/gateway.md §4): its
+// queued transfers are held at the source, not pushed and not lost, while
+// another enterprise's go through; once released they go, in their order.
+TEST_F(RelayLinkTest, HeldTransfersWaitWhileOthersFlowAndGoInOrderWhenReleased) {
+  ExchangeKeys();
+  // Shared: the link may ask after this test's body has returned.
+  auto open = std::make_shared<std::atomic<bool>>(true);
+  auto holds = [open](const v1::EnvelopeHeader& h) {
+    return open->load() && h.from_enterprise() == "acme-held";
+  };
+  Restart(*vn_, {.holds_outbound = holds});
+  Send("t-relay-held-a-00001", crypto::RandomBytes(3000), /*slices=*/3, "acme-held");  // 1..3
+  Send("t-relay-flow-b-00001", crypto::RandomBytes(500));                              // 4
+  Send("t-relay-held-a-00002", crypto::RandomBytes(500), 1, "acme-held");              // 5
+  Send("t-relay-flow-b-00002", crypto::RandomBytes(500));                              // 6
+
+  ASSERT_TRUE(WaitFor([&] {
+    return Complete(*cn_->store, "t-relay-flow-b-00001") &&
+           Complete(*cn_->store, "t-relay-flow-b-00002");
+  }));
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().held == 4; }));
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().items == 0; }));  // acknowledged
+  EXPECT_EQ(hub_.Received("edge-vn"), (std::vector<uint64_t>{4, 6}));
+  for (const char* id : {"t-relay-held-a-00001", "t-relay-held-a-00002"}) {
+    EXPECT_EQ(cn_->store->GetDelivery(id).status().code(), absl::StatusCode::kNotFound) << id;
+    EXPECT_EQ(vn_->store->GetTransfer(id).value().status().state(), v1::IN_FLIGHT) << id;
+  }
+  EXPECT_TRUE(Logged("event=outbound_held"));
+
+  // The breaker closes: the gateway releases what it no longer holds and
+  // wakes the link.
+  *open = false;
+  ASSERT_EQ(vn_->store->ReleaseHeld([&](const v1::EnvelopeHeader& h) { return !holds(h); }).value(),
+            4u);
+  vn_->relay->Notify();
+  ASSERT_TRUE(WaitFor([&] {
+    return Complete(*cn_->store, "t-relay-held-a-00001") &&
+           Complete(*cn_->store, "t-relay-held-a-00002");
+  }));
+  // New sequences above everything assigned before, in the original order:
+  // the first transfer's three slices, then the second transfer.
+  EXPECT_EQ(hub_.Received("edge-vn"), (std::vector<uint64_t>{4, 6, 7, 8, 9, 10}));
+  EXPECT_LT(cn_->store->GetDelivery("t-relay-held-a-00001").value().inbox_sequence(),
+            cn_->store->GetDelivery("t-relay-held-a-00002").value().inbox_sequence());
+  EXPECT_TRUE(cn_->Events("transfer.refused").empty());
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().items == 0; }));
+  EXPECT_EQ(vn_->store->outbox().held, 0u);
+}
+
+// A transfer whose first slice is held (a breaker tripped between two
+// batches) keeps its later slices back too, even with no breaker asked:
+// sent alone they would reach the destination after a gap and be refused.
+TEST_F(RelayLinkTest, LaterSlicesOfAPartlyHeldTransferAreHeldToo) {
+  ExchangeKeys();
+  vn_->relay->Stop();
+  Send("t-relay-partly-00001", crypto::RandomBytes(3000), /*slices=*/3);  // 1..3
+  Send("t-relay-partly-00002", crypto::RandomBytes(500));                 // 4
+  ASSERT_EQ(vn_->store->HoldOutbox({1}).value(), 1u);
+
+  Restart(*vn_);  // no hold predicate
+  ASSERT_TRUE(WaitFor([&] { return Complete(*cn_->store, "t-relay-partly-00002"); }));
+  ASSERT_TRUE(WaitFor([&] { return vn_->store->outbox().items == 0; }));
+  EXPECT_EQ(vn_->store->outbox().held, 3u);
+  EXPECT_EQ(hub_.Received("edge-vn"), (std::vector<uint64_t>{4}));
+  EXPECT_EQ(cn_->store->GetDelivery("t-relay-partly-00001").status().code(),
+            absl::StatusCode::kNotFound);
+
+  ASSERT_EQ(vn_->store->ReleaseHeld([](const v1::EnvelopeHeader&) { return true; }).value(), 3u);
+  vn_->relay->Notify();
+  ASSERT_TRUE(WaitFor([&] { return Complete(*cn_->store, "t-relay-partly-00001"); }));
+  EXPECT_EQ(hub_.Received("edge-vn"), (std::vector<uint64_t>{4, 5, 6, 7}));
+  EXPECT_TRUE(cn_->Events("transfer.refused").empty());
 }
 
 std::vector<v1::TransferNotice> NoticesOf(FakeRelay& hub, const std::string& edge,
