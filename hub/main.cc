@@ -11,6 +11,9 @@
 #include "beibu/daemon/logging.h"
 #include "beibu/daemon/node_info_service.h"
 #include "beibu/daemon/server_host.h"
+#include "edge_breaker_reports.h"
+#include "gateway_service.h"
+#include "hub_breakers.h"
 #include "hub_config.h"
 #include "hub_state.h"
 #include "policy_publisher.h"
@@ -26,7 +29,8 @@ constexpr char kDescription[] = R"(beibu-hub - the hub of a Beibu cross-border d
 
 The hub is the space's certificate authority and registry. Edges enrol with a
 one-time join token, then keep a heartbeat stream open over the SM2/SM4 secure
-channel; the hub pushes the trust bundle and revocation list to them.
+channel; the hub pushes the trust bundle and revocation list to them, and the
+hub-wide data circuit breakers (`beibu breaker trip --server <hub>`).
 
 First run:
   beibu pki init --dir /etc/beibu/pki          # CA, hub and operator identities
@@ -64,13 +68,20 @@ int Run(const beibu::daemon::DaemonArgs& args) {
 
   // The compliance database the edges enforce, signed by the hub
   // (docs/policy-distribution.md).
-  auto policy = beibu::hub::PolicyPublisher::Open({.data_dir = config->data_dir,
-                                                   .key = hub->credentials().key,
-                                                   .certificate_pem =
-                                                       hub->credentials().chain.front().ToPem(),
-                                                   .audit = &hub->audit()});
+  auto policy = beibu::hub::PolicyPublisher::Open(
+      {.data_dir = config->data_dir,
+       .key = hub->credentials().key,
+       .certificate_pem = hub->credentials().chain.front().ToPem(),
+       .audit = &hub->audit()});
   if (!policy.ok()) return CannotStart(policy.status());
-  beibu::hub::RegistryService registry(hub, policy->get());
+  // The hub-wide data circuit breakers (docs/gateway.md §4), pushed on every
+  // heartbeat stream, and what the edges report of their own.
+  auto breakers = beibu::hub::HubBreakers::Open(
+      {.dir = config->data_dir + "/gateway", .hub_id = hub->self().id, .audit = &hub->audit()});
+  if (!breakers.ok()) return CannotStart(breakers.status());
+  beibu::hub::EdgeBreakerReports edge_breakers(&hub->audit());
+  beibu::hub::GatewayService gateway(breakers->get(), &edge_breakers);
+  beibu::hub::RegistryService registry(hub, policy->get(), breakers->get(), &edge_breakers);
   beibu::hub::AdminService admin(hub, policy->get());
   beibu::hub::AnchorService anchor(hub);
   beibu::audit::AuditQueryService audit_query(&hub->audit(), hub->self().country);
@@ -97,7 +108,7 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                 c.allow_anonymous_peer = true;  // enrolment; services check roles per call
                 return c;
               },
-          .services = {&registry, &admin, &anchor, &audit_query, relay->get(), &info},
+          .services = {&registry, &admin, &anchor, &audit_query, relay->get(), &gateway, &info},
           .transport = *transport,
       });
   if (!host.ok()) return CannotStart(host.status());

@@ -49,6 +49,7 @@ grpc::Status RegistryService::Heartbeat(
     v1::EdgeStatus status;
     bool warned = false;
     while (stream->Read(&status)) {
+      if (reports_ != nullptr) reports_->Record(edge, status);
       if (!state_->RecordHeartbeat(edge.id, status) && !warned) {
         spdlog::warn(
             "event=heartbeat_unknown_node node={} action=\"the registry has no record of "
@@ -65,9 +66,23 @@ grpc::Status RegistryService::Heartbeat(
     reading = false;
     cv.notify_all();
   });
+  // This thread and the breaker pusher write to the stream: one at a time. The
+  // pusher starts at once: the set does not wait for the edge's first status.
+  std::mutex write_mu;
+  std::atomic<bool> pushing{true};
+  std::thread breaker_pusher;
+  if (breakers_ != nullptr) {
+    breaker_pusher = std::thread([&] { PushBreakers(ctx, stream, edge, write_mu, pushing); });
+  }
   {
+    // In slices, so that a stream cancelled before its first status (hub
+    // shutting down, edge gone) does not hold this handler for the full wait.
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait_for(lock, std::chrono::seconds(10), [&] { return first_status || !reading; });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!first_status && reading && !ctx->IsCancelled() &&
+           std::chrono::steady_clock::now() < until) {
+      cv.wait_for(lock, std::chrono::milliseconds(250));
+    }
   }
   uint64_t seen_version = 0;
   std::string pushed_digest;
@@ -93,7 +108,12 @@ grpc::Status RegistryService::Heartbeat(
     }
     if (!push.trust_bundle_pem().empty() || push.has_policy()) {
       *push.mutable_hub_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
-      if (!stream->Write(push)) break;
+      bool written;
+      {
+        std::lock_guard<std::mutex> lock(write_mu);
+        written = stream->Write(push);
+      }
+      if (!written) break;
       if (!push.trust_bundle_pem().empty()) {
         pushed_digest = digest;
         spdlog::info("event=bundle_pushed node={} digest={}", edge.id, digest.substr(0, 16));
@@ -108,11 +128,45 @@ grpc::Status RegistryService::Heartbeat(
     // edge status is noticed within the timeout.
     seen_version = state_->WaitForBundleChange(seen_version, std::chrono::milliseconds(250));
   }
+  pushing = false;
+  if (breaker_pusher.joinable()) breaker_pusher.join();
   ctx->TryCancel();  // unblocks the reader if we left first
   reader.join();
   state_->SetConnected(edge, false);
   spdlog::info("event=edge_disconnected node={}", edge.id);
   return grpc::Status::OK;
+}
+
+void RegistryService::PushBreakers(grpc::ServerContext* ctx,
+                                   grpc::ServerReaderWriter<v1::HubPush, v1::EdgeStatus>* stream,
+                                   const pki::Identity& edge, std::mutex& write_mu,
+                                   const std::atomic<bool>& pushing) {
+  // Version 0 is never current: the first pass pushes the set on connect.
+  uint64_t pushed = 0;
+  while (pushing && !ctx->IsCancelled()) {
+    HubBreakers::Snapshot now = breakers_->Current();
+    if (now.version != pushed) {
+      v1::HubPush push;
+      for (v1::Breaker& b : now.breakers) *push.add_breakers() = std::move(b);
+      push.set_breakers_set(true);  // an empty set closes the hub's breakers at the edge
+      *push.mutable_hub_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+      bool written;
+      {
+        std::lock_guard<std::mutex> lock(write_mu);
+        written = stream->Write(push);
+      }
+      if (!written) {
+        ctx->TryCancel();  // the stream is gone: end the reader and the bundle loop
+        return;
+      }
+      pushed = now.version;
+      spdlog::info("event=breakers_pushed node={} count={} version={}", edge.id,
+                   push.breakers_size(), pushed);
+    }
+    // Wakes at once on a change; the timeout only bounds how long a closed
+    // stream keeps this thread.
+    breakers_->WaitForChange(pushed, std::chrono::milliseconds(250));
+  }
 }
 
 grpc::Status AdminService::CreateJoinToken(grpc::ServerContext* ctx,

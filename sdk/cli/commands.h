@@ -35,5 +35,6 @@ void AddExchangeCommands(CLI::App& app, int* exit_code);
 void AddInboxCommand(CLI::App& app, int* exit_code);
 void AddWarningsCommand(CLI::App& app, int* exit_code);  // warnings_cmd.cc
 void AddRelayCommands(CLI::App& app, int* exit_code);    // relay_cmd.cc
+void AddBreakerCommands(CLI::App& app, int* exit_code);  // breaker_cmd.cc
 
 }  // namespace beibu::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   beibu::cli::AddInboxCommand(app, &exit_code);
   beibu::cli::AddWarningsCommand(app, &exit_code);
   beibu::cli::AddRelayCommands(app, &exit_code);
+  beibu::cli::AddBreakerCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

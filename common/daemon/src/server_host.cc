@@ -30,7 +30,8 @@ absl::StatusOr<std::unique_ptr<ServerHost>> ServerHost::Start(ServerHostOptions 
                                 .direct = host->direct_.get(),
                                 .max_sessions = options.max_sessions,
                                 .max_direct_calls = options.max_direct_calls,
-                                .handshake_timeout = options.handshake_timeout});
+                                .handshake_timeout = options.handshake_timeout,
+                                .on_handshake_refused = options.on_handshake_refused});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder outer;
   outer.SetMaxReceiveMessageSize(64 << 20);

@@ -21,6 +21,20 @@ std::string PeerName(const std::optional<pki::Identity>& peer) {
   return peer ? pki::Describe(*peer) : std::string("anonymous client");
 }
 
+// "ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7", "ipv6:[::1]:51234" -> "ipv6:[::1]":
+// a client's source port changes with every attempt, its host does not.
+std::string HostOf(const std::string& addr) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon + 1 == addr.size()) return addr;
+  for (size_t i = colon + 1; i < addr.size(); ++i) {
+    if (addr[i] < '0' || addr[i] > '9') return addr;
+  }
+  std::string host = addr.substr(0, colon);
+  // "ipv4" alone would mean the address had no port; keep it whole.
+  if (host.find(':') == std::string::npos) return addr;
+  return host;
+}
+
 // The calls of one session. Connect() may only return once every call has
 // finished, since each call writes to the session's stream. The lock is
 // recursive because gRPC may run a call's OnDone inline from TryCancel, on
@@ -79,6 +93,18 @@ TunnelService::~TunnelService() {
   }
   stop_cv_.notify_all();
   watchdog_.join();
+  // Each inner call's ClientContext holds a reference to inner_channel_ and
+  // is destroyed on a gRPC callback thread, after the call left its session's
+  // table. If that were the channel's last reference, gRPC would shut its
+  // shared callback queue down from that very thread and abort (seen as
+  // "ref_counted.h assertion failed: prior > 0" when a server is restarted in
+  // one process; grpc/grpc#32584). So wait, bounded, until ours is the only
+  // reference left, and drop it here.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (inner_channel_.use_count() > 1 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  inner_channel_.reset();
 }
 
 void TunnelService::WatchHandshakes() {
@@ -93,6 +119,19 @@ void TunnelService::WatchHandshakes() {
         deadline = std::chrono::steady_clock::time_point::max();  // warn once
       }
     }
+  }
+}
+
+void TunnelService::ReportRefusal(const std::optional<pki::Identity>& claimed,
+                                  const std::string& addr) {
+  if (!options_.on_handshake_refused) return;
+  const std::string who = claimed && !claimed->id.empty() ? claimed->id : HostOf(addr);
+  try {
+    options_.on_handshake_refused(who);
+  } catch (const std::exception& e) {
+    spdlog::error("event=handshake_refused_hook_failed who={} error=\"{}\"", who, e.what());
+  } catch (...) {
+    spdlog::error("event=handshake_refused_hook_failed who={} error=\"unknown exception\"", who);
   }
 }
 
@@ -142,6 +181,7 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
       channel::ServerHandshake::Accept(options_.handshake(), AsBytes(frame.client_hello()));
   if (!hs.ok()) {
     spdlog::warn("event=handshake_refused from={} error=\"{}\"", addr, hs.status().ToString());
+    ReportRefusal(std::nullopt, addr);
     return ToGrpc(hs.status());
   }
   v1::TunnelFrame reply;
@@ -160,6 +200,7 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
   if (!session.ok()) {
     spdlog::warn("event=handshake_refused peer=\"{}\" from={} error=\"{}\"",
                  PeerName(hs->claimed_peer()), addr, session.status().ToString());
+    ReportRefusal(hs->claimed_peer(), addr);
     return ToGrpc(session.status());
   }
   const std::optional<pki::Identity> peer = session->peer;
@@ -185,8 +226,11 @@ grpc::Status TunnelService::Serve(grpc::ServerContext* ctx, Stream* stream) {
   if (peer && options_.handshake().trust->IsRevoked(*peer)) {
     spdlog::warn("event=handshake_refused peer=\"{}\" from={} error=\"revoked during handshake\"",
                  PeerName(peer), addr);
-    std::lock_guard<std::mutex> lock(mu_);
-    live_.erase(&live);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_.erase(&live);
+    }
+    ReportRefusal(peer, addr);
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("certificate ", peer->serial_hex, " was revoked"));
   }

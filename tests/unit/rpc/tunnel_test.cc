@@ -7,7 +7,10 @@
 #include <grpcpp/create_channel.h>
 
 #include <atomic>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "beibu/crypto/random.h"
 #include "beibu/daemon/server_host.h"
@@ -92,6 +95,11 @@ class TunnelTest : public ::testing::Test {
         .services = {&echo_},
         .max_sessions = max_sessions,
         .handshake_timeout = handshake_timeout,
+        .on_handshake_refused =
+            [this](const std::string& who) {
+              std::lock_guard<std::mutex> lock(refused_mu_);
+              refused_.push_back(who);
+            },
     });
     ASSERT_TRUE(started.ok()) << started.status();
     host_ = *std::move(started);
@@ -112,6 +120,8 @@ class TunnelTest : public ::testing::Test {
   std::shared_ptr<pki::TrustBundle> trust_ = pki_.Bundle();
   channel::Credentials server_creds_ = pki_.Issue("edge-sg", Role::kEdge, "SG");
   EchoService echo_;
+  std::mutex refused_mu_;
+  std::vector<std::string> refused_;  // what on_handshake_refused was called with
   std::unique_ptr<daemon::ServerHost> host_;
   std::string address_;
 };
@@ -248,6 +258,72 @@ TEST_F(TunnelTest, RefusalsReachTheClientWithTheirReason) {
   ASSERT_FALSE(revoked.ok());
   EXPECT_TRUE(absl::IsPermissionDenied(revoked.status())) << revoked.status();
   EXPECT_NE(revoked.status().message().find("revoked"), std::string::npos);
+}
+
+// The auth-failure hook (the gateway's auth_failures detector): called for
+// each refusal by the server, before the client hears of it, with the host
+// when the certificate was refused outright.
+TEST_F(TunnelTest, RefusedHandshakesAreReportedByHost) {
+  ASSERT_TRUE(Connect(ClientConfig("acme")).ok());
+  ASSERT_FALSE(Connect(ClientConfig("an-edge", Role::kEdge)).ok());
+  channel::HandshakeConfig foreign =
+      pki_.Config(pki_.Issue(pki_.foreign, "x", Role::kEnterprise, "SG"), {Role::kEdge});
+  ASSERT_FALSE(Connect(foreign).ok());
+  std::lock_guard<std::mutex> lock(refused_mu_);
+  EXPECT_EQ(refused_, (std::vector<std::string>{"ipv4:127.0.0.1", "ipv4:127.0.0.1"}));
+}
+
+// A client whose certificate verifies but whose proof of its key does not:
+// reported under the certificate id it claimed.
+TEST_F(TunnelTest, BadKeyProofIsReportedUnderTheClaimedId) {
+  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  auto stub = v1::Tunnel::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->Connect(&ctx);
+  auto hs = channel::ClientHandshake::Start(ClientConfig("forger-co")).value();
+  v1::TunnelFrame f;
+  f.set_client_hello(std::string(hs.client_hello().begin(), hs.client_hello().end()));
+  ASSERT_TRUE(stream->Write(f));
+  ASSERT_TRUE(stream->Read(&f));
+  auto done = hs.Finish(f.server_flight());
+  ASSERT_TRUE(done.ok()) << done.status();
+  v1::TunnelFrame auth;
+  *auth.mutable_client_auth() = done->first;
+  std::string sig = auth.client_auth().signature();
+  ASSERT_FALSE(sig.empty());
+  sig[sig.size() / 2] ^= 0x5a;  // a signature by someone without the key
+  auth.mutable_client_auth()->set_signature(sig);
+  ASSERT_TRUE(stream->Write(auth));
+  stream->WritesDone();
+  while (stream->Read(&f)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_FALSE(s.ok());
+  std::lock_guard<std::mutex> lock(refused_mu_);
+  EXPECT_EQ(refused_, std::vector<std::string>{"forger-co"});
+}
+
+// A hook that throws must not take the server down or change the refusal.
+TEST_F(TunnelTest, ThrowingRefusalHookIsContained) {
+  host_.reset();
+  auto started = daemon::ServerHost::Start({
+      .listen_address = "127.0.0.1:0",
+      .handshake =
+          [this] {
+            channel::HandshakeConfig c = pki_.Config(server_creds_);
+            c.allowed_peer_roles = {Role::kEnterprise};
+            return c;
+          },
+      .services = {&echo_},
+      .on_handshake_refused = [](const std::string&) { throw std::runtime_error("boom"); },
+  });
+  ASSERT_TRUE(started.ok()) << started.status();
+  host_ = *std::move(started);
+  address_ = "127.0.0.1:" + std::to_string(host_->port());
+  auto refused = Connect(ClientConfig("an-edge", Role::kEdge));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
+  EXPECT_TRUE(Connect(ClientConfig("acme")).ok());
 }
 
 TEST_F(TunnelTest, ClosingSessionsOfARevokedPeerEndsItsCalls) {

@@ -28,6 +28,9 @@ struct ServerHostOptions {
   size_t max_sessions = 4096;
   size_t max_direct_calls = 4096;  // rpc::TunnelServiceOptions
   std::chrono::milliseconds handshake_timeout{10000};
+  // rpc::TunnelServiceOptions::on_handshake_refused (failed authentication
+  // of a client; feeds the gateway's auth_failures detector on edges).
+  std::function<void(const std::string& who)> on_handshake_refused;
 };
 
 class ServerHost {

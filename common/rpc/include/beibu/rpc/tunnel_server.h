@@ -49,6 +49,17 @@ struct TunnelServiceOptions {
   size_t max_direct_calls = 4096;
   // A client that has not finished its handshake by then is cut off.
   std::chrono::milliseconds handshake_timeout{10000};
+  // Called whenever THIS side refuses a client's handshake: its hello or its
+  // certificate (unknown CA, revoked, expired, role not allowed), its proof
+  // of the key, or a revocation that landed during the handshake; i.e. every
+  // event=handshake_refused. Not called when the client refused us
+  // (handshake_refused_by_client), for a handshake timeout, or for malformed
+  // framing. `who`: the certificate id the client claimed when its hello was
+  // readable, else its address without the port ("ipv4:10.0.0.7"), so that
+  // repeated attempts from one host count together (the auth_failures
+  // detector, docs/gateway.md). Called on the session's thread with no lock
+  // of the tunnel held; exceptions it throws are caught and logged.
+  std::function<void(const std::string& who)> on_handshake_refused;
 };
 
 class TunnelService final : public v1::Tunnel::Service {
@@ -73,6 +84,8 @@ class TunnelService final : public v1::Tunnel::Service {
                      grpc::ServerReaderWriter<v1::TunnelFrame, v1::TunnelFrame>* stream);
   // Cancels handshakes that outlive options_.handshake_timeout.
   void WatchHandshakes();
+  // Calls options_.on_handshake_refused, if set, swallowing exceptions.
+  void ReportRefusal(const std::optional<pki::Identity>& claimed, const std::string& addr);
 
   TunnelServiceOptions options_;
   std::shared_ptr<grpc::Channel> inner_channel_;
