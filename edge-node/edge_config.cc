@@ -22,6 +22,7 @@ absl::StatusOr<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   c.hub_tls_ca = r->String("hub_tls_ca", "");
   c.log_level = r->String("log.level", c.log_level);
   c.log_file = r->String("log.file", "");
+  c.gateway = ReadGatewayConfig(*r);
   if (absl::Status s = r->Finish(); !s.ok()) return s;
   return c;
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "gateway/gateway_config.h"
 
 namespace beibu::edge {
 
@@ -19,6 +20,7 @@ struct EdgeConfig {
   std::string hub_tls_ca;  // TLS root for the hub's transport, if it uses TLS
   std::string log_level = "info";
   std::string log_file;
+  GatewayConfig gateway;  // gateway.* (docs/gateway.md §5)
 };
 
 absl::StatusOr<EdgeConfig> LoadEdgeConfig(const std::string& path);

@@ -49,6 +49,20 @@ void HubLink::SetPolicyHandlers(std::function<absl::Status(const v1::SignedPolic
   enforced_policy_ = std::move(enforced);
 }
 
+void HubLink::SetBreakerHandlers(std::function<std::vector<v1::Breaker>()> report,
+                                 std::function<void(const std::vector<v1::Breaker>&)> apply) {
+  report_breakers_ = std::move(report);
+  apply_hub_breakers_ = std::move(apply);
+}
+
+void HubLink::ReportNow() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    report_now_ = true;
+  }
+  cv_.notify_all();
+}
+
 void HubLink::Start() {
   thread_ = std::thread([this] { Run(); });
 }
@@ -67,6 +81,13 @@ void HubLink::Stop() {
 bool HubLink::SleepUnlessStopped(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(mu_);
   return !cv_.wait_for(lock, d, [&] { return stop_; });
+}
+
+bool HubLink::WaitForNextHeartbeat(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [&] { return stop_ || report_now_; });
+  report_now_ = false;
+  return !stop_;
 }
 
 void HubLink::Run() {
@@ -132,6 +153,13 @@ absl::Status HubLink::RunSession() {
         // the version in force either way.
         (void)apply_policy_(push.policy());
       }
+      if (push.breakers_set() && apply_hub_breakers_) {
+        // The whole hub-wide set: breakers it no longer names close (and
+        // their held outbound data leaves, through the gateway's on_change).
+        std::vector<v1::Breaker> set(push.breakers().begin(), push.breakers().end());
+        apply_hub_breakers_(set);
+        spdlog::info("event=hub_breakers_applied count={}", set.size());
+      }
     }
   });
   absl::Status end;
@@ -148,11 +176,15 @@ absl::Status HubLink::RunSession() {
       status.set_policy_version(version);
       status.set_policy_digest(digest);
     }
+    if (report_breakers_) {
+      for (v1::Breaker& b : report_breakers_()) *status.add_breakers() = std::move(b);
+      status.set_breakers_reported(true);
+    }
     if (absl::Status s = call->Write(status); !s.ok()) {
       end = s;
       break;
     }
-    if (!SleepUnlessStopped(std::chrono::milliseconds(config_.heartbeat_interval_ms))) {
+    if (!WaitForNextHeartbeat(std::chrono::milliseconds(config_.heartbeat_interval_ms))) {
       call->Cancel();
       end = absl::CancelledError("stopping");
       break;

@@ -4,6 +4,8 @@
 // heartbeat stream to the hub. See docs/operations.md.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 #include "advisory_service.h"
 #include "anchorer.h"
 #include "beibu/audit/audit_log.h"
@@ -21,6 +23,8 @@
 #include "exchange/exchange_store.h"
 #include "exchange/policy_holder.h"
 #include "exchange/relay_link.h"
+#include "gateway/edge_gateway.h"
+#include "gateway/gateway_service.h"
 #include "hub_link.h"
 #include "policy_store.h"
 #include "risk_advisor.h"
@@ -103,15 +107,56 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   // Destroyed before the audit log: its journal appends what is staged.
   auto exchange_store = beibu::edge::ExchangeStore::Open(config->data_dir + "/exchange", audit);
   if (!exchange_store.ok()) return CannotStart(exchange_store.status());
-  beibu::edge::RelayLink relay(*config, id, exchange_store->get(), epoch_keys->get(), audit);
+  beibu::edge::ExchangeStore* store = exchange_store->get();
+  // The gateway's defences (docs/gateway.md), opened just below: the relay
+  // link asks it, before pushing, whether a breaker holds a transfer.
+  std::unique_ptr<beibu::edge::EdgeGateway> gateway_holder;
+  beibu::edge::RelayLinkOptions relay_options;
+  if (config->gateway.enabled) {
+    relay_options.holds_outbound = [&gateway_holder](const beibu::v1::EnvelopeHeader& h) {
+      return gateway_holder->HoldsOutbound(h);
+    };
+  }
+  beibu::edge::RelayLink relay(*config, id, store, epoch_keys->get(), audit, relay_options);
+  // A breaker change wakes the heartbeat (the hub hears at once) and, on a
+  // close, sends what the breaker held. The hub link is created further
+  // down; changes before it exists reach the hub with its first heartbeat.
+  std::atomic<beibu::edge::HubLink*> link_for_gateway{nullptr};
+  auto release_held = [&gateway_holder, store, &relay] {
+    beibu::edge::EdgeGateway* gw = gateway_holder.get();
+    if (gw == nullptr) return;  // a change while the gateway is still being opened
+    absl::StatusOr<size_t> n =
+        store->ReleaseHeld([gw](const beibu::v1::EnvelopeHeader& h) { return gw->Releases(h); });
+    if (!n.ok()) {
+      spdlog::error("event=held_release_failed error=\"{}\"", n.status().message());
+      return;
+    }
+    if (*n > 0) relay.Notify();
+  };
+  auto gateway = beibu::edge::EdgeGateway::Open(
+      {.config = config->gateway,
+       .dir = config->data_dir + "/gateway",
+       .country = id->self().country,
+       .audit = audit,
+       .on_breaker_change = [&link_for_gateway, &release_held](
+                                beibu::gateway::BreakerBoard::Change change,
+                                const beibu::v1::Breaker&) {
+         if (beibu::edge::HubLink* l = link_for_gateway.load()) l->ReportNow();
+         if (change == beibu::gateway::BreakerBoard::Change::kClosed) release_held();
+       }});
+  if (!gateway.ok()) return CannotStart(gateway.status());
+  gateway_holder = *std::move(gateway);
+  beibu::edge::EdgeGateway* gw = gateway_holder.get();
   beibu::edge::ExchangeService exchange(
       {.secret_path = config->data_dir + "/exchange-secret",
        .on_outbox = [&relay] { relay.Notify(); },
        .on_decided =
            [advisor](const std::string& exporter, const beibu::policy::RouteRequest& request) {
              advisor->Record(exporter, request);
-           }},
-      id->self(), exchange_store->get(), epoch_keys->get(), policy_holder->get());
+           },
+       .gateway = gw},
+      id->self(), store, epoch_keys->get(), policy_holder->get());
+  beibu::edge::GatewayService gateway_service(gw);
   beibu::edge::AdvisoryService advisories(advisor, id->self().country);
   beibu::daemon::NodeInfoService info(id->self(), [id] { return id->trust_digest(); });
   beibu::edge::EvidenceService evidence(audit, id, config->data_dir + "/audit");
@@ -129,8 +174,9 @@ int Run(const beibu::daemon::DaemonArgs& args) {
                                         beibu::pki::Role::kEdge,       beibu::pki::Role::kHub};
                 return c;
               },
-          .services = {&info, &evidence, &audit_query, &exchange, &advisories},
+          .services = {&info, &evidence, &audit_query, &exchange, &advisories, &gateway_service},
           .transport = *transport,
+          .on_handshake_refused = [gw](const std::string& who) { gw->ObserveAuthFailure(who); },
       });
   if (!host.ok()) return CannotStart(host.status());
   beibu::daemon::ServerHost* server = host->get();
@@ -160,6 +206,13 @@ int Run(const beibu::daemon::DaemonArgs& args) {
       });
   link.SetPolicyHandlers([policy](const beibu::v1::SignedPolicy& p) { return policy->Apply(p); },
                          [policy] { return policy->Enforced(); });
+  link.SetBreakerHandlers(
+      [gw] { return gw->Breakers(); },
+      [gw](const std::vector<beibu::v1::Breaker>& set) { gw->board().ApplyHubSet(set); });
+  link_for_gateway = &link;
+  // Data held by breakers that closed while the edge was down (or by a
+  // gateway since disabled) leaves now.
+  release_held();
   link.Start();
   relay.Start();
   {
@@ -174,13 +227,15 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   anchorer.Start();
   spdlog::info("event=started id={} country={} listen={} port={} hub={}", id->self().id,
                id->self().country, config->listen, server->port(), config->hub);
-  beibu::daemon::ServeUntilSignal(*server, [&link, &anchorer, &audit_query, &exchange, &relay] {
-    audit_query.Stop();
-    exchange.Stop();
-    relay.Stop();
-    anchorer.Stop();
-    link.Stop();
-  });
+  beibu::daemon::ServeUntilSignal(
+      *server, [&link, &link_for_gateway, &anchorer, &audit_query, &exchange, &relay] {
+        audit_query.Stop();
+        exchange.Stop();
+        relay.Stop();
+        anchorer.Stop();
+        link.Stop();
+        link_for_gateway = nullptr;  // `link` goes before the gateway
+      });
   return beibu::daemon::kExitClean;
 }
 

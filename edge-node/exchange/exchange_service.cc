@@ -19,6 +19,7 @@
 #include "exchange/accept_pipeline.h"
 #include "exchange/payload_pipeline.h"
 #include "exchange/transfer_validation.h"
+#include "gateway/edge_gateway.h"
 
 namespace beibu::edge {
 namespace {
@@ -30,6 +31,8 @@ constexpr auto kInboxPoll = std::chrono::milliseconds(200);
 // 4 MiB message limit, and a batch is big enough that the per-message cost
 // of the secure channel is paid once per many small messages.
 constexpr size_t kBatchBytes = size_t{1} << 20;
+// A paced SendStream wakes this often to notice cancellation.
+constexpr auto kPaceSlice = std::chrono::milliseconds(50);
 
 std::string Hex(const crypto::Sm3Digest& d) { return HexEncode(ByteView(d.data(), d.size())); }
 
@@ -66,6 +69,59 @@ class IdLocks {
   std::condition_variable cv_;
   std::set<std::string> held_;
 };
+
+// A request the gateway admitted: observed once decided, or else its
+// admission is finished (a half-open breaker's probe must always end) when
+// this goes out of scope.
+class Admitted {
+ public:
+  Admitted() = default;
+  Admitted(EdgeGateway* gateway, gateway::BreakerBoard::Admission admission)
+      : gateway_(gateway), admission_(std::move(admission)) {}
+  ~Admitted() {
+    if (gateway_ != nullptr) gateway_->board().Finish(admission_);
+  }
+  Admitted(const Admitted&) = delete;
+  Admitted& operator=(const Admitted&) = delete;
+  Admitted& operator=(Admitted&& other) noexcept {
+    std::swap(gateway_, other.gateway_);
+    std::swap(admission_, other.admission_);
+    return *this;
+  }
+
+  // The request was decided (an idempotent replay counts too): the detectors
+  // see it, then its probes finish.
+  void Decided(const pki::Identity& caller, const std::string& country, const v1::TransferHeader& h,
+               uint64_t bytes, v1::TransferState state) {
+    if (gateway_ == nullptr) return;
+    gateway::Observation o;
+    o.enterprise = caller.id;
+    o.from_country = country;
+    o.to_country = h.to_country();
+    o.recipient = h.to_enterprise();
+    o.category = h.category();
+    o.bytes = bytes;
+    o.denied = state == v1::DENIED;
+    gateway_->Observe(admission_, o);
+    gateway_ = nullptr;
+  }
+
+ private:
+  EdgeGateway* gateway_ = nullptr;
+  gateway::BreakerBoard::Admission admission_;
+};
+
+// Breakers, then the rate limit, for one request of `bytes` payload bytes.
+// An error is the request's answer.
+grpc::Status Admit(EdgeGateway* gateway, const pki::Identity& caller, const v1::TransferHeader& h,
+                   uint64_t bytes, Admitted* admitted) {
+  if (gateway == nullptr || !gateway->enabled()) return grpc::Status::OK;
+  absl::StatusOr<gateway::BreakerBoard::Admission> a =
+      gateway->Admit(caller.id, h.to_country(), bytes);
+  if (!a.ok()) return rpc::ToGrpc(a.status());
+  *admitted = Admitted(gateway, *std::move(a));
+  return grpc::Status::OK;
+}
 
 // One Send / SendMany request, prepared up to its commit. The transfer id's
 // lock is held until the commit is done (a concurrent duplicate waits, then
@@ -133,14 +189,21 @@ struct ExchangeService::Impl {
     PendingSend p;
     p.transfer_id = req.header().transfer_id();
     p.bytes = req.payload().size();
-    p.prepared.status = PrepareInto(caller, req, &p);
+    Admitted admitted;
+    p.prepared.status = PrepareInto(caller, req, &p, &admitted);
+    if (p.prepared.status.ok()) {
+      const v1::TransferState state = p.prepared.needs_commit
+                                          ? p.prepared.commit.record.status().state()
+                                          : p.prepared.answer.state();
+      admitted.Decided(caller, self.country, req.header(), req.payload().size(), state);
+    }
     return p;
   }
 
   // Validates, checks idempotency, scans and runs the accept pipeline's
   // Prepare; an error status is the answer.
-  grpc::Status PrepareInto(const pki::Identity& caller, const v1::SendRequest& req,
-                           PendingSend* p) {
+  grpc::Status PrepareInto(const pki::Identity& caller, const v1::SendRequest& req, PendingSend* p,
+                           Admitted* admitted) {
     std::shared_ptr<const PolicySnapshot> snap = policy->current();
     const v1::TransferHeader& h = req.header();
     if (absl::Status s = ValidateHeader(h, snap->db, self.country); !s.ok()) return rpc::ToGrpc(s);
@@ -149,6 +212,10 @@ struct ExchangeService::Impl {
           grpc::StatusCode::INVALID_ARGUMENT,
           absl::StrCat("payload of ", req.payload().size(), " bytes is above Send's limit of ",
                        options.max_send_bytes, " bytes; use SendStream for large data"));
+    }
+    if (grpc::Status s = Admit(options.gateway, caller, h, req.payload().size(), admitted);
+        !s.ok()) {
+      return s;
     }
     AcceptedPayload payload;
     payload.size = req.payload().size();
@@ -193,6 +260,22 @@ struct ExchangeService::Impl {
   // the client cancels or Stop.
   grpc::Status ServeInbox(rpc::CallScope& call, const pki::Identity& caller,
                           uint32_t requested_max_unacked, const DeliverySink& sink);
+
+  // SendStream: takes `bytes` from the sender's byte bucket and waits out
+  // any debt before the next chunk is read, in short slices so that a
+  // cancelled stream or a shutdown does not wait the whole debt.
+  void PaceStream(grpc::ServerContext* ctx, const std::string& enterprise, uint64_t bytes,
+                  bool wait) {
+    if (options.gateway == nullptr || bytes == 0) return;
+    const auto until =
+        std::chrono::steady_clock::now() + options.gateway->PaceStream(enterprise, bytes);
+    while (wait && !ctx->IsCancelled() && !stopped) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= until) return;
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(until - now, kPaceSlice));
+    }
+  }
 
   // Send: prepare and commit alone.
   grpc::Status SendOne(const pki::Identity& caller, const v1::SendRequest& req,
@@ -573,6 +656,12 @@ grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
   if (absl::Status s = ValidateHeader(header, snap->db, m.self.country); !s.ok()) {
     return rpc::ToGrpc(s);
   }
+  // One request when the header arrives; the bytes are paced chunk by chunk.
+  Admitted admitted;
+  if (grpc::Status s = Admit(m.options.gateway, caller, header, 0, &admitted); !s.ok()) return s;
+  auto decided = [&](const v1::TransferStatus& st) {
+    admitted.Decided(caller, m.self.country, header, st.size(), st.state());
+  };
   v1::TransferRecord record;
   bool persisted = false;  // the record is in the store (RECEIVING)
   absl::StatusOr<v1::TransferRecord> existing = m.store->GetTransfer(id);
@@ -585,6 +674,7 @@ grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
     }
     if (existing->status().state() != v1::RECEIVING) {
       *resp = existing->status();  // a retry of a finished stream: the first answer
+      decided(*resp);
       return grpc::Status::OK;
     }
     record = *std::move(existing);
@@ -622,6 +712,9 @@ grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
                    absl::StrCat("the stream carried ", record.status().size(),
                                 " bytes, more than the header's total_size ", header.total_size()));
     }
+    // The last chunk's bytes count too, but its answer does not wait: the
+    // debt falls on the sender's next request.
+    m.PaceStream(ctx, caller.id, chunk.data().size(), /*wait=*/!chunk.last());
     if (chunk.last()) break;
     if (!reader->Read(&chunk)) {
       return Error(grpc::StatusCode::FAILED_PRECONDITION,
@@ -636,6 +729,7 @@ grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
   if (!current.ok()) return rpc::ToGrpc(current.status());
   if (current->status().state() != v1::RECEIVING) {  // a concurrent stream finished it
     *resp = current->status();
+    decided(*resp);
     return grpc::Status::OK;
   }
   // One pass over the staged bytes: digest and scan, in constant memory.
@@ -662,7 +756,9 @@ grpc::Status ExchangeService::SendStream(grpc::ServerContext* ctx,
   std::set<std::string> types = scanner.Finish();
   payload.finding_types.assign(types.begin(), types.end());
   payload.format = scanner.format();
-  return m.accept->Accept(caller, *std::move(current), payload, *snap, resp);
+  grpc::Status accepted = m.accept->Accept(caller, *std::move(current), payload, *snap, resp);
+  if (accepted.ok()) decided(*resp);
+  return accepted;
 }
 
 grpc::Status ExchangeService::GetTransfer(grpc::ServerContext* ctx,

@@ -4,9 +4,9 @@
 //
 // Accept path (Send, SendMany, SendBatches, and SendStream once its last chunk is in):
 //   authenticate -> validate header (transfer id syntax, countries, category)
-//   -> idempotency (same id + same request digest: first answer; different
-//   content: ALREADY_EXISTS) -> scan the payload (format from content_type or
-//   sniffed) -> reserve persons (exporter = the sender's certificate id, per
+//   -> gateway (breakers, rate limit; docs/gateway.md) -> idempotency (same id + same request
+//   digest: first answer; different content: ALREADY_EXISTS) -> scan the payload (format from
+//   content_type or sniffed) -> reserve persons (exporter = the sender's certificate id, per
 //   calendar year UTC) -> policy::Decide on a PolicyHolder snapshot ->
 //   DENY / SANDBOX_ONLY: record + audit, answer at once (the status carries
 //   rule ids; SANDBOX_ONLY a sandbox_hint) ->
@@ -54,6 +54,8 @@
 
 namespace beibu::edge {
 
+class EdgeGateway;
+
 struct ExchangeServiceOptions {
   std::string secret_path;  // pseudonym key file, created (0600) if absent
   // Where SendStream's masked output is spooled while it is sealed (deleted
@@ -64,6 +66,14 @@ struct ExchangeServiceOptions {
   // Every route decided, with its exporter (risk warnings); may be empty.
   std::function<void(const std::string& exporter, const policy::RouteRequest&)> on_decided;
   size_t max_send_bytes = size_t{4} << 20;
+  // The gateway's checks (docs/gateway.md §1), per request after header
+  // validation and before the scan: an open breaker answers UNAVAILABLE, the
+  // rate limit RESOURCE_EXHAUSTED (in-stream for SendMany / SendBatches);
+  // nothing of a refused request is stored or observed. Decided requests
+  // (also idempotent replays, which count like any request) are observed by
+  // its detectors. SendStream is admitted once, when its header arrives, and
+  // its chunks are paced by the byte limit. Null: no checks.
+  EdgeGateway* gateway = nullptr;
   // Where SANDBOX_ONLY answers point.
   std::string sandbox_hint =
       "run the computation in the source country's sandbox "

@@ -4,6 +4,7 @@
 #include "beibu/config/files.h"
 
 #include <cctype>
+#include <cmath>
 
 namespace beibu::config {
 
@@ -28,8 +29,8 @@ absl::StatusOr<YamlReader> YamlReader::Parse(const std::string& text, const std:
 }
 
 // Keys may be dotted ("transport.tls_cert") to reach nested mappings.
-YAML::Node YamlReader::Lookup(const std::string& key) {
-  used_.insert(key);
+YAML::Node YamlReader::Lookup(const std::string& key, bool mark) {
+  if (mark) used_.insert(key);
   // yaml-cpp nodes are references: reset() re-points one, while operator=
   // would overwrite the node it refers to; const indexing never inserts.
   YAML::Node cur;
@@ -90,6 +91,27 @@ int64_t YamlReader::Int(const std::string& key, int64_t fallback, int64_t min, i
   }
 }
 
+double YamlReader::Double(const std::string& key, double fallback, double min, double max) {
+  YAML::Node n = Lookup(key);
+  if (!n.IsDefined() || n.IsNull()) return fallback;
+  double v = 0;
+  try {
+    v = n.as<double>();
+  } catch (const YAML::Exception&) {
+    Fail(n, absl::StrCat(key, " must be a number"));
+    return fallback;
+  }
+  if (!std::isfinite(v)) {
+    Fail(n, absl::StrCat(key, " must be a finite number"));
+    return fallback;
+  }
+  if (v < min || v > max) {
+    Fail(n, absl::StrCat(key, " = ", v, " is out of range [", min, ", ", max, "]"));
+    return fallback;
+  }
+  return v;
+}
+
 bool YamlReader::Bool(const std::string& key, bool fallback) {
   YAML::Node n = Lookup(key);
   if (!n.IsDefined() || n.IsNull()) return fallback;
@@ -136,6 +158,50 @@ std::string YamlReader::Address(const std::string& key, const std::string& fallb
   return v;
 }
 
+std::vector<std::string> YamlReader::Keys(const std::string& key) {
+  YAML::Node n = Lookup(key, /*mark=*/false);
+  std::vector<std::string> out;
+  if (!n.IsDefined() || n.IsNull()) {
+    used_.insert(key);  // "key:" with nothing below it is an empty mapping
+    return out;
+  }
+  if (!n.IsMap()) {
+    used_.insert(key);
+    Fail(n, absl::StrCat(key, " must be a mapping of names to settings"));
+    return out;
+  }
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) continue;  // Finish() reports it
+    std::string name = kv.first.as<std::string>();
+    listed_.insert(absl::StrCat(key, ".", name));
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> YamlReader::StringMap(const std::string& key) {
+  YAML::Node n = Lookup(key);
+  std::map<std::string, std::string> out;
+  if (!n.IsDefined() || n.IsNull()) return out;
+  if (!n.IsMap()) {
+    Fail(n, absl::StrCat(key, " must be a mapping of names to strings"));
+    return out;
+  }
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+      Fail(kv.first, absl::StrCat(key, " must map plain names to plain strings"));
+      return {};
+    }
+    out[kv.first.as<std::string>()] = kv.second.as<std::string>();
+  }
+  return out;
+}
+
+void YamlReader::ProblemAt(const std::string& key, const std::string& problem) {
+  YAML::Node n = Lookup(key, /*mark=*/false);
+  Fail(n.IsDefined() ? n : root_, problem);
+}
+
 void YamlReader::Problem(const std::string& problem) {
   if (first_error_.ok())
     first_error_ = absl::InvalidArgumentError(absl::StrCat(name_, ": ", problem));
@@ -161,7 +227,7 @@ absl::Status YamlReader::Finish() const {
       std::string key = prefix + name;
       if (kv.second.IsMap() && !used_.count(key)) {
         if (absl::Status s = check(kv.second, key + "."); !s.ok()) return s;
-      } else if (!used_.count(key)) {
+      } else if (!used_.count(key) && !listed_.count(key)) {
         return absl::InvalidArgumentError(
             absl::StrCat(name_, ":", kv.first.Mark().line + 1, ": unknown setting '", key, "'"));
       }
