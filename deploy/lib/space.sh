@@ -3,7 +3,9 @@
 # runs in the current directory, which holds every file of the space.
 #
 #   space_init                 CA + hub identities (pki/), starts the hub; sets $hub, $ops
-#   space_edge ID CC           token, config, start; the edge enrols on first start
+#   space_edge ID CC [YAML]    token, config, start; the edge enrols on first start;
+#                              YAML (optional): text appended to the edge's config,
+#                              e.g. a `gateway:` section (docs/gateway.md §5)
 #   space_wait_online N        until N edges are online at the hub
 #   space_enroll ID ROLE CC    enrols a party into directory ./ID
 #   space_stop                 SIGTERM to everything started, then wait
@@ -34,7 +36,7 @@ YAML
   ops=(--server "$hub" --key pki/operator.key --cert pki/operator.crt --trust pki/trust-bundle.pem)
 }
 
-space_edge() {  # id country
+space_edge() {  # id country [extra yaml]
   local token
   token=$("$bin/beibu" pki token create "${ops[@]}" --id "$1" --role edge --country "$2" 2>/dev/null) \
     || return 1
@@ -46,6 +48,7 @@ data_dir: $PWD/$1
 join_token: $token
 heartbeat_interval_ms: 500
 YAML
+  [ -z "${3:-}" ] || printf '%s\n' "$3" >> "$1.yaml"
   "$bin/beibu-edge" --config "$1.yaml" --port-file "$1.port" > "$1.log" 2>&1 &
   space_pids+=($!)
 }

@@ -136,6 +136,18 @@ RunResult Cluster::Beibu(std::vector<std::string> args) const {
   return Run(args);
 }
 
+std::vector<std::string> Cluster::OperatorFlagsFor(const std::string& server) const {
+  std::vector<std::string> flags = OperatorFlags();
+  flags[1] = server;  // OperatorFlags() starts with --server <hub>
+  return flags;
+}
+
+RunResult Cluster::Breaker(const std::string& server, std::vector<std::string> args) const {
+  args.insert(args.begin(), "breaker");
+  for (const std::string& f : OperatorFlagsFor(server)) args.push_back(f);
+  return Beibu(args);
+}
+
 std::string Cluster::CreateToken(const std::string& id, const std::string& role,
                                  const std::string& country) {
   std::vector<std::string> args = {"pki",    "token", "create",    "--id", id,
@@ -149,12 +161,18 @@ std::string Cluster::CreateToken(const std::string& id, const std::string& role,
 }
 
 void Cluster::AddEdge(const std::string& id, const std::string& country) {
+  AddEdge(id, country, "");
+}
+
+void Cluster::AddEdge(const std::string& id, const std::string& country,
+                      const std::string& extra_yaml) {
   std::string token = CreateToken(id, "edge", country);
   edge_country_[id] = country;
   WriteFile(dir() / (id + ".yaml"),
             "node_id: " + id + "\nlisten: 127.0.0.1:0\nhub: " + hub_address() +
                 "\ndata_dir: " + (dir() / id).string() + "\njoin_token: " + token +
-                "\nheartbeat_interval_ms: 200\n" + (tls_ ? "hub_tls_ca: " + tls_ca() + "\n" : ""));
+                "\nheartbeat_interval_ms: 200\n" + (tls_ ? "hub_tls_ca: " + tls_ca() + "\n" : "") +
+                extra_yaml);
   StartEdge(id);
 }
 

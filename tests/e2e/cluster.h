@@ -59,6 +59,10 @@ class Cluster {
   // Operator flags for `beibu` commands against the hub.
   std::vector<std::string> OperatorFlags() const;
   RunResult Beibu(std::vector<std::string> args) const;
+  // The operator's flags with `--server server` (an edge's or the hub's address).
+  std::vector<std::string> OperatorFlagsFor(const std::string& server) const;
+  // `beibu breaker ARGS` as the operator against `server` (docs/gateway.md §6).
+  RunResult Breaker(const std::string& server, std::vector<std::string> args) const;
 
   // Creates a join token (fails the test on error).
   std::string CreateToken(const std::string& id, const std::string& role,
@@ -66,6 +70,9 @@ class Cluster {
 
   // Writes an edge config with a fresh join token and starts it.
   void AddEdge(const std::string& id, const std::string& country);
+  // The same with `extra_yaml` (whole top-level sections, e.g. `gateway:`)
+  // appended to the config.
+  void AddEdge(const std::string& id, const std::string& country, const std::string& extra_yaml);
   void StartEdge(const std::string& id);  // with its existing config
   void KillEdge(const std::string& id, int sig);
   std::string EdgeLog(const std::string& id) const;
