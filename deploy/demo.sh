@@ -44,10 +44,16 @@ grep -E 'ca-fingerprint' pki-init.txt
 echo "hub listening on $hub"
 
 edges=(edge-cn:CN edge-vn:VN edge-sg:SG edge-my:MY)
+# edge-vn's gateway (docs/gateway.md) is tuned so that the demo's scraper is
+# caught after 8 recipients and its breaker cools down in 3 s.
+vn_gateway='gateway:
+  detectors: {distinct_recipients: 8, scraping_window_ms: 60000}
+  breaker: {cool_down_ms: 3000, probe_budget: 1}'
 say "Issue one-time join tokens and start the edges: ${edges[*]}"
 for e in "${edges[@]}"; do
   id=${e%%:*}; cc=${e##*:}
-  space_edge "$id" "$cc" || fail "starting $id"
+  extra=""; [ "$id" = edge-vn ] && extra=$vn_gateway
+  space_edge "$id" "$cc" "$extra" || fail "starting $id"
   echo "started $id ($cc)"
 done
 
@@ -201,6 +207,76 @@ done
 index=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["index"])' follow-hub.json)
 "$bin/beibu" audit prove --server "$hub" --identity vn-mps "$index" > hub-proof.json || fail "inclusion proof"
 "$bin/beibu" audit verify-proof hub-proof.json || fail "the hub's inclusion proof does not verify"
+
+say "An enterprise that scrapes (a new recipient every time) trips its own breaker; the others carry on"
+space_enroll vn-scraper enterprise VN || fail "enrolment of vn-scraper"
+vn_ops=(--server "127.0.0.1:$(cat edge-vn.port)" --key pki/operator.key --cert pki/operator.crt
+        --trust pki/trust-bundle.pem)
+echo "price list of every buyer, please" > ask.txt
+tripped=0
+for i in $(seq 1 20); do
+  if ! "$bin/beibu" send ask.txt --server "127.0.0.1:$(cat edge-vn.port)" --identity vn-scraper \
+      --to CN --to-enterprise "cn-buyer-$i" --category logistics.track > scrape.txt 2>&1; then
+    tripped=$i; break
+  fi
+done
+[ $tripped -gt 0 ] || fail "20 recipients in a row did not trip the scraper's breaker"
+echo "send number $tripped was refused: $(tail -n 1 scrape.txt)"
+grep -q "enterprise:vn-scraper" scrape.txt || fail "the refusal does not name the scraper's breaker"
+"$bin/beibu" breaker list "${vn_ops[@]}" || fail "breaker list at edge-vn"
+calm_id=demo-calm-$(date +%s%N)
+"$bin/beibu" send tracks.csv "${vn[@]}" --id "$calm_id" --to CN --to-enterprise cn-foods \
+  --category logistics.track --content-type text/csv || fail "vn-express was stopped by the scraper's breaker"
+cn_receives "$calm_id" || fail "cn-foods did not receive vn-express's tracks"
+echo "vn-express still sends: cn-foods received $calm_id"
+raised=0
+for _ in $(seq 1 50); do
+  if "$bin/beibu" breaker list "${ops[@]}" 2>/dev/null | grep -q "vn-scraper"; then raised=1; break; fi
+  sleep 0.1
+done
+[ $raised -eq 1 ] || fail "the hub did not hear of edge-vn's breaker"
+echo "the hub heard of it:"
+"$bin/beibu" breaker list "${ops[@]}" | sed 's/^/  /'
+sleep 3.2  # the cool-down
+"$bin/beibu" send ask.txt --server "127.0.0.1:$(cat edge-vn.port)" --identity vn-scraper \
+  --to CN --to-enterprise cn-buyer-1 --category logistics.track > /dev/null \
+  || fail "after the cool-down the scraper's probe was refused"
+closed=0
+for _ in $(seq 1 50); do
+  if ! "$bin/beibu" breaker list "${vn_ops[@]}" 2>/dev/null | grep -q "vn-scraper"; then closed=1; break; fi
+  sleep 0.1
+done
+[ $closed -eq 1 ] || fail "the scraper's breaker did not close after its probe"
+echo "after the 3 s cool-down one ordinary send passed as a probe and the breaker closed"
+
+say "The hub trips route VN>CN on every edge: Vietnam's sends to China stop at once, then resume"
+"$bin/beibu" breaker trip "${ops[@]}" --scope 'route:VN>CN' --reason "demo: suspected leak on VN>CN" \
+  || fail "hub-wide trip"
+held=0
+for _ in $(seq 1 50); do
+  if "$bin/beibu" breaker list "${vn_ops[@]}" 2>/dev/null | grep -q 'route:VN>CN'; then held=1; break; fi
+  sleep 0.05
+done
+[ $held -eq 1 ] || fail "edge-vn did not receive the hub's breaker"
+grep 'event=hub_breakers_applied' edge-vn.log | tail -n 1 | sed 's/^/  edge-vn: /'
+if "$bin/beibu" send tracks.csv "${vn[@]}" --to CN --to-enterprise cn-foods \
+    --category logistics.track --content-type text/csv > route.txt 2>&1; then
+  fail "a send VN>CN passed the hub's breaker"
+fi
+echo "refused: $(tail -n 1 route.txt)"
+"$bin/beibu" send tracks.csv "${vn[@]}" --to SG --to-enterprise sg-retail \
+  --category logistics.track --content-type text/csv > /dev/null || fail "VN>SG was stopped too"
+echo "VN>SG still flows"
+"$bin/beibu" breaker reset "${ops[@]}" --scope 'route:VN>CN' --reason "demo: cleared" \
+  || fail "hub-wide reset"
+reopened=0
+for _ in $(seq 1 50); do
+  if "$bin/beibu" send tracks.csv "${vn[@]}" --to CN --to-enterprise cn-foods \
+      --category logistics.track --content-type text/csv > /dev/null 2>&1; then reopened=1; break; fi
+  sleep 0.1
+done
+[ $reopened -eq 1 ] || fail "VN>CN did not reopen after the hub's reset"
+echo "after the hub's reset VN>CN flows again"
 
 say "Done: every step behaved"
 echo "files and logs: $work"

@@ -119,30 +119,22 @@ int Run(const beibu::daemon::DaemonArgs& args) {
   }
   beibu::edge::RelayLink relay(*config, id, store, epoch_keys->get(), audit, relay_options);
   // A breaker change wakes the heartbeat (the hub hears at once) and, on a
-  // close, sends what the breaker held. The hub link is created further
-  // down; changes before it exists reach the hub with its first heartbeat.
+  // close, asks the relay link to send what the breaker held. The hub link
+  // is created further down; changes before it exists reach the hub with
+  // its first heartbeat. The release itself runs on the relay link's
+  // releaser thread: this callback runs on the thread that changed the
+  // breaker (an Admit, the hub link, a Reset RPC), which must not wait for
+  // the store.
   std::atomic<beibu::edge::HubLink*> link_for_gateway{nullptr};
-  auto release_held = [&gateway_holder, store, &relay] {
-    beibu::edge::EdgeGateway* gw = gateway_holder.get();
-    if (gw == nullptr) return;  // a change while the gateway is still being opened
-    absl::StatusOr<size_t> n =
-        store->ReleaseHeld([gw](const beibu::v1::EnvelopeHeader& h) { return gw->Releases(h); });
-    if (!n.ok()) {
-      spdlog::error("event=held_release_failed error=\"{}\"", n.status().message());
-      return;
-    }
-    if (*n > 0) relay.Notify();
-  };
   auto gateway = beibu::edge::EdgeGateway::Open(
       {.config = config->gateway,
        .dir = config->data_dir + "/gateway",
        .country = id->self().country,
        .audit = audit,
-       .on_breaker_change = [&link_for_gateway, &release_held](
-                                beibu::gateway::BreakerBoard::Change change,
-                                const beibu::v1::Breaker&) {
+       .on_breaker_change = [&link_for_gateway, &relay](beibu::gateway::BreakerBoard::Change change,
+                                                        const beibu::v1::Breaker&) {
          if (beibu::edge::HubLink* l = link_for_gateway.load()) l->ReportNow();
-         if (change == beibu::gateway::BreakerBoard::Change::kClosed) release_held();
+         if (change == beibu::gateway::BreakerBoard::Change::kClosed) relay.RequestRelease();
        }});
   if (!gateway.ok()) return CannotStart(gateway.status());
   gateway_holder = *std::move(gateway);
@@ -206,13 +198,18 @@ int Run(const beibu::daemon::DaemonArgs& args) {
       });
   link.SetPolicyHandlers([policy](const beibu::v1::SignedPolicy& p) { return policy->Apply(p); },
                          [policy] { return policy->Enforced(); });
-  link.SetBreakerHandlers(
-      [gw] { return gw->Breakers(); },
-      [gw](const std::vector<beibu::v1::Breaker>& set) { gw->board().ApplyHubSet(set); });
+  link.SetBreakerHandlers([gw] { return gw->Breakers(); },
+                          [gw, &relay](const std::vector<beibu::v1::Breaker>& set) {
+                            gw->board().ApplyHubSet(set);
+                            // A hub-wide breaker lifted while the hub link was down closes here
+                            // (kClosed, above); asking again is cheap and covers a set that
+                            // changed what the edge holds in any other way.
+                            relay.RequestRelease();
+                          });
   link_for_gateway = &link;
   // Data held by breakers that closed while the edge was down (or by a
-  // gateway since disabled) leaves now.
-  release_held();
+  // gateway since disabled) leaves as soon as the relay link starts.
+  relay.RequestRelease();
   link.Start();
   relay.Start();
   {

@@ -55,8 +55,8 @@ void EdgeBreakerReports::Record(const pki::Identity& edge, const v1::EdgeStatus&
     }
   }
   for (const v1::Breaker& b : closed) {
-    spdlog::info("event=edge_breaker_closed node={} scope={} by={} from_hub={}", edge.id, b.scope(),
-                 b.tripped_by(), b.from_hub());
+    spdlog::info("event=edge_breaker_closed node={} scope={} by={} from_hub={}", edge.id,
+                 absl::CEscape(b.scope()), absl::CEscape(b.tripped_by()), b.from_hub());
     if (!b.from_hub()) {
       Audit(edge, absl::StrCat("edge ", edge.id, " closed scope=", Short(b.scope()),
                                " tripped_by=", Short(b.tripped_by())));

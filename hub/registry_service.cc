@@ -129,8 +129,11 @@ grpc::Status RegistryService::Heartbeat(
     seen_version = state_->WaitForBundleChange(seen_version, std::chrono::milliseconds(250));
   }
   pushing = false;
+  // Cancel before joining: it unblocks the reader if we left first, and the
+  // pusher if it is stuck in Write to an edge that stopped reading (joined
+  // first, it would hold this handler for ever).
+  ctx->TryCancel();
   if (breaker_pusher.joinable()) breaker_pusher.join();
-  ctx->TryCancel();  // unblocks the reader if we left first
   reader.join();
   state_->SetConnected(edge, false);
   spdlog::info("event=edge_disconnected node={}", edge.id);

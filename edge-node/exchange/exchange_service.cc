@@ -70,16 +70,17 @@ class IdLocks {
   std::set<std::string> held_;
 };
 
-// A request the gateway admitted: observed once decided, or else its
-// admission is finished (a half-open breaker's probe must always end) when
-// this goes out of scope.
+// A request the gateway admitted: observed once decided (its probes count
+// as passed), or else its admission is abandoned when this goes out of scope
+// (a half-open breaker's probe must always end, but one that failed before
+// its decision says nothing about the flow: its slot is given back).
 class Admitted {
  public:
   Admitted() = default;
   Admitted(EdgeGateway* gateway, gateway::BreakerBoard::Admission admission)
       : gateway_(gateway), admission_(std::move(admission)) {}
   ~Admitted() {
-    if (gateway_ != nullptr) gateway_->board().Finish(admission_);
+    if (gateway_ != nullptr) gateway_->board().Abandon(admission_);
   }
   Admitted(const Admitted&) = delete;
   Admitted& operator=(const Admitted&) = delete;

@@ -98,11 +98,20 @@ struct ExchangeStore::State {
   std::atomic<uint64_t> outbox_end{1};
   uint64_t next_inbox = 1;
   uint64_t watermark = 0;
-  uint64_t hub_acked = 0;  // m/hub_acked
-  OutboxStats stats;       // stats.held == held_items.size()
-  // Outbox items held by a circuit breaker (h/ keys): relay_sequence -> the
-  // stored OutboxItem, and how many parts of each transfer are held.
-  std::map<uint64_t, std::string> held_items;
+  uint64_t hub_acked = 0;           // m/hub_acked
+  bool hub_acked_recorded = false;  // m/hub_acked exists (else derived at Open)
+  OutboxStats stats;                // stats.held == held_items.size()
+  // An outbox item held by a circuit breaker (h/ key).
+  struct HeldItem {
+    std::string value;  // the stored OutboxItem
+    std::string transfer_id;
+    uint32_t part = 0;
+    // Size of its part when it was held (or the store opened); nullopt if
+    // the part was not readable then. Release needs no part read for it.
+    std::optional<uint64_t> bytes;
+  };
+  // relay_sequence -> held item, and how many parts of each transfer are held.
+  std::map<uint64_t, HeldItem> held_items;
   std::map<std::string, size_t> held_transfers;
   // Sizes of staged sealed parts (outbox byte accounting without re-reading).
   std::map<std::string, std::map<uint32_t, uint64_t>> part_sizes;
@@ -173,6 +182,19 @@ struct ExchangeStore::State {
       return absl::DataLossError(absl::StrCat("delivery record '", id, "' does not parse"));
     }
     return r;
+  }
+
+  // Size of a stored part: from memory, else from the store; nullopt when
+  // it is not there (or not readable).
+  std::optional<uint64_t> StoredPartSize(const std::string& id, uint32_t part) const {
+    auto it = part_sizes.find(id);
+    if (it != part_sizes.end()) {
+      auto p = it->second.find(part);
+      if (p != it->second.end()) return p->second;
+    }
+    absl::StatusOr<std::string> v = db->Get(PartKey(id, part));
+    if (!v.ok()) return std::nullopt;
+    return v->size();
   }
 
   // Size of a part for outbox accounting: from memory, else from the store.
@@ -284,24 +306,43 @@ struct ExchangeStore::State {
     outbox_cv.notify_all();
   }
 
-  void HoldItem(uint64_t seq, const std::string& value) {
+  // Records a held item (its h/ key is written). An item that does not
+  // parse is recorded without a transfer: it is never released.
+  void HoldItem(uint64_t seq, const std::string& value, std::optional<uint64_t> bytes) {
+    HeldItem held{.value = value, .bytes = bytes};
     v1::OutboxItem item;
     if (item.ParseFromString(value) && !item.transfer_id().empty()) {
-      ++held_transfers[item.transfer_id()];
+      held.transfer_id = item.transfer_id();
+      held.part = item.part();
+      ++held_transfers[held.transfer_id];
     }
-    held_items[seq] = value;
+    held_items[seq] = std::move(held);
     stats.held = held_items.size();
   }
   void UnholdItem(uint64_t seq) {
     auto it = held_items.find(seq);
     if (it == held_items.end()) return;
-    v1::OutboxItem item;
-    if (item.ParseFromString(it->second) && !item.transfer_id().empty()) {
-      auto t = held_transfers.find(item.transfer_id());
+    if (!it->second.transfer_id.empty()) {
+      auto t = held_transfers.find(it->second.transfer_id);
       if (t != held_transfers.end() && --t->second == 0) held_transfers.erase(t);
     }
     held_items.erase(it);
     stats.held = held_items.size();
+  }
+  // The outbox item at `seq` if it is part `part` of transfer `id` (the
+  // stored value), else nullopt: another item, a notice, or none.
+  absl::StatusOr<std::optional<std::string>> OutboxPartAt(uint64_t seq, const std::string& id,
+                                                          uint32_t part) const {
+    if (seq < outbox_begin.load() || seq >= outbox_end.load()) return std::nullopt;
+    absl::StatusOr<std::string> v = db->Get(OutboxKey(seq));
+    if (absl::IsNotFound(v.status())) return std::nullopt;
+    if (!v.ok()) return v.status();
+    v1::OutboxItem item;
+    if (!item.ParseFromString(*v) || item.has_notice() || item.transfer_id() != id ||
+        item.part() != part) {
+      return std::nullopt;
+    }
+    return *std::move(v);
   }
 
   void Hold(const v1::TransferNotice& n) {
@@ -372,11 +413,6 @@ absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::st
   if (!s.ok()) return s;
   state->outbox_begin.store(first);
   state->outbox_end.store(state->next_relay);
-  // Before m/hub_acked was recorded, everything below the outbox was
-  // acknowledged (no item was ever held then).
-  absl::StatusOr<uint64_t> acked = state->GetCounter(kHubAckedKey, first - 1);
-  if (!acked.ok()) return acked.status();
-  state->hub_acked = *acked;
   for (const v1::OutboxItem& item : items) {
     ++state->stats.items;
     state->stats.bytes += item.has_notice() ? item.notice().ByteSizeLong()
@@ -393,6 +429,7 @@ absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::st
   });
   if (!s.ok()) return s;
   // Items held by a circuit breaker.
+  uint64_t lowest = first;  // the lowest relay_sequence queued or held
   s = state->db->Scan(kHeldItemPrefix, [&](std::string_view k, std::string_view v) {
     uint64_t seq = 0;
     if (!ParseSuffix(k, 2, 20, &seq)) {
@@ -400,10 +437,27 @@ absl::StatusOr<std::unique_ptr<ExchangeStore>> ExchangeStore::Open(const std::st
                     std::string(k));
       return true;
     }
-    state->HoldItem(seq, std::string(v));
+    lowest = std::min(lowest, seq);
+    v1::OutboxItem item;
+    std::optional<uint64_t> bytes;
+    if (item.ParseFromArray(v.data(), static_cast<int>(v.size())) && !item.transfer_id().empty()) {
+      bytes = state->StoredPartSize(item.transfer_id(), item.part());
+    }
+    state->HoldItem(seq, std::string(v), bytes);
     return true;
   });
   if (!s.ok()) return s;
+  // Without m/hub_acked (a store that never had an acknowledgement, or from
+  // before it was recorded), everything below the lowest item still queued
+  // or held was acknowledged. Held items count: a store whose first items
+  // are all held has had none of them acknowledged. HoldOutbox records the
+  // counter, so a release (new sequences) cannot mislead this later.
+  absl::StatusOr<std::string> acked_value = state->db->Get(kHubAckedKey);
+  if (!acked_value.ok() && !absl::IsNotFound(acked_value.status())) return acked_value.status();
+  state->hub_acked_recorded = acked_value.ok();
+  absl::StatusOr<uint64_t> acked = state->GetCounter(kHubAckedKey, lowest - 1);
+  if (!acked.ok()) return acked.status();
+  state->hub_acked = *acked;
   // Held notices, in key order (their arrival order is not stored).
   s = state->db->Scan(kHeldPrefix, [&](std::string_view k, std::string_view v) {
     v1::TransferNotice n;
@@ -621,6 +675,7 @@ absl::Status ExchangeStore::AckOutbox(uint64_t through) {
   // not under o/, so neither they nor their parts are touched here.
   if (st = s_->db->Write(batch, storage::Durability::kBuffered); !st.ok()) return st;
   s_->hub_acked = hub_acked;
+  s_->hub_acked_recorded = true;
   s_->outbox_begin.store(std::max(s_->outbox_begin.load(), last + 1));
   s_->stats.items -= std::min(s_->stats.items, items);
   s_->stats.bytes -= std::min(s_->stats.bytes, bytes);
@@ -750,24 +805,52 @@ absl::StatusOr<size_t> ExchangeStore::HoldOutbox(const std::vector<uint64_t>& re
   const std::set<uint64_t> wanted(relay_sequences.begin(), relay_sequences.end());
   std::lock_guard<std::mutex> lock(s_->mu);
   storage::WriteBatch batch;
-  std::vector<std::pair<uint64_t, std::string>> moved;
+  struct Moved {
+    std::string value;
+    std::optional<uint64_t> bytes;
+  };
+  std::map<uint64_t, Moved> moved;  // by relay_sequence
   uint64_t bytes = 0;
+  auto hold = [&](uint64_t seq, std::string value, const std::string& id, uint32_t part) {
+    std::optional<uint64_t> size = s_->StoredPartSize(id, part);
+    bytes += size.value_or(0);
+    batch.Delete(OutboxKey(seq));
+    batch.Put(HeldItemKey(seq), value);
+    moved[seq] = Moved{std::move(value), size};
+  };
   const uint64_t begin = s_->outbox_begin.load(), end = s_->outbox_end.load();
   for (uint64_t seq : wanted) {
     if (seq < begin || seq >= end) continue;  // acknowledged, or never assigned
+    if (moved.contains(seq)) continue;        // held with an earlier part of its transfer
     absl::StatusOr<std::string> v = s_->db->Get(OutboxKey(seq));
     if (absl::IsNotFound(v.status())) continue;  // acknowledged or held already
     if (!v.ok()) return v.status();
     v1::OutboxItem item;
     if (!item.ParseFromString(*v) || item.has_notice() || item.transfer_id().empty()) continue;
-    batch.Delete(OutboxKey(seq));
-    batch.Put(HeldItemKey(seq), *v);
-    bytes += s_->PartSize(item.transfer_id(), item.part());
-    moved.emplace_back(seq, *std::move(v));
+    hold(seq, *std::move(v), item.transfer_id(), item.part());
+    // A transfer is held whole from here on. Its parts were appended by one
+    // commit, with consecutive relay sequences (and a release keeps them
+    // so), so its later parts still queued follow this one: walk them while
+    // they continue the transfer. Left queued, the pusher could send them
+    // after a release of this part had moved it behind them, and the
+    // destination refuses a slice after a gap.
+    uint32_t part = item.part();
+    for (uint64_t next = seq + 1; next < end; ++next) {
+      absl::StatusOr<std::optional<std::string>> later =
+          s_->OutboxPartAt(next, item.transfer_id(), ++part);
+      if (!later.ok()) return later.status();
+      if (!*later) break;
+      hold(next, **std::move(later), item.transfer_id(), part);
+    }
   }
   if (moved.empty()) return 0;
+  // A release gives held items new sequences: from then on the items below
+  // the outbox are no longer all acknowledged, so Open must not derive the
+  // acknowledged sequence from them (see Open).
+  if (!s_->hub_acked_recorded) batch.Put(kHubAckedKey, absl::StrCat(s_->hub_acked));
   if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;  // synced
-  for (const auto& [seq, value] : moved) s_->HoldItem(seq, value);
+  s_->hub_acked_recorded = true;
+  for (auto& [seq, m] : moved) s_->HoldItem(seq, std::move(m.value), m.bytes);
   // outbox_begin stays: the hub has not acknowledged these sequences, and
   // readers skip the gaps.
   s_->stats.items -= std::min<uint64_t>(s_->stats.items, moved.size());
@@ -777,68 +860,154 @@ absl::StatusOr<size_t> ExchangeStore::HoldOutbox(const std::vector<uint64_t>& re
 
 absl::StatusOr<size_t> ExchangeStore::ReleaseHeld(
     const std::function<bool(const v1::EnvelopeHeader&)>& release) {
-  // Decide on a snapshot, without the lock: reading the parts is I/O, and
-  // `release` is the gateway's code. Writing re-checks that each chosen item
-  // is still held (a concurrent ReleaseHeld may have moved it).
-  std::vector<std::pair<uint64_t, std::string>> snapshot;
+  // 1. Under the lock: each transfer's lowest held item (the one whose
+  // header is read), and its held items whose part was not readable when
+  // they were held (checked again below).
+  struct Candidate {
+    uint64_t first_seq = 0;
+    uint32_t first_part = 0;
+    std::vector<std::pair<uint64_t, uint32_t>> unchecked;  // (relay_sequence, part)
+  };
+  std::map<std::string, Candidate> candidates;
+  std::vector<uint64_t> unparsed;
   {
     std::lock_guard<std::mutex> lock(s_->mu);
-    snapshot.assign(s_->held_items.begin(), s_->held_items.end());
+    for (const auto& [seq, held] : s_->held_items) {
+      if (held.transfer_id.empty()) {
+        unparsed.push_back(seq);
+        continue;
+      }
+      auto [it, fresh] = candidates.try_emplace(held.transfer_id);
+      if (fresh) {
+        it->second.first_seq = seq;
+        it->second.first_part = held.part;
+      }
+      if (!held.bytes) it->second.unchecked.emplace_back(seq, held.part);
+    }
   }
-  std::map<std::string, bool> decided;  // transfer id -> released (one answer per transfer)
-  std::vector<uint64_t> chosen;
-  for (const auto& [seq, value] : snapshot) {
-    v1::OutboxItem item;
-    std::string why;
+  auto unreadable = [](uint64_t seq, const std::string& id, const std::string& why) {
+    spdlog::error(
+        "event=held_item_unreadable relay_sequence={} transfer_id={} reason=\"{}\" "
+        "action=\"left held (h/ in data_dir/exchange) with the later parts of its transfer, not "
+        "dropped; restore the part or remove the item by hand\"",
+        seq, id, why);
+  };
+  for (uint64_t seq : unparsed) unreadable(seq, "", "the held item does not parse");
+
+  // 2. Without the lock (reading is I/O, and `release` is the gateway's
+  // code): one header per transfer, from its first held part.
+  struct Chosen {
+    std::string id;
+    uint64_t first_seq = 0;
+    std::map<uint64_t, uint64_t> sizes;  // unchecked items whose part is readable now
+  };
+  std::vector<Chosen> chosen;
+  for (auto& [id, c] : candidates) {
     v1::Envelope env;
     v1::EnvelopeHeader header;
-    if (!item.ParseFromString(value) || item.transfer_id().empty()) {
-      why = "the held item does not parse";
-    } else if (absl::StatusOr<std::string> part =
-                   s_->db->Get(PartKey(item.transfer_id(), item.part()));
-               !part.ok()) {
-      why = absl::StrCat("its part ", item.part(), " is not readable: ", part.status().message());
-    } else if (!env.ParseFromString(*part) || !header.ParseFromString(env.header())) {
-      why =
-          absl::StrCat("its part ", item.part(), " or that part's envelope header does not parse");
-    }
-    if (!why.empty()) {
-      spdlog::error(
-          "event=held_item_unreadable relay_sequence={} transfer_id={} reason=\"{}\" "
-          "action=\"left held (h/ in data_dir/exchange), not dropped; restore the part or "
-          "remove the item by hand\"",
-          seq, item.transfer_id(), why);
-      // Its later parts stay held too: released, they would reach the
-      // destination after a gap, which refuses them.
-      if (!item.transfer_id().empty()) decided.insert_or_assign(item.transfer_id(), false);
+    absl::StatusOr<std::string> part = s_->db->Get(PartKey(id, c.first_part));
+    if (!part.ok()) {
+      unreadable(
+          c.first_seq, id,
+          absl::StrCat("its part ", c.first_part, " is not readable: ", part.status().message()));
       continue;
     }
-    auto [it, fresh] = decided.try_emplace(item.transfer_id(), false);
-    if (fresh) it->second = release(header);
-    if (it->second) chosen.push_back(seq);
+    if (!env.ParseFromString(*part) || !header.ParseFromString(env.header())) {
+      unreadable(c.first_seq, id,
+                 absl::StrCat("its part ", c.first_part,
+                              " or that part's envelope header does not parse"));
+      continue;
+    }
+    if (!release(header)) continue;
+    Chosen ch{.id = id, .first_seq = c.first_seq};
+    for (const auto& [seq, p] : c.unchecked) {
+      if (p == c.first_part) {
+        ch.sizes[seq] = part->size();
+      } else if (absl::StatusOr<std::string> later = s_->db->Get(PartKey(id, p)); later.ok()) {
+        ch.sizes[seq] = later->size();
+      }
+    }
+    chosen.push_back(std::move(ch));
   }
   if (chosen.empty()) return 0;
+  std::sort(chosen.begin(), chosen.end(),
+            [](const Chosen& a, const Chosen& b) { return a.first_seq < b.first_seq; });
 
+  // 3. Under the lock, one synced write. Each chosen transfer's held items
+  // as they are now (a concurrent release may have moved some, the pusher
+  // may have held more), in order.
   std::lock_guard<std::mutex> lock(s_->mu);
-  storage::WriteBatch batch;
-  std::vector<uint64_t> moved;
-  uint64_t next = s_->next_relay, bytes = 0;
-  for (uint64_t seq : chosen) {  // ascending: the snapshot is in key order
-    auto it = s_->held_items.find(seq);
-    if (it == s_->held_items.end()) continue;
-    v1::OutboxItem item;
-    (void)item.ParseFromString(it->second);
-    batch.Delete(HeldItemKey(seq));
-    batch.Put(OutboxKey(next++), it->second);
-    bytes += s_->PartSize(item.transfer_id(), item.part());
-    moved.push_back(seq);
+  std::map<std::string, std::vector<uint64_t>> held_of;
+  for (const Chosen& ch : chosen) held_of[ch.id];
+  for (const auto& [seq, held] : s_->held_items) {
+    auto it = held_of.find(held.transfer_id);
+    if (it != held_of.end()) it->second.push_back(seq);
   }
-  if (moved.empty()) return 0;
+  storage::WriteBatch batch;
+  std::vector<uint64_t> released;
+  uint64_t requeued = 0;  // still queued parts moved behind their released parts
+  uint64_t next = s_->next_relay, bytes = 0;
+  for (const Chosen& ch : chosen) {
+    const std::vector<uint64_t>& held_seqs = held_of[ch.id];
+    if (held_seqs.empty()) continue;
+    // Walk the transfer from its first held part: held parts and parts
+    // still queued (HoldOutbox holds a transfer whole, but a store written
+    // before it did may not be) go in part order, each following the one
+    // before, up to the first part that does not continue it. A part not
+    // readable stops the walk: what follows stays held rather than reach
+    // the destination after a gap.
+    size_t h = 0;
+    uint64_t seq = held_seqs[0];
+    uint32_t expected = s_->held_items.at(seq).part;
+    while (true) {
+      if (h < held_seqs.size() && seq == held_seqs[h]) {
+        const State::HeldItem& item = s_->held_items.at(seq);
+        std::optional<uint64_t> size = item.bytes;
+        if (!size) {
+          if (auto c = ch.sizes.find(seq); c != ch.sizes.end()) size = c->second;
+        }
+        if (item.part != expected) break;
+        if (!size) {
+          unreadable(seq, ch.id, absl::StrCat("its part ", item.part, " is not stored"));
+          break;
+        }
+        batch.Delete(HeldItemKey(seq));
+        batch.Put(OutboxKey(next++), item.value);
+        bytes += *size;
+        released.push_back(seq);
+        ++h;
+      } else {
+        absl::StatusOr<std::optional<std::string>> queued = s_->OutboxPartAt(seq, ch.id, expected);
+        if (!queued.ok()) return queued.status();
+        if (*queued) {
+          batch.Delete(OutboxKey(seq));
+          batch.Put(OutboxKey(next++), **queued);
+          ++requeued;
+        } else if (h < held_seqs.size()) {
+          seq = held_seqs[h];  // the next held part, if it continues the transfer
+          continue;
+        } else {
+          break;
+        }
+      }
+      ++seq;
+      ++expected;
+    }
+  }
+  if (released.empty()) return 0;
   batch.Put(kRelayNextKey, absl::StrCat(next));
   if (absl::Status st = s_->db->Write(batch); !st.ok()) return st;  // synced
-  for (uint64_t seq : moved) s_->UnholdItem(seq);
+  for (uint64_t seq : released) s_->UnholdItem(seq);
+  if (requeued > 0) {
+    spdlog::warn(
+        "event=held_transfer_requeued count={} detail=\"later parts of released transfers were "
+        "still queued below them: moved behind them, so each transfer goes in order\"",
+        requeued);
+  }
+  // Requeued items were counted in the outbox already.
+  s_->stats.items -= std::min(s_->stats.items, requeued);
   s_->Appended(next, bytes);
-  return moved.size();
+  return released.size();
 }
 
 bool ExchangeStore::HasHeldParts(const std::string& transfer_id) const {

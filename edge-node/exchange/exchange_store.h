@@ -180,10 +180,11 @@ class ExchangeStore {
   uint64_t LastRelaySequence() const;
   uint64_t FirstOutboxSequence() const;
   // The highest relay_sequence the hub acknowledged (AckOutbox), as far as
-  // this store knows: recorded with the unsynced delete, so after a power
-  // loss it may be lower, never higher. A store from before it was recorded
-  // starts from the item below its first outbox item. Held and released
-  // items leave gaps in the outbox, so FirstOutboxSequence() - 1 is not this.
+  // this store knows: recorded with the unsynced delete (and by the first
+  // HoldOutbox), so after a power loss it may be lower, never higher. A
+  // store that never recorded it starts from the item below its lowest
+  // outbox or held item. Held and released items leave gaps in the outbox,
+  // so FirstOutboxSequence() - 1 is not this.
   uint64_t HubAckedThrough() const;
   // For a store that went back in time (restored from a backup, or lost):
   // the hub already holds relay sequences up to `floor` from this edge and
@@ -203,22 +204,30 @@ class ExchangeStore {
   // and their parts (p/) stay until they are released and acknowledged.
   //
   // Moves the outbox items with these relay sequences to h/<same sequence>
-  // in one synced write. Only transfer parts are held: notices, and
-  // sequences not in the outbox (acknowledged, already held, never
-  // assigned), are skipped. Returns how many moved. The caller must not
-  // have pushed them: a pushed item that is held is acknowledged by the hub
-  // like any other, and its held copy is sent again on release (the
-  // destination drops it as a duplicate).
+  // in one synced write, each with every later part of its transfer still
+  // in the outbox (a transfer's parts have consecutive relay sequences, so
+  // this is a short walk): a transfer is held whole from its first held
+  // part on, and the pusher never reads a part that belongs after a held
+  // one. Only transfer parts are held: notices, and sequences not in the
+  // outbox (acknowledged, already held, never assigned), are skipped.
+  // Returns how many moved. The caller must not have pushed them: a pushed
+  // item that is held is acknowledged by the hub like any other, and its
+  // held copy is sent again on release (the destination drops it as a
+  // duplicate).
   absl::StatusOr<size_t> HoldOutbox(const std::vector<uint64_t>& relay_sequences);
   // Moves back to the outbox every held item whose transfer's envelope
-  // header (parsed from its stored part) satisfies `release`, in their
-  // original order, with new relay sequences above LastRelaySequence(), in
-  // one synced write; wakes WaitForOutbox. `release` is asked once per
-  // transfer and call (every part of a transfer goes, or none), without the
-  // store's lock held. An item whose part is missing or does not parse stays
-  // held (event=held_item_unreadable), and so do its transfer's later parts
-  // (a gap would be refused at the destination): nothing is ever dropped.
-  // Returns how many moved (0 without a write when none).
+  // header satisfies `release`, in their original order, with new relay
+  // sequences above LastRelaySequence(), in one synced write; wakes
+  // WaitForOutbox. The header is read once per transfer, from its first
+  // held part; `release` is asked once per transfer and call (every part of
+  // a transfer goes, or none), without the store's lock held. Parts of a
+  // released transfer still in the outbox after its first held part (a
+  // store written before HoldOutbox held transfers whole) move behind the
+  // released ones in the same write, so the transfer stays in order. An
+  // item whose part is missing or does not parse stays held
+  // (event=held_item_unreadable), and so do its transfer's later parts (a
+  // gap would be refused at the destination): nothing is ever dropped.
+  // Returns how many held items moved (0 without a write when none).
   absl::StatusOr<size_t> ReleaseHeld(const std::function<bool(const v1::EnvelopeHeader&)>& release);
   // Whether any part of this transfer is held: the relay link holds its
   // later parts too, so that a transfer never reaches the destination with

@@ -104,11 +104,17 @@ struct RelayLink::Impl {
 
   std::thread thread;
   std::thread flusher;
+  std::thread releaser;
   std::mutex mu;
   std::condition_variable cv;
-  std::condition_variable flush_cv;  // the flusher: a notice was held, or stop
-  bool held_new = false;             // guarded by mu
+  std::condition_variable flush_cv;    // the flusher: a notice was held, or stop
+  std::condition_variable release_cv;  // the releaser: a release was asked for, or stop
+  bool held_new = false;               // guarded by mu
+  bool release_asked = false;          // guarded by mu
   bool stop = false;
+  // The hub's watermark of this edge, learned at the start of the current
+  // session (CheckHubWatermark): items at or below it are at the hub.
+  std::atomic<uint64_t> hub_floor{0};
   Session* session = nullptr;  // the live session, for Stop and Notify
   std::function<void()> cancel_calls;
   std::atomic<bool> notified{false};
@@ -135,6 +141,19 @@ struct RelayLink::Impl {
   // Releases held NOTICE_DELIVERED once they are older than the hold; sleeps
   // without a timeout while none is held.
   void FlushLoop();
+  // Asks the releaser for a pass over the held outbound data.
+  void AskRelease() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release_asked = true;
+    }
+    release_cv.notify_all();
+  }
+  // Moves held outbound data the breakers no longer cover back to the
+  // outbox (ExchangeStore::ReleaseHeld) whenever asked, then wakes the
+  // pusher. Its own thread: the release reads and writes the store, which
+  // must not stall the gateway's callers nor the pusher.
+  void ReleaseLoop();
   // A send found no key for its destination: refresh the peers' keys now
   // instead of at the next periodic refresh.
   void RequestKeySync() {
@@ -186,6 +205,7 @@ RelayLink::~RelayLink() {
 void RelayLink::Start() {
   impl_->thread = std::thread([this] { impl_->Run(); });
   impl_->flusher = std::thread([this] { impl_->FlushLoop(); });
+  impl_->releaser = std::thread([this] { impl_->ReleaseLoop(); });
 }
 
 void RelayLink::Stop() {
@@ -198,11 +218,48 @@ void RelayLink::Stop() {
   }
   impl_->cv.notify_all();
   impl_->flush_cv.notify_all();
+  impl_->release_cv.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
   if (impl_->flusher.joinable()) impl_->flusher.join();
+  if (impl_->releaser.joinable()) impl_->releaser.join();
 }
 
 void RelayLink::Notify() { impl_->Wake(); }
+
+void RelayLink::RequestRelease() { impl_->AskRelease(); }
+
+void RelayLink::Impl::ReleaseLoop() {
+  constexpr std::chrono::seconds kRetry{1};
+  const auto& holds = options.holds_outbound;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      release_cv.wait(lock, [&] { return stop || release_asked; });
+      if (stop) return;
+      release_asked = false;
+    }
+    // Without a predicate nothing is held any more (a gateway since
+    // disabled): everything goes.
+    absl::StatusOr<size_t> released =
+        store->ReleaseHeld([&holds](const v1::EnvelopeHeader& h) { return !holds || !holds(h); });
+    if (!released.ok()) {
+      spdlog::error("event=held_release_failed error=\"{}\" retry_in_ms={}",
+                    std::string(released.status().message()),
+                    std::chrono::milliseconds(kRetry).count());
+      std::unique_lock<std::mutex> lock(mu);
+      if (release_cv.wait_for(lock, kRetry, [&] { return stop; })) return;
+      release_asked = true;
+      continue;
+    }
+    if (*released > 0) {
+      spdlog::info(
+          "event=outbound_released count={} detail=\"no breaker covers them any more: back in "
+          "the outbox, in their order\"",
+          *released);
+      Wake();
+    }
+  }
+}
 
 void RelayLink::Impl::FlushLoop() {
   using google::protobuf::util::TimeUtil;
@@ -371,6 +428,7 @@ absl::Status RelayLink::Impl::CheckHubWatermark(rpc::TunnelCall& push) {
                                                             end.message()));
   }
   const uint64_t hub = ack.through_sequence();
+  hub_floor = hub;
   const uint64_t last = store->LastRelaySequence();
   if (hub > last) {
     absl::StatusOr<size_t> renumbered = store->RenumberOutboxAbove(hub);
@@ -406,7 +464,8 @@ absl::Status RelayLink::Impl::CheckHubWatermark(rpc::TunnelCall& push) {
 void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {
   // The store drops acknowledged items, so a new session starts from the
   // lowest remaining one: after = 0. `read` is the last relay_sequence read,
-  // pushed or held: held items left the outbox, and are not read again.
+  // pushed or held (or left held when nothing was read): held items left the
+  // outbox, and are not read again.
   uint64_t read = 0;
   while (true) {
     {
@@ -414,6 +473,9 @@ void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {
       s.cv.wait(lock, [&] { return s.done || s.in_flight.size() < kPushWindow; });
       if (s.done) return;
     }
+    // Every sequence up to here was assigned before the read below: an item
+    // queued later gets a higher one (a release too).
+    const uint64_t assigned = store->LastRelaySequence();
     absl::StatusOr<std::vector<v1::Envelope>> items =
         store->ReadOutbox(read, kPushMaxItems, kPushMaxBytes);
     if (!items.ok()) {
@@ -421,19 +483,22 @@ void RelayLink::Impl::PushLoop(rpc::TunnelCall& call, Session& s) {
                           absl::StrCat("reading the outbox: ", items.status().message())));
       return;
     }
-    if (!items->empty()) {
-      const uint64_t through = items->back().relay_sequence();
-      if (absl::Status h = HoldBack(*items); !h.ok()) {
-        // Pushing them anyway would defeat the breaker: end the session.
-        s.Fail(absl::Status(h.code(), absl::StrCat("holding outbound data: ", h.message())));
-        return;
-      }
-      read = through;
-    }
     if (items->empty()) {
+      // Nothing queued through `assigned`: what is left below it is held
+      // (a hold takes a transfer's unread later parts too) or acknowledged.
+      // Read and wait above it, or the wait would return at once for them.
+      read = std::max(read, assigned);
       if (!notified.exchange(false)) store->WaitForOutbox(read, kOutboxPoll);
       continue;
     }
+    const uint64_t through = items->back().relay_sequence();
+    if (absl::Status h = HoldBack(*items); !h.ok()) {
+      // Pushing them anyway would defeat the breaker: end the session.
+      s.Fail(absl::Status(h.code(), absl::StrCat("holding outbound data: ", h.message())));
+      return;
+    }
+    read = through;
+    if (items->empty()) continue;  // all held: read on from `read`
     v1::RelayBatch batch;
     for (v1::Envelope& e : *items) *batch.add_envelopes() = std::move(e);
     const uint64_t last = batch.envelopes(batch.envelopes_size() - 1).relay_sequence();
@@ -455,6 +520,11 @@ absl::Status RelayLink::Impl::HoldBack(std::vector<v1::Envelope>& items) {
   // without a predicate. Nothing held and no predicate: nothing to parse.
   const bool some_held = store->outbox().held > 0;
   if (!holds && !some_held) return absl::OkStatus();
+  // Items the hub already stored (pushed by an earlier session whose
+  // acknowledgement was lost) are pushed again, not held: the hub drops them
+  // by its watermark and acknowledges them; held, they would be stored
+  // twice after the release, under new sequences.
+  const uint64_t at_hub = hub_floor.load();
   std::map<std::string, bool> decided;  // transfer id -> held (one answer per batch)
   std::vector<uint64_t> held;
   std::map<std::string, v1::EnvelopeHeader> held_headers;
@@ -463,7 +533,7 @@ absl::Status RelayLink::Impl::HoldBack(std::vector<v1::Envelope>& items) {
   for (v1::Envelope& env : items) {
     v1::EnvelopeHeader h;
     // A header that does not parse is the hub's to refuse, not ours to hold.
-    if (env.has_notice() || !h.ParseFromString(env.header())) {
+    if (env.has_notice() || env.relay_sequence() <= at_hub || !h.ParseFromString(env.header())) {
       pushed.push_back(std::move(env));
       continue;
     }
@@ -480,6 +550,7 @@ absl::Status RelayLink::Impl::HoldBack(std::vector<v1::Envelope>& items) {
   }
   items = std::move(pushed);
   if (held.empty()) return absl::OkStatus();
+  // The store holds each transfer whole: its later parts, not read yet, too.
   absl::StatusOr<size_t> moved = store->HoldOutbox(held);
   if (!moved.ok()) return moved.status();  // the session ends: nothing is pushed
   spdlog::warn(
@@ -488,19 +559,11 @@ absl::Status RelayLink::Impl::HoldBack(std::vector<v1::Envelope>& items) {
       "then sent in their order\"",
       *moved, held_headers.size());
   // A breaker that closed between the question and the hold may have had
-  // its held items released already (the gateway's ReleaseHeld): these would
-  // then wait for the next close. Release them now, with everything else the
-  // breakers no longer cover, in their original order.
-  if (!holds) return absl::OkStatus();
-  bool closed = false;
+  // its release run already: these would then wait for the next close. Ask
+  // the releaser for another pass, which sends them in their order.
+  bool closed = !holds;
   for (const auto& [id, h] : held_headers) closed = closed || !holds(h);
-  if (!closed) return absl::OkStatus();
-  absl::StatusOr<size_t> released =
-      store->ReleaseHeld([&holds](const v1::EnvelopeHeader& h) { return !holds(h); });
-  if (!released.ok()) return released.status();
-  spdlog::info(
-      "event=outbound_released count={} detail=\"the breaker closed while they were held\"",
-      *released);
+  if (closed) AskRelease();
   return absl::OkStatus();
 }
 

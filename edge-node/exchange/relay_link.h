@@ -22,7 +22,8 @@
 // thread, independent of the hub session, moves held notices older than the
 // hold to the outbox and wakes the pusher; it sleeps while nothing is held.
 //
-// Threads: one link thread and one flusher per RelayLink; per session a pusher, a push-ack
+// Threads: one link thread, one flusher and one releaser per RelayLink; per
+// session a pusher, a push-ack
 // reader and a puller. Push acknowledgements are relay_sequence (RelayAck),
 // pull acknowledgements the batch's hub_sequence. On (re)connecting the
 // puller first acknowledges ExchangeStore::PulledThrough() (when > 0), so a
@@ -34,12 +35,17 @@
 // what it acknowledged earlier lost items (event=relay_hub_lost_items).
 // Held by a breaker: before pushing what it read from the outbox, the pusher
 // asks RelayLinkOptions::holds_outbound about each transfer part (not
-// notices); held parts move to the store's h/ keys (ExchangeStore::
-// HoldOutbox, event=outbound_held) and the rest is pushed in its order. A
-// part of a transfer that already has held parts is held too, so a
-// transfer never reaches its destination with a gap. Parts pushed before
-// the breaker tripped are delivered. Releasing is the gateway's: on a close
-// it calls ExchangeStore::ReleaseHeld, then Notify().
+// notices); held parts move to the store's h/ keys with the later parts of
+// their transfers (ExchangeStore::HoldOutbox, event=outbound_held) and the
+// rest is pushed in its order. A part of a transfer that already has held
+// parts is held too, so a transfer never reaches its destination with a
+// gap. Parts pushed before the breaker tripped are delivered, and so are
+// parts at or below the hub's watermark (pushed by an earlier session, the
+// hub has them). Releasing runs on the link's releaser thread: the edge
+// calls RequestRelease() when a breaker closes (and at start), and the
+// releaser moves back what holds_outbound no longer holds (everything
+// without a predicate; ExchangeStore::ReleaseHeld, event=outbound_released)
+// and wakes the pusher.
 // Logs: event=relay_connected, relay_disconnected / relay_connect_failed
 // (error, retry_in_ms), relay_push_acked (at most once a second at info),
 // relay_outbox_depth (every 30 s while non-empty), envelope_refused,
@@ -48,7 +54,8 @@
 // Wiring (main.cc):
 //   RelayLink relay(config, identity.get(), store.get(), keys.get(), audit.get());
 //   exchange_options.on_outbox = [&relay] { relay.Notify(); };
-//   relay.Start();  ...  relay.Stop();
+//   on a breaker close: relay.RequestRelease();
+//   relay.RequestRelease(); relay.Start();  ...  relay.Stop();
 #pragma once
 
 #include <atomic>
@@ -82,8 +89,9 @@ struct RelayLinkOptions {
   // Data circuit breakers (docs/gateway.md §4): whether outbound data with
   // this envelope header must be held now (EdgeGateway::HoldsOutbound).
   // Asked once per transfer and batch, on the pusher thread, without the
-  // store's lock; it must be cheap and must not call the store. Unset: hold
-  // nothing (and parse no headers).
+  // store's lock; it must be cheap and must not call the store. The
+  // releaser asks it too (a held transfer goes when it returns false).
+  // Unset: hold nothing (and parse no headers), release everything held.
   std::function<bool(const v1::EnvelopeHeader&)> holds_outbound;
 };
 
@@ -98,6 +106,11 @@ class RelayLink {
   bool connected() const { return connected_; }
   // Wakes the pusher (called after a commit to the outbox).
   void Notify();
+  // Asks for held outbound data to be released (a breaker closed, or the
+  // edge started): returns at once; the link's releaser thread does the
+  // work. May be called before Start() (the release then runs on Start) and
+  // after Stop() (ignored).
+  void RequestRelease();
 
  private:
   struct Impl;

@@ -201,10 +201,10 @@ absl::StatusOr<BreakerBoard::Admission> EdgeGateway::Admit(const std::string& en
     return admission;
   }
   if (absl::Status s = m.limiter->Admit(enterprise, bytes); !s.ok()) {
-    // A probe slot taken by this send is given back as finished: the board
-    // has no other way to return one, and a refusal here says nothing bad
-    // about the flow the breaker watches.
-    m.board->Finish(*admission);
+    // A probe slot taken by this send is given back, not counted as passed:
+    // a refused send was never observed, and counting it would let a sender
+    // over its rate close its own breaker by being refused.
+    m.board->Abandon(*admission);
     m.LogRefused(enterprise, to_country, s);
     return s;
   }

@@ -29,7 +29,7 @@ struct EdgeGatewayOptions {
   // (event=breaker_tripped ...). Then, after any change, on
   // the thread that made it, outside the gateway's locks: the edge wakes its
   // heartbeat (the hub hears at once) and, on a close, releases held
-  // outbound data (ExchangeStore::ReleaseHeld + RelayLink::Notify).
+  // outbound data (RelayLink::RequestRelease, on the relay thread).
   std::function<void(gateway::BreakerBoard::Change, const v1::Breaker&)> on_breaker_change;
 };
 
@@ -43,7 +43,7 @@ class EdgeGateway {
 
   // ---- Accept path (ExchangeService) -----------------------------------
   // Breakers, then the rate limit, for one request of `bytes` payload bytes
-  // of `enterprise` to `to_country`. UNAVAILABLE (breaker) or
+  // of `enterprise` to `to_country`. FAILED_PRECONDITION (breaker) or
   // RESOURCE_EXHAUSTED (rate limit, "retry in N ms"); both logged at most
   // once a second per enterprise (event=gateway_refused). Disabled: always
   // admits.
@@ -55,7 +55,8 @@ class EdgeGateway {
   std::chrono::steady_clock::duration PaceStream(const std::string& enterprise, uint64_t bytes);
   // The request was decided (`o.denied` for DENY): runs the detectors; each
   // alarm is logged (event=gateway_alarm), audited (gateway.alarm) and trips
-  // its scope; then finishes the admission (probes).
+  // its scope; then finishes the admission (its probes pass). An admitted
+  // request never decided must end with board().Abandon instead.
   void Observe(const gateway::BreakerBoard::Admission& admission, const gateway::Observation& o);
   // A refused handshake on this edge's secure channel.
   void ObserveAuthFailure(const std::string& who);

@@ -71,17 +71,15 @@ std::string OpaquePayload(size_t size) {
   return s;
 }
 
-// Whether `s` is a breaker's refusal naming `scope` (UNAVAILABLE is also the
-// answer while the destination's epoch keys are unknown; the scope tells them
-// apart).
+// Whether `s` is a breaker's refusal naming `scope`.
 bool RefusedBy(const absl::Status& s, const std::string& scope) {
-  return absl::IsUnavailable(s) && std::string(s.message()).find(scope) != std::string::npos;
+  return absl::IsFailedPrecondition(s) && std::string(s.message()).find(scope) != std::string::npos;
 }
 
 // Any breaker's refusal (the message names a scope or the breaker).
 bool BreakerRefusal(const absl::Status& s) {
   std::string m = absl::AsciiStrToLower(std::string(s.message()));
-  return absl::IsUnavailable(s) &&
+  return absl::IsFailedPrecondition(s) &&
          (m.find("breaker") != std::string::npos || m.find("route:") != std::string::npos ||
           m.find("enterprise:") != std::string::npos);
 }

@@ -4,7 +4,14 @@
 // lets Admit, Finish and Holds return without locking while none is (the
 // common case: one atomic load per request). Changes are queued under the
 // lock and handed to on_change by one thread at a time, in queue order,
-// outside the lock (Drain).
+// outside the lock (Drain); a call that queued none does not wait for that.
+//
+// Probe accounting of a half-open breaker, within one phase (a phase starts
+// when it half-opens and when its lost probes are renewed):
+//   probes_left + probes_passed + in_flight == probe budget.
+// Admit moves a slot from left to in_flight, Finish from in_flight to
+// passed, Abandon from in_flight back to left. An admission of another phase
+// (Admission::phases) is stale and changes nothing.
 #include "beibu/gateway/breaker_board.h"
 
 #include <algorithm>
@@ -60,9 +67,13 @@ std::string RouteKey(const std::string& from, const std::string& to) {
 
 struct BreakerBoard::Impl {
   struct Entry {
-    v1::Breaker b;                    // as saved; BREAKER_CLOSED: closed, kept for `trips`
-    Clock::time_point half_open_at;   // automatic trips
-    Clock::time_point last_probe_at;  // half-open: when the last probe was admitted
+    v1::Breaker b;                   // as saved; BREAKER_CLOSED: closed, kept for `trips`
+    Clock::time_point half_open_at;  // automatic trips
+    // Half-open: when it half-opened or last admitted a probe (or renewed its
+    // probes), whichever is latest; quiet for a cool-down from here, it closes.
+    Clock::time_point last_probe_at;
+    uint64_t phase = 0;      // half-open: this phase's number (never 0)
+    uint32_t in_flight = 0;  // half-open: probes of this phase neither finished nor abandoned
   };
 
   BreakerConfig config;
@@ -76,7 +87,10 @@ struct BreakerBoard::Impl {
   Entries entries;
   std::atomic<int> active{0};                          // open or half-open entries
   std::deque<std::pair<Change, v1::Breaker>> pending;  // for on_change
-  std::mutex notify_mu;                                // one Drain at a time
+  uint64_t queued = 0;                                 // changes ever queued (under mu)
+  uint64_t reported = 0;    // of those, handed to on_change and returned (under mu)
+  uint64_t last_phase = 0;  // phase numbers are unique in the board's life
+  std::mutex notify_mu;     // one Drain at a time
 
   uint32_t budget() const { return std::max<uint32_t>(1, config.probe_budget); }
 
@@ -86,8 +100,14 @@ struct BreakerBoard::Impl {
   }
 
   void Emit(Change change, const v1::Breaker& b) {
-    if (on_change) pending.emplace_back(change, b);
+    if (!on_change) return;
+    pending.emplace_back(change, b);
+    ++queued;
   }
+
+  // For Drain: what a call that began with `queued == before` must see
+  // reported before it returns (0: it queued nothing, it need not wait).
+  uint64_t DrainTarget(uint64_t before) const { return queued == before ? 0 : queued; }
 
   // Saved before it takes effect; a failed save still takes effect (a trip
   // must stop the flows now) but will not survive a restart.
@@ -108,10 +128,33 @@ struct BreakerBoard::Impl {
     e.b = std::move(b);
     e.half_open_at =
         e.b.has_half_open_at() ? FromTimestamp(e.b.half_open_at()) : Clock::time_point();
+    e.in_flight = 0;  // probes of an earlier phase are stale now
     Emit(change, e.b);
   }
 
-  // An open automatic breaker whose cool-down passed turns half-open.
+  // Whether a half-open automatic breaker admitted no probe, and had none
+  // under way, for a whole cool-down: it closes by itself, so that held
+  // outbound data of a scope that sends nothing new does not stay held.
+  bool QuietDue(const Entry& e, Clock::time_point now) const {
+    return e.b.state() == v1::BREAKER_HALF_OPEN && Automatic(e.b) && e.in_flight == 0 &&
+           now - e.last_probe_at >= config.cool_down;
+  }
+
+  // Whether `e` holds at `now` once the due transitions (Settle) are made;
+  // changes nothing (Holds is const and lock-light).
+  bool HoldsAt(const Entry& e, Clock::time_point now) const {
+    if (!Active(e.b)) return false;
+    if (!Automatic(e.b)) return true;
+    if (e.b.state() == v1::BREAKER_OPEN) {
+      // Half-opens at half_open_at with nothing under way (HalfOpenIfDue).
+      return now < e.half_open_at || now - e.half_open_at < config.cool_down;
+    }
+    return !QuietDue(e, now);
+  }
+
+  // An open automatic breaker whose cool-down passed turns half-open, as of
+  // the moment it was due: a breaker nobody asked about for a long time is
+  // not quiet for less than it was.
   void HalfOpenIfDue(Entry& e, Clock::time_point now) {
     if (e.b.state() != v1::BREAKER_OPEN || !Automatic(e.b) || now < e.half_open_at) return;
     v1::Breaker b = e.b;
@@ -120,19 +163,63 @@ struct BreakerBoard::Impl {
     b.set_probes_passed(0);
     Save(b);
     e.b = std::move(b);
-    e.last_probe_at = now;
+    e.last_probe_at = e.half_open_at;
+    e.phase = ++last_phase;
+    e.in_flight = 0;
     Emit(Change::kHalfOpen, e.b);
   }
 
-  // A half-open breaker whose probes were all admitted but not all finished
-  // for a whole cool-down (a probe's request failed before Finish, or the
-  // edge restarted) admits the missing ones again, so it cannot stay
-  // half-open for ever.
+  // A half-open breaker with probes under way but none admitted for a whole
+  // cool-down takes them as lost (they should all end in Finish or Abandon;
+  // after a restart they are gone): a new phase admits the missing ones
+  // again, so it cannot stay half-open for ever. A late end of a lost probe
+  // is stale.
   void RenewProbes(Entry& e, Clock::time_point now) {
-    if (e.b.state() != v1::BREAKER_HALF_OPEN || e.b.probes_left() > 0) return;
+    if (e.b.state() != v1::BREAKER_HALF_OPEN || e.in_flight == 0) return;
     if (now - e.last_probe_at < config.cool_down) return;
     e.b.set_probes_left(budget() - std::min(budget(), e.b.probes_passed()));
     e.last_probe_at = now;
+    e.phase = ++last_phase;
+    e.in_flight = 0;
+  }
+
+  // Closes an automatic breaker for good reason (its probes passed, or it
+  // stayed quiet): its record is erased, its entry kept for `trips`.
+  void CloseAutomatic(Entries::iterator it, const std::string& why) {
+    if (store != nullptr) {
+      // The breaker closes anyway: a record left behind only makes the
+      // scope half-open for a few probes after a restart.
+      absl::Status s = store->Erase(it->first);
+      if (!s.ok()) {
+        spdlog::error("event=breaker_erase_failed scope={} error=\"{}\"", it->first, s.ToString());
+      }
+    }
+    Close(it, why, /*forget=*/false);
+  }
+
+  // Makes the transitions due at `now` on lazy paths (Admit, List,
+  // TripByAlarm): half-open after the cool-down, renew lost probes, close
+  // when quiet.
+  void Settle(Entries::iterator it, Clock::time_point now) {
+    Entry& e = it->second;
+    HalfOpenIfDue(e, now);
+    RenewProbes(e, now);
+    if (QuietDue(e, now)) {
+      CloseAutomatic(
+          it, "no sends during one cool-down after half-opening: closed; its held data leaves");
+    }
+  }
+
+  // The probe of `admission` at `i`, if it is of its breaker's current
+  // half-open phase; null if stale.
+  Entries::iterator CurrentProbe(const Admission& admission, size_t i) {
+    auto it = entries.find(admission.probing[i]);
+    if (it == entries.end() || it->second.b.state() != v1::BREAKER_HALF_OPEN) return entries.end();
+    if (i >= admission.phases.size() || admission.phases[i] != it->second.phase) {
+      return entries.end();
+    }
+    if (it->second.in_flight == 0) return entries.end();  // ended already
+    return it;
   }
 
   // Closes `it`; `why` becomes the reason of the closed breaker reported.
@@ -174,31 +261,41 @@ struct BreakerBoard::Impl {
       what_to_do = absl::StrCat("it is half-open since ", Iso(b.half_open_at()), " and its ",
                                 budget(), " probe sends are under way: retry in a few seconds");
     }
-    return absl::UnavailableError(absl::StrCat(
+    return absl::FailedPreconditionError(absl::StrCat(
         "sends of enterprise ", enterprise, " from ", from, " to ", to,
         " are stopped by the data circuit breaker \"", b.scope(), "\", tripped by ", b.tripped_by(),
         " at ", Iso(b.tripped_at()), " because: ", b.reason(), "; ", what_to_do));
   }
 
-  // Hands queued changes to on_change, in order, outside `mu`. One thread
-  // at a time; a change made from inside on_change is handed over by the
-  // loop already running on this thread.
-  void Drain() {
-    if (!on_change) return;
+  // Hands queued changes to on_change, in order, outside `mu`, until the
+  // first `target` changes were reported (DrainTarget). One thread at a
+  // time; a change made from inside on_change is handed over by the loop
+  // already running on this thread. A call that queued nothing (target 0),
+  // or whose changes another thread reported already, returns at once: it
+  // must not wait for an on_change that takes long.
+  void Drain(uint64_t target) {
+    if (!on_change || target == 0) return;
     static thread_local const Impl* draining = nullptr;
     if (draining == this) return;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (reported >= target) return;
+    }
     std::lock_guard<std::mutex> serial(notify_mu);
     const Impl* outer = draining;
     draining = this;
+    bool handed = false;
     for (;;) {
       std::pair<Change, v1::Breaker> next;
       {
         std::lock_guard<std::mutex> lock(mu);
+        if (handed) ++reported;
         if (pending.empty()) break;
         next = std::move(pending.front());
         pending.pop_front();
       }
       on_change(next.first, next.second);
+      handed = true;
     }
     draining = outer;
   }
@@ -236,6 +333,7 @@ BreakerBoard::BreakerBoard(BreakerConfig config, Store* store, std::vector<v1::B
     }
     e.half_open_at = b.has_half_open_at() ? FromTimestamp(b.half_open_at()) : Clock::time_point();
     e.last_probe_at = e.half_open_at;
+    if (b.state() == v1::BREAKER_HALF_OPEN) e.phase = ++impl_->last_phase;
     e.b = std::move(b);
     auto [it, inserted] = impl_->entries.emplace(e.b.scope(), std::move(e));
     if (inserted) impl_->active.fetch_add(1, std::memory_order_acq_rel);
@@ -251,73 +349,88 @@ absl::StatusOr<BreakerBoard::Admission> BreakerBoard::Admit(const std::string& e
   Admission admission;
   if (impl_->active.load(std::memory_order_acquire) == 0) return admission;
   absl::Status refused;
+  uint64_t drain = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    const uint64_t before = impl_->queued;
     // In the order a refusal names them: global, route, enterprise.
-    Impl::Entry* covering[3] = {impl_->Find("global"),
-                                impl_->Find(RouteKey(from_country, to_country)),
-                                impl_->Find(absl::StrCat("enterprise:", enterprise))};
-    for (Impl::Entry* e : covering) {
-      if (e == nullptr) continue;
-      impl_->HalfOpenIfDue(*e, now);
-      impl_->RenewProbes(*e, now);
-      bool refuses = e->b.state() == v1::BREAKER_OPEN ||
-                     (e->b.state() == v1::BREAKER_HALF_OPEN && e->b.probes_left() == 0);
+    Impl::Entries::iterator covering[3] = {
+        impl_->entries.find("global"), impl_->entries.find(RouteKey(from_country, to_country)),
+        impl_->entries.find(absl::StrCat("enterprise:", enterprise))};
+    for (Impl::Entries::iterator it : covering) {
+      if (it == impl_->entries.end()) continue;
+      impl_->Settle(it, now);
+      const v1::Breaker& b = it->second.b;
+      bool refuses = b.state() == v1::BREAKER_OPEN ||
+                     (b.state() == v1::BREAKER_HALF_OPEN && b.probes_left() == 0);
       if (refuses) {
-        refused = impl_->Refusal(*e, enterprise, from_country, to_country);
+        refused = impl_->Refusal(it->second, enterprise, from_country, to_country);
         break;
       }
     }
     if (refused.ok()) {
-      for (Impl::Entry* e : covering) {
-        if (e == nullptr || e->b.state() != v1::BREAKER_HALF_OPEN) continue;
-        e->b.set_probes_left(e->b.probes_left() - 1);
-        e->last_probe_at = now;
-        admission.probing.push_back(e->b.scope());
+      for (Impl::Entries::iterator it : covering) {
+        if (it == impl_->entries.end()) continue;
+        Impl::Entry& e = it->second;
+        if (e.b.state() != v1::BREAKER_HALF_OPEN) continue;
+        e.b.set_probes_left(e.b.probes_left() - 1);
+        ++e.in_flight;
+        e.last_probe_at = now;
+        admission.probing.push_back(e.b.scope());
+        admission.phases.push_back(e.phase);
       }
     }
+    drain = impl_->DrainTarget(before);
   }
-  impl_->Drain();
+  impl_->Drain(drain);
   if (!refused.ok()) return refused;
   return admission;
 }
 
 void BreakerBoard::Finish(const Admission& admission, Clock::time_point now) {
   if (admission.probing.empty()) return;
+  uint64_t drain = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    for (const std::string& scope : admission.probing) {
-      auto it = impl_->entries.find(scope);
-      if (it == impl_->entries.end() || it->second.b.state() != v1::BREAKER_HALF_OPEN) continue;
-      v1::Breaker& b = it->second.b;
-      b.set_probes_passed(b.probes_passed() + 1);
+    const uint64_t before = impl_->queued;
+    for (size_t i = 0; i < admission.probing.size(); ++i) {
+      auto it = impl_->CurrentProbe(admission, i);
+      if (it == impl_->entries.end()) continue;  // stale: another phase, or closed
+      Impl::Entry& e = it->second;
+      --e.in_flight;
+      e.b.set_probes_passed(e.b.probes_passed() + 1);
       // Probe counts are not saved: after a restart the probes start over.
-      if (b.probes_passed() < impl_->budget()) continue;
-      if (impl_->store != nullptr) {
-        // The breaker closes anyway: a record left behind only makes the
-        // scope half-open for a few probes after a restart.
-        absl::Status s = impl_->store->Erase(scope);
-        if (!s.ok()) {
-          spdlog::error("event=breaker_erase_failed scope={} error=\"{}\"", scope, s.ToString());
-        }
-      }
-      impl_->Close(it,
-                   absl::StrCat(b.probes_passed(), " probe sends passed without an alarm since ",
-                                Iso(ToTimestamp(now))),
-                   /*forget=*/false);
+      if (e.b.probes_passed() < impl_->budget()) continue;
+      impl_->CloseAutomatic(
+          it, absl::StrCat(e.b.probes_passed(), " probe sends passed without an alarm since ",
+                           Iso(ToTimestamp(now))));
     }
+    drain = impl_->DrainTarget(before);
   }
-  impl_->Drain();
+  impl_->Drain(drain);
+}
+
+void BreakerBoard::Abandon(const Admission& admission) {
+  if (admission.probing.empty()) return;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (size_t i = 0; i < admission.probing.size(); ++i) {
+    auto it = impl_->CurrentProbe(admission, i);
+    if (it == impl_->entries.end()) continue;  // stale: another phase, or closed
+    Impl::Entry& e = it->second;
+    --e.in_flight;
+    e.b.set_probes_left(e.b.probes_left() + 1);
+  }
+  // Nothing changes state here: no change to report.
 }
 
 bool BreakerBoard::Holds(const std::string& enterprise, const std::string& from_country,
-                         const std::string& to_country, Clock::time_point /*now*/) const {
+                         const std::string& to_country, Clock::time_point now) const {
   if (impl_->active.load(std::memory_order_acquire) == 0) return false;
   std::lock_guard<std::mutex> lock(impl_->mu);
   for (const std::string& key : {std::string("global"), RouteKey(from_country, to_country),
                                  absl::StrCat("enterprise:", enterprise)}) {
     const Impl::Entry* e = impl_->Find(key);
-    if (e != nullptr && Active(e->b)) return true;
+    if (e != nullptr && impl_->HoldsAt(*e, now)) return true;
   }
   return false;
 }
@@ -327,26 +440,33 @@ void BreakerBoard::TripByAlarm(const Alarm& alarm, Clock::time_point now) {
   // would let anyone stop an enterprise's flows (docs/gateway.md §1).
   if (alarm.detector == "auth_failures") return;
   const std::string key = alarm.scope.ToString();
+  uint64_t drain = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    Impl::Entry* e = impl_->Find(key);
-    uint32_t trips = 0;
-    if (e != nullptr) {
-      if (Active(e->b) && !Automatic(e->b)) return;  // held by an operator or the hub
-      if (e->b.state() == v1::BREAKER_OPEN) return;  // its cool-down is not extended
-      trips = e->b.trips();
+    const uint64_t before = impl_->queued;
+    // Due transitions first: a breaker whose cool-down passed is half-open
+    // (the alarm reopens it), one quiet since is closed (the alarm trips it
+    // anew).
+    if (auto it = impl_->entries.find(key); it != impl_->entries.end()) impl_->Settle(it, now);
+    const Impl::Entry* e = impl_->Find(key);
+    // Held by an operator or the hub, or open (its cool-down is not
+    // extended): left as it is.
+    bool trip =
+        e == nullptr || !Active(e->b) || (Automatic(e->b) && e->b.state() != v1::BREAKER_OPEN);
+    if (trip) {
+      v1::Breaker b;
+      b.set_scope(key);
+      b.set_state(v1::BREAKER_OPEN);
+      b.set_reason(alarm.explanation);
+      b.set_tripped_by(absl::StrCat("detector:", alarm.detector));
+      *b.mutable_tripped_at() = ToTimestamp(now);
+      *b.mutable_half_open_at() = ToTimestamp(now + impl_->config.cool_down);
+      b.set_trips((e != nullptr ? e->b.trips() : 0) + 1);
+      impl_->Install(std::move(b), Change::kTripped);
     }
-    v1::Breaker b;
-    b.set_scope(key);
-    b.set_state(v1::BREAKER_OPEN);
-    b.set_reason(alarm.explanation);
-    b.set_tripped_by(absl::StrCat("detector:", alarm.detector));
-    *b.mutable_tripped_at() = ToTimestamp(now);
-    *b.mutable_half_open_at() = ToTimestamp(now + impl_->config.cool_down);
-    b.set_trips(trips + 1);
-    impl_->Install(std::move(b), Change::kTripped);
+    drain = impl_->DrainTarget(before);
   }
-  impl_->Drain();
+  impl_->Drain(drain);
 }
 
 absl::StatusOr<v1::Breaker> BreakerBoard::Trip(const Scope& scope, const std::string& reason,
@@ -357,8 +477,10 @@ absl::StatusOr<v1::Breaker> BreakerBoard::Trip(const Scope& scope, const std::st
         "tripping ", key, " needs a reason: it goes to the audit log and to every refused sender"));
   }
   v1::Breaker b;
+  uint64_t drain = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    const uint64_t before = impl_->queued;
     Impl::Entry* e = impl_->Find(key);
     if (e != nullptr && Active(e->b) && e->b.from_hub()) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -372,8 +494,9 @@ absl::StatusOr<v1::Breaker> BreakerBoard::Trip(const Scope& scope, const std::st
     *b.mutable_tripped_at() = ToTimestamp(now);
     b.set_trips((e != nullptr ? e->b.trips() : 0) + 1);
     impl_->Install(b, Change::kTripped);
+    drain = impl_->DrainTarget(before);
   }
-  impl_->Drain();
+  impl_->Drain(drain);
   return b;
 }
 
@@ -385,8 +508,10 @@ absl::StatusOr<v1::Breaker> BreakerBoard::Reset(const Scope& scope, const std::s
         absl::StrCat("resetting ", key, " needs a reason: it goes to the audit log"));
   }
   v1::Breaker closed;
+  uint64_t drain = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    const uint64_t before = impl_->queued;
     auto it = impl_->entries.find(key);
     if (it == impl_->entries.end() || !Active(it->second.b)) {
       return absl::NotFoundError(absl::StrCat("no breaker is open for scope ", key,
@@ -411,14 +536,17 @@ absl::StatusOr<v1::Breaker> BreakerBoard::Reset(const Scope& scope, const std::s
     closed = impl_->Close(
         it, absl::StrCat("reset by ", who, " at ", Iso(ToTimestamp(now)), ": ", reason),
         /*forget=*/true);
+    drain = impl_->DrainTarget(before);
   }
-  impl_->Drain();
+  impl_->Drain(drain);
   return closed;
 }
 
 void BreakerBoard::ApplyHubSet(const std::vector<v1::Breaker>& hub_set, Clock::time_point now) {
+  uint64_t drain = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    const uint64_t before = impl_->queued;
     std::set<std::string> held;
     for (const v1::Breaker& hb : hub_set) {
       absl::StatusOr<Scope> scope = Scope::Parse(hb.scope());
@@ -462,21 +590,25 @@ void BreakerBoard::ApplyHubSet(const std::vector<v1::Breaker>& hub_set, Clock::t
       }
       it = next;
     }
+    drain = impl_->DrainTarget(before);
   }
-  impl_->Drain();
+  impl_->Drain(drain);
 }
 
 std::vector<v1::Breaker> BreakerBoard::List(Clock::time_point now) {
   std::vector<v1::Breaker> out;
   if (impl_->active.load(std::memory_order_acquire) == 0) return out;
+  uint64_t drain = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    for (auto& [key, e] : impl_->entries) {
-      impl_->HalfOpenIfDue(e, now);
-      if (Active(e.b)) out.push_back(e.b);
+    const uint64_t before = impl_->queued;
+    for (auto it = impl_->entries.begin(); it != impl_->entries.end(); ++it) {
+      impl_->Settle(it, now);  // closing keeps the entry: `it` stays valid
+      if (Active(it->second.b)) out.push_back(it->second.b);
     }
+    drain = impl_->DrainTarget(before);
   }
-  impl_->Drain();
+  impl_->Drain(drain);
   return out;
 }
 

@@ -75,7 +75,7 @@ v1::EnvelopeHeader Outbound(const std::string& enterprise, const std::string& to
   return h;
 }
 
-TEST(EdgeGatewayTest, AnOpenBreakerRefusesWithUnavailableNamingIt) {
+TEST(EdgeGatewayTest, AnOpenBreakerRefusesWithFailedPreconditionNamingIt) {
   TempDir dir;
   auto audit = OpenAudit(dir);
   Changes changes;
@@ -86,7 +86,7 @@ TEST(EdgeGatewayTest, AnOpenBreakerRefusesWithUnavailableNamingIt) {
   ASSERT_TRUE(b.ok()) << b.status();
   absl::StatusOr<BreakerBoard::Admission> a = g->Admit("vn-shipper", "CN", 10);
   ASSERT_FALSE(a.ok());
-  EXPECT_EQ(a.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(a.status().message().find("route:VN>CN"), absl::string_view::npos) << a.status();
   EXPECT_NE(a.status().message().find("incident 4711"), absl::string_view::npos);
   // Another route passes; outbound data on the route is held, other routes not.
@@ -130,6 +130,36 @@ TEST(EdgeGatewayTest, OverTheRateLimitIsResourceExhaustedWithARetryHint) {
   EXPECT_TRUE(g->Admit("vn-other", "CN", 10).ok());
 }
 
+// Regression: a half-open breaker's probe refused by the rate limit counted
+// as passed, so a sender over its rate closed its own breaker by sending
+// requests that were all refused.
+TEST(EdgeGatewayTest, RateLimitedProbesDoNotCloseAHalfOpenBreaker) {
+  TempDir dir;
+  GatewayConfig c = Quiet();
+  c.rates.classes["default"] = {.requests_per_second = 0.001, .burst_requests = 1};
+  c.breaker.cool_down = std::chrono::hours(1);  // never quiet-closes during the test
+  c.breaker.probe_budget = 5;
+  auto g = OpenGateway(dir, c, nullptr);
+  // Tripped a cool-down ago: half-open from now on.
+  g->board().TripByAlarm(
+      gateway::Alarm{"rate_spike", gateway::Scope::Enterprise("vn-abuser"), "600 requests"},
+      BreakerBoard::Clock::now() - c.breaker.cool_down);
+  absl::StatusOr<BreakerBoard::Admission> probe = g->Admit("vn-abuser", "CN", 10);
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  ASSERT_EQ(probe->probing.size(), 1u);
+  g->Observe(*probe, Obs("vn-abuser", "recipient-1"));  // one probe decided: passed
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(g->Admit("vn-abuser", "CN", 10).status().code(), absl::StatusCode::kResourceExhausted)
+        << i;
+  }
+  std::vector<v1::Breaker> open = g->Breakers();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].state(), v1::BREAKER_HALF_OPEN);
+  EXPECT_EQ(open[0].probes_passed(), 1u);
+  EXPECT_EQ(open[0].probes_left(), 4u);
+  EXPECT_TRUE(g->HoldsOutbound(Outbound("vn-abuser")));
+}
+
 TEST(EdgeGatewayTest, ScrapingAlarmTripsTheEnterpriseAndIsAudited) {
   TempDir dir;
   auto audit = OpenAudit(dir);
@@ -145,7 +175,7 @@ TEST(EdgeGatewayTest, ScrapingAlarmTripsTheEnterpriseAndIsAudited) {
   }
   absl::StatusOr<BreakerBoard::Admission> refused = g->Admit("vn-scraper", "CN", 100);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("enterprise:vn-scraper"), absl::string_view::npos)
       << refused.status();
   // Another enterprise is not affected, nor its outbound data.
@@ -194,7 +224,7 @@ TEST(EdgeGatewayTest, BreakersSurviveAReopen) {
   ASSERT_EQ(open.size(), 1u);
   EXPECT_EQ(open[0].scope(), "enterprise:vn-shipper");
   EXPECT_EQ(open[0].reason(), "audit pending");
-  EXPECT_EQ(g->Admit("vn-shipper", "CN", 1).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(g->Admit("vn-shipper", "CN", 1).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(g->Admit("vn-other", "CN", 1).ok());
 }
 
@@ -211,7 +241,7 @@ TEST(EdgeGatewayTest, TheHubSetIsAppliedAndCleared) {
   g->board().ApplyHubSet({hub});
   absl::StatusOr<BreakerBoard::Admission> a = g->Admit("vn-shipper", "CN", 1);
   ASSERT_FALSE(a.ok());
-  EXPECT_EQ(a.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(g->HoldsOutbound(Outbound("anyone", "MY")));
   ASSERT_EQ(g->Breakers().size(), 1u);
   EXPECT_TRUE(g->Breakers()[0].from_hub());
@@ -224,7 +254,7 @@ TEST(EdgeGatewayTest, TheHubSetIsAppliedAndCleared) {
   // Survives a restart while the hub is unreachable.
   g.reset();
   g = OpenGateway(dir, Quiet(), audit.get(), &changes);
-  EXPECT_EQ(g->Admit("vn-shipper", "CN", 1).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(g->Admit("vn-shipper", "CN", 1).status().code(), absl::StatusCode::kFailedPrecondition);
 
   g->board().ApplyHubSet({});
   EXPECT_TRUE(g->Admit("vn-shipper", "CN", 1).ok());

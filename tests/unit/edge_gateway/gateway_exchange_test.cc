@@ -123,7 +123,7 @@ TEST(GatewayExchangeTest, ATrippedEnterpriseIsRefusedAndNothingIsStored) {
                   .ok());
   v1::TransferStatus st;
   grpc::Status s = Send(edge, Request("gw-refused-000001"), "vn-suspect", &st);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(s.error_message().find("enterprise:vn-suspect"), std::string::npos)
       << s.error_message();
   EXPECT_NE(s.error_message().find("incident 4711"), std::string::npos);
@@ -150,7 +150,7 @@ TEST(GatewayExchangeTest, ATrippedEnterpriseIsRefusedAndNothingIsStored) {
   chunk.set_last(true);
   writer->Write(chunk);
   writer->WritesDone();
-  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(absl::IsNotFound(edge.store().GetTransfer("gw-stream-0000001").status()));
 }
 
@@ -203,38 +203,41 @@ TEST(GatewayExchangeTest, ABurstOfRecipientsTripsTheSenderThroughTheAcceptPath) 
                     .ok());
   }
   EXPECT_EQ(Send(edge, Request("gw-scrape-000009"), "vn-scraper", &st).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+            grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(EventsOf(edge.audit(), "gateway.alarm").size(), 1u);
   EXPECT_TRUE(Send(edge, Request("gw-other-0000002"), "vn-honest", &st).ok());
 }
 
 // A half-open breaker's probe whose request fails after it was admitted
-// (here: the destination's keys are unknown) still finishes: the breaker
-// closes instead of waiting with no probe left.
-TEST(GatewayExchangeTest, AProbeThatFailsAfterAdmissionStillFinishes) {
+// (here: the destination's keys are unknown) was never decided: it gives its
+// slot back and passes nothing (regression: it used to count as passed and
+// close the breaker). The next decided send is the probe that closes it.
+TEST(GatewayExchangeTest, AProbeThatFailsBeforeItsDecisionGivesItsSlotBack) {
   TempDir dir;
   GatewayConfig c = Quiet();
-  c.detectors.distinct_recipients = 2;
-  c.breaker.cool_down = std::chrono::milliseconds(20);
+  c.breaker.cool_down = std::chrono::hours(1);  // never quiet-closes during the test
   c.breaker.probe_budget = 1;
   GatewayEdge edge(dir, c);
+  // Tripped a cool-down ago: half-open from now on.
+  edge.gateway().board().TripByAlarm(
+      gateway::Alarm{"scraping", gateway::Scope::Enterprise("vn-prober"), "many recipients"},
+      gateway::BreakerBoard::Clock::now() - c.breaker.cool_down);
   v1::TransferStatus st;
-  ASSERT_TRUE(Send(edge, Request("gw-probe-0000001", "r-1"), "vn-prober", &st).ok());
-  ASSERT_TRUE(Send(edge, Request("gw-probe-0000002", "r-2"), "vn-prober", &st).ok());
-  ASSERT_EQ(edge.gateway().Breakers().size(), 1u);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (edge.gateway().Breakers().at(0).state() != v1::BREAKER_HALF_OPEN &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_EQ(edge.gateway().Breakers().at(0).state(), v1::BREAKER_HALF_OPEN);
   edge.keys().unavailable = true;
-  grpc::Status s = Send(edge, Request("gw-probe-0000003", "r-1"), "vn-prober", &st);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_NE(s.error_message().find("keys"), std::string::npos) << s.error_message();
-  EXPECT_TRUE(edge.gateway().Breakers().empty());
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status s =
+        Send(edge, Request(absl::StrCat("gw-probe-000000", i), "r-1"), "vn-prober", &st);
+    EXPECT_FALSE(s.ok()) << i;
+    EXPECT_NE(s.error_message().find("keys"), std::string::npos) << s.error_message();
+  }
+  std::vector<v1::Breaker> open = edge.gateway().Breakers();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].state(), v1::BREAKER_HALF_OPEN);
+  EXPECT_EQ(open[0].probes_passed(), 0u);
+  EXPECT_EQ(open[0].probes_left(), 1u);
   edge.keys().unavailable = false;
-  EXPECT_TRUE(Send(edge, Request("gw-probe-0000004", "r-1"), "vn-prober", &st).ok());
+  EXPECT_TRUE(Send(edge, Request("gw-probe-0000009", "r-1"), "vn-prober", &st).ok());
+  EXPECT_TRUE(edge.gateway().Breakers().empty());
 }
 
 // A stream over the byte limit is slowed down, not refused; its last chunk's
@@ -292,7 +295,7 @@ TEST(GatewayServiceTest, AnOperatorTripsListsAndResets) {
   EXPECT_EQ(b.tripped_by(), "operator:op-1");
   v1::TransferStatus st;
   EXPECT_EQ(Send(edge, Request("gw-route-0000001"), "vn-shipper", &st).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+            grpc::StatusCode::FAILED_PRECONDITION);
 
   {
     grpc::ClientContext ctx;

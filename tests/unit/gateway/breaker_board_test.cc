@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -108,7 +109,7 @@ TEST(BreakerBoardTest, AutomaticTripCoolsDownProbesAndCloses) {
   Fixture f;
   f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0);
   auto refused = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(1));
-  ASSERT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(Has(refused.status(), "\"enterprise:vn-shipper\"")) << refused.status();
   EXPECT_TRUE(Has(refused.status(), "detector:rate_spike at 2026-11-28T00:00:00Z"))
       << refused.status();
@@ -126,7 +127,7 @@ TEST(BreakerBoardTest, AutomaticTripCoolsDownProbesAndCloses) {
   ASSERT_TRUE(p1.ok() && p2.ok());
   EXPECT_EQ(p1->probing, std::vector<std::string>{"enterprise:vn-shipper"});
   auto p3 = f.board->Admit("vn-shipper", "VN", "CN", t);
-  ASSERT_EQ(p3.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(p3.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(Has(p3.status(), "half-open")) << p3.status();
   EXPECT_TRUE(f.board->Holds("vn-shipper", "VN", "CN", t));
 
@@ -194,7 +195,7 @@ TEST(BreakerBoardTest, OperatorTripHoldsUntilReset) {
   EXPECT_EQ(tripped->trips(), 1u);
   f.board->TripByAlarm(Alarm{"rate_spike", Scope::Route("VN", "CN"), "spike"}, kT0);  // held
   auto refused = f.board->Admit("vn-shipper", "VN", "CN", kT0 + hours(24));
-  ASSERT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(Has(refused.status(), "\"route:VN>CN\"")) << refused.status();
   EXPECT_TRUE(Has(refused.status(), "incident 4711")) << refused.status();
   EXPECT_TRUE(Has(refused.status(), "ask the operator of this edge")) << refused.status();
@@ -242,7 +243,7 @@ TEST(BreakerBoardTest, HubSetAppliesReplacesAndDrops) {
 
   f.board->ApplyHubSet({global, ent, bad}, kT0);
   auto refused = f.board->Admit("cn-buyer", "CN", "VN", kT0);
-  ASSERT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(Has(refused.status(), "\"global\"")) << refused.status();
   EXPECT_TRUE(Has(refused.status(), "hub")) << refused.status();
   auto reset = f.board->Reset(Scope::Global(), "please", "operator:alice", kT0);
@@ -342,6 +343,223 @@ TEST(BreakerBoardTest, HalfOpenProbesLostBeforeFinishAreRenewedAfterACoolDown) {
   ASSERT_TRUE(probe.ok()) << probe.status();
   f.board->Finish(*probe, kT0 + seconds(60));
   EXPECT_TRUE(f.board->List(kT0 + seconds(60)).empty());
+}
+
+// Regression: a probe refused by the rate limit, or failed before its
+// decision, used to count as passed, so a sender over its rate closed its own
+// breaker by being refused five times.
+TEST(BreakerBoardTest, AbandonedProbesGiveTheirSlotBackAndPassNothing) {
+  Fixture f(Config(5));
+  f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0);
+  const Clock::time_point t = kT0 + seconds(30);
+  for (int i = 0; i < 5; ++i) {
+    auto probe = f.board->Admit("vn-shipper", "VN", "CN", t);
+    ASSERT_TRUE(probe.ok()) << i << " " << probe.status();
+    ASSERT_EQ(probe->probing.size(), 1u);
+    f.board->Abandon(*probe);
+  }
+  std::vector<v1::Breaker> listed = f.board->List(t);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state(), v1::BREAKER_HALF_OPEN);
+  EXPECT_EQ(listed[0].probes_passed(), 0u);
+  EXPECT_EQ(listed[0].probes_left(), 5u);
+  EXPECT_TRUE(f.board->Holds("vn-shipper", "VN", "CN", t));
+
+  // All slots taken, one abandoned: exactly that one is admitted again.
+  std::vector<BreakerBoard::Admission> out;
+  for (int i = 0; i < 5; ++i) out.push_back(f.board->Admit("vn-shipper", "VN", "CN", t).value());
+  EXPECT_FALSE(f.board->Admit("vn-shipper", "VN", "CN", t).ok());
+  f.board->Abandon(out[0]);
+  out[0] = f.board->Admit("vn-shipper", "VN", "CN", t).value();
+  EXPECT_FALSE(f.board->Admit("vn-shipper", "VN", "CN", t).ok());
+  // Only decided probes close it.
+  for (int i = 0; i < 4; ++i) f.board->Finish(out[i], t);
+  EXPECT_EQ(f.board->List(t).size(), 1u);
+  f.board->Finish(out[4], t);
+  EXPECT_TRUE(f.board->List(t).empty());
+  EXPECT_EQ(f.store.log.back(), "closed enterprise:vn-shipper BREAKER_CLOSED");
+}
+
+// Regression: a probe admitted before a re-trip counted as passed in the
+// next half-open phase.
+TEST(BreakerBoardTest, AProbeOfAnEarlierHalfOpenPhaseCountsForNothing) {
+  Fixture f(Config(1));
+  f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0);
+  auto old_probe = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(30));
+  ASSERT_TRUE(old_probe.ok()) << old_probe.status();
+  ASSERT_EQ(old_probe->probing.size(), 1u);
+  f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0 + seconds(31));  // re-opens it
+  const Clock::time_point t = kT0 + seconds(61);
+  std::vector<v1::Breaker> listed = f.board->List(t);
+  ASSERT_EQ(listed.size(), 1u);
+  ASSERT_EQ(listed[0].state(), v1::BREAKER_HALF_OPEN);
+
+  f.board->Finish(*old_probe, t);
+  listed = f.board->List(t);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state(), v1::BREAKER_HALF_OPEN);
+  EXPECT_EQ(listed[0].probes_passed(), 0u);
+  f.board->Abandon(*old_probe);  // gives back no slot of this phase
+  auto probe = f.board->Admit("vn-shipper", "VN", "CN", t);
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_FALSE(f.board->Admit("vn-shipper", "VN", "CN", t).ok());
+  f.board->Finish(*probe, t);
+  EXPECT_TRUE(f.board->List(t).empty());
+}
+
+// Regression: a half-open breaker closed only after probe_budget new sends,
+// so held data of a scope that sent nothing new stayed held for ever.
+TEST(BreakerBoardTest, AQuietHalfOpenBreakerClosesAfterOneMoreCoolDown) {
+  Fixture f;
+  f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0);
+  ASSERT_EQ(f.board->List(kT0 + seconds(30)).at(0).state(), v1::BREAKER_HALF_OPEN);
+  EXPECT_TRUE(f.board->Holds("vn-shipper", "VN", "CN", kT0 + seconds(59)));
+  EXPECT_EQ(f.board->List(kT0 + seconds(59)).size(), 1u);
+  // Due: Holds already says so (it cannot change the board), List closes it.
+  EXPECT_FALSE(f.board->Holds("vn-shipper", "VN", "CN", kT0 + seconds(60)));
+  EXPECT_TRUE(f.board->List(kT0 + seconds(60)).empty());
+  EXPECT_TRUE(f.store.saved.empty());
+  EXPECT_EQ(f.store.log.back(), "closed enterprise:vn-shipper BREAKER_CLOSED");
+  auto after = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(60));
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->probing.empty());
+  // The closed breaker says why; the next alarm counts as its second trip.
+  f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0 + seconds(61));
+  EXPECT_EQ(f.board->List(kT0 + seconds(61)).at(0).trips(), 2u);
+}
+
+TEST(BreakerBoardTest, QuietCloseReasonAndTimingWithProbesAndWithoutAnyCall) {
+  std::vector<v1::Breaker> closed;
+  BreakerBoard board(Config(2), nullptr, {}, [&](Change c, const v1::Breaker& b) {
+    if (c == Change::kClosed) closed.push_back(b);
+  });
+  // Nobody asked for two cool-downs: it half-opened and went quiet meanwhile.
+  board.TripByAlarm(SpikeOf("a"), kT0);
+  EXPECT_TRUE(board.Holds("a", "VN", "CN", kT0 + seconds(59)));
+  EXPECT_FALSE(board.Holds("a", "VN", "CN", kT0 + seconds(60)));
+  EXPECT_TRUE(board.List(kT0 + seconds(60)).empty());
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_NE(closed[0].reason().find("no sends during one cool-down after half-opening"),
+            std::string::npos)
+      << closed[0].reason();
+  EXPECT_NE(closed[0].reason().find("its held data leaves"), std::string::npos);
+
+  // A probe under way keeps it half-open; an abandoned one restarts the
+  // quiet period from its admission.
+  board.TripByAlarm(SpikeOf("b"), kT0);
+  auto running = board.Admit("b", "VN", "CN", kT0 + seconds(40));
+  ASSERT_TRUE(running.ok());
+  ASSERT_EQ(running->probing.size(), 1u);
+  EXPECT_TRUE(board.Holds("b", "VN", "CN", kT0 + seconds(75)));
+  board.Abandon(*running);
+  EXPECT_TRUE(board.Holds("b", "VN", "CN", kT0 + seconds(69)));
+  EXPECT_EQ(board.List(kT0 + seconds(69)).size(), 1u);
+  EXPECT_FALSE(board.Holds("b", "VN", "CN", kT0 + seconds(70)));
+  EXPECT_TRUE(board.List(kT0 + seconds(70)).empty());
+
+  // A probe never ended is taken as lost after a cool-down (renewed), and
+  // the breaker closes one quiet cool-down after that.
+  board.TripByAlarm(SpikeOf("c"), kT0);
+  ASSERT_TRUE(board.Admit("c", "VN", "CN", kT0 + seconds(40)).ok());  // never ends
+  EXPECT_EQ(board.List(kT0 + seconds(70)).size(), 1u);                // renewed here
+  EXPECT_TRUE(board.Holds("c", "VN", "CN", kT0 + seconds(99)));
+  EXPECT_FALSE(board.Holds("c", "VN", "CN", kT0 + seconds(100)));
+  EXPECT_TRUE(board.List(kT0 + seconds(100)).empty());
+  EXPECT_EQ(closed.size(), 3u);
+
+  // Operator and hub holds never close by themselves.
+  ASSERT_TRUE(board.Trip(Scope::Enterprise("d"), "held", "operator:a", kT0).ok());
+  EXPECT_TRUE(board.Holds("d", "VN", "CN", kT0 + hours(24)));
+  EXPECT_EQ(board.List(kT0 + hours(24)).size(), 1u);
+}
+
+// Regression: every Admit waited for an on_change in progress (the edge's
+// release of held data) whenever any breaker was active, even with nothing
+// to report.
+TEST(BreakerBoardTest, ACallThatChangesNothingDoesNotWaitForOnChange) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool inside = false;
+  bool release = false;
+  BreakerBoard board(Config(), nullptr, {}, [&](Change c, const v1::Breaker& b) {
+    if (c != Change::kTripped || b.scope() != "enterprise:slow") return;
+    std::unique_lock<std::mutex> lock(mu);
+    inside = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  });
+  std::thread reporter(
+      [&] { ASSERT_TRUE(board.Trip(Scope::Enterprise("slow"), "x", "operator:a", kT0).ok()); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, seconds(20), [&] { return inside; }));
+  }
+  std::atomic<bool> done{false};
+  std::thread caller([&] {
+    auto a = board.Admit("other", "VN", "CN", kT0);
+    EXPECT_TRUE(a.ok());
+    board.Finish(*a, kT0);
+    board.Abandon(*a);
+    EXPECT_EQ(board.List(kT0).size(), 1u);
+    EXPECT_FALSE(board.Holds("other", "VN", "CN", kT0));
+    EXPECT_FALSE(board.Admit("slow", "VN", "CN", kT0).ok());
+    done = true;
+  });
+  // The deadline only guards against the old hang.
+  for (auto d = std::chrono::steady_clock::now() + seconds(20);
+       !done && std::chrono::steady_clock::now() < d;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(done.load());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+    cv.notify_all();
+  }
+  caller.join();
+  reporter.join();
+}
+
+// A change made while another thread reports is still reported before the
+// call that made it returns.
+TEST(BreakerBoardTest, AChangeIsReportedBeforeItsCallReturnsWhileAnotherReports) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool inside = false;
+  bool release = false;
+  std::vector<std::string> seen;
+  BreakerBoard board(Config(), nullptr, {}, [&](Change c, const v1::Breaker& b) {
+    std::unique_lock<std::mutex> lock(mu);
+    seen.push_back(std::string(Name(c)) + " " + b.scope());
+    if (b.scope() != "enterprise:slow") return;
+    inside = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  });
+  std::thread reporter(
+      [&] { ASSERT_TRUE(board.Trip(Scope::Enterprise("slow"), "x", "operator:a", kT0).ok()); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, seconds(20), [&] { return inside; }));
+  }
+  std::atomic<bool> returned{false};
+  std::vector<std::string> seen_at_return;
+  std::thread changer([&] {
+    ASSERT_TRUE(board.Trip(Scope::Global(), "y", "operator:a", kT0).ok());
+    std::lock_guard<std::mutex> lock(mu);
+    seen_at_return = seen;
+    returned = true;
+  });
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+    cv.notify_all();
+  }
+  changer.join();
+  reporter.join();
+  EXPECT_TRUE(returned.load());
+  EXPECT_EQ(seen_at_return,
+            (std::vector<std::string>{"tripped enterprise:slow", "tripped global"}));
 }
 
 TEST(BreakerBoardTest, SaveFailureStillTripsAndEraseFailureKeepsItOpen) {
@@ -448,7 +666,8 @@ TEST(BreakerBoardTest, ConcurrentUseReportsAConsistentHistory) {
       if (i % 500 == 0) (void)board.Trip(Scope::Route("VN", "CN"), "x", "operator:a", now);
       if (i % 500 == 250) (void)board.Reset(Scope::Route("VN", "CN"), "x", "operator:a", now);
       auto a = board.Admit(e, "VN", t % 2 ? "CN" : "TH", now);
-      if (a.ok()) board.Finish(*a, now);
+      if (a.ok() && i % 3 == 0) board.Abandon(*a);
+      if (a.ok() && i % 3 != 0) board.Finish(*a, now);
       if (i % 301 == 0) (void)board.List(now);
     }
   };

@@ -13,10 +13,16 @@
 #include <optional>
 #include <thread>
 
+#include <grpcpp/grpcpp.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "beibu/config/files.h"
 #include "beibu/daemon/server_host.h"
 #include "beibu/pki/authority.h"
+#include "beibu/rpc/peer.h"
 #include "beibu/rpc/tunnel_client.h"
+#include "beibu/v1/registry.grpc.pb.h"
 #include "edge_breaker_reports.h"
 #include "gateway_service.h"
 #include "hub_breakers.h"
@@ -403,6 +409,110 @@ TEST_F(HubGatewayTest, StatusWithoutBreakersReportedIsIgnored) {
   old_edge.add_breakers()->set_scope("global");  // not meant: breakers_reported unset
   reports.Record({.id = "edge-old", .role = pki::Role::kEdge, .country = "TH"}, old_edge);
   EXPECT_TRUE(reports.All().empty());
+}
+
+// The hub's log lines. Attached before main (before any thread logs).
+class LogCapture final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::vector<std::string> Lines() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lines_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    lines_.emplace_back(msg.payload.data(), msg.payload.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+LogCapture& Logs() {
+  static std::shared_ptr<LogCapture> sink = [] {
+    auto s = std::make_shared<LogCapture>();
+    spdlog::default_logger()->sinks().push_back(s);
+    return s;
+  }();
+  return *sink;
+}
+const bool kLogsAttached = (Logs(), true);
+
+// Regression: the edge_breaker_closed line logged what the edge sent as it
+// was, so an edge could forge log events with a newline in a scope.
+TEST(EdgeBreakerReportsTest, WhatTheEdgeSentIsEscapedInEveryLogLine) {
+  ASSERT_TRUE(kLogsAttached);
+  EdgeBreakerReports reports;
+  const pki::Identity edge{.id = "edge-evil", .role = pki::Role::kEdge, .country = "VN"};
+  v1::EdgeStatus status;
+  status.set_breakers_reported(true);
+  v1::Breaker* b = status.add_breakers();
+  b->set_scope("enterprise:x\nevent=forged_scope");
+  b->set_state(v1::BREAKER_OPEN);
+  b->set_tripped_by("detector:y\nevent=forged_by");
+  b->set_reason("r\nevent=forged_reason");
+  reports.Record(edge, status);  // opened
+  status.clear_breakers();
+  reports.Record(edge, status);  // closed
+  bool opened = false;
+  bool closed = false;
+  for (const std::string& line : Logs().Lines()) {
+    if (line.find("node=edge-evil") == std::string::npos) continue;
+    EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+    opened |= line.find("event=edge_breaker_tripped") != std::string::npos;
+    if (line.find("event=edge_breaker_closed") != std::string::npos) {
+      closed = true;
+      EXPECT_NE(line.find("x\\nevent=forged_scope"), std::string::npos) << line;
+      EXPECT_NE(line.find("y\\nevent=forged_by"), std::string::npos) << line;
+    }
+  }
+  EXPECT_TRUE(opened);
+  EXPECT_TRUE(closed);
+}
+
+// Regression: the heartbeat handler joined its breaker pusher before
+// cancelling the call, so with the pusher stuck in Write to an edge that
+// stopped reading (flow control full), a stream the edge half-closed never
+// ended. Plain gRPC here (the tunnel client reads everything into memory, so
+// it never stops reading); the identity comes as the tunnel would set it.
+TEST_F(HubGatewayTest, HeartbeatOfAnEdgeThatStopsReadingStillEnds) {
+  ASSERT_TRUE(kLogsAttached);
+  RegistryService registry(state_.get(), nullptr, breakers_.get(), nullptr);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&registry);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::Registry::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata(rpc::kPeerIdKey, "edge-stuck");
+  ctx.AddMetadata(rpc::kPeerRoleKey, "edge");
+  ctx.AddMetadata(rpc::kPeerCountryKey, "VN");
+  ctx.AddMetadata(rpc::kPeerSerialKey, "01");
+  auto stream = stub->Heartbeat(&ctx);
+  v1::EdgeStatus hello;
+  hello.set_state("serving");
+  ASSERT_TRUE(stream->Write(hello));
+  // Never read: each trip pushes the whole set again until the pusher blocks.
+  const pki::Identity op{.id = "ops", .role = pki::Role::kOperator, .country = "CN"};
+  const std::string reason(4000, 'r');
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_TRUE(breakers_->Trip(absl::StrCat("enterprise:e-", i), reason, op).ok());
+  }
+  ASSERT_TRUE(stream->WritesDone());  // the hub's reader ends: the handler leaves
+  bool ended = false;
+  for (Deadline d = In(std::chrono::seconds(30)); !ended && std::chrono::steady_clock::now() < d;) {
+    for (const std::string& line : Logs().Lines()) {
+      ended |= line.find("event=edge_disconnected node=edge-stuck") != std::string::npos;
+    }
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(ended);
+  ctx.TryCancel();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 
 TEST_F(HubGatewayTest, OnlyOperatorsMayUseTheGateway) {

@@ -3,8 +3,14 @@
 //
 //  * An alarm (TripByAlarm) opens its scope's breaker; after `cool_down` it
 //    turns half-open and admits up to `probe_budget` sends as probes; when
-//    that many probes finished without an alarm on the scope it closes. An
-//    alarm while half-open opens it again (the cool-down starts over).
+//    that many probes were decided (Finish) without an alarm on the scope it
+//    closes. A probe never decided (Abandon: refused by the rate limit,
+//    failed or cancelled before its decision) gives its slot back and counts
+//    for nothing. An alarm while half-open opens it again (the cool-down
+//    starts over). A half-open breaker that admitted no probe, and had none
+//    under way, for one further cool_down closes by itself ("no sends during
+//    one cool-down after half-opening"): otherwise a scope whose only
+//    traffic is held outbound data would hold it for ever.
 //  * An operator's trip (Trip) holds until an operator resets it.
 //  * The hub's breakers (ApplyHubSet) hold until the hub drops them; a local
 //    Reset of one is FAILED_PRECONDITION.
@@ -13,8 +19,10 @@
 // outbound data) outside the board's lock, in the order the changes happened:
 // one thread at a time calls it, and a change has been reported before the
 // call that made it returns (perhaps by another thread that was reporting at
-// the time). on_change may call the board; a change it makes is reported
-// after it returns. It must not wait for a thread that is inside the board.
+// the time). A call that changed nothing never waits for on_change (the
+// edge's release of held data may take a while). on_change may call the
+// board; a change it makes is reported after it returns. It must not wait
+// for a thread that is inside the board.
 // A failed Save is logged (event=breaker_save_failed) and the change takes
 // effect anyway: a trip must stop the flows now, even if it will not survive
 // a restart. Probe counts are not saved: after a restart a half-open
@@ -64,14 +72,21 @@ class BreakerBoard {
                OnChange on_change = nullptr);
   ~BreakerBoard();
 
-  // What a send was admitted under; pass it to Finish once the request's
-  // alarms (if any) were handled.
+  // What a send was admitted under. Every admission ends in exactly one
+  // call: Finish once the request was decided and its alarms (if any) were
+  // handled, or Abandon if it never was.
   struct Admission {
     std::vector<std::string> probing;  // half-open scopes this send is a probe of
+    // The half-open phase of each of `probing` (same order) it was admitted
+    // in: a probe of an earlier phase (before a re-trip, or before its lost
+    // probes were renewed) counts for nothing.
+    std::vector<uint64_t> phases;
   };
 
   // Admits a send of `enterprise` from `from_country` to `to_country`, or
-  // returns UNAVAILABLE whose message names the open scope, why it tripped,
+  // returns FAILED_PRECONDITION (not UNAVAILABLE: clients retry that at
+  // once, and the SDK does, which would hide the refusal and hammer the
+  // edge) whose message names the open scope, why it tripped,
   // since when, and what to do ("retry after <time>" for an automatic trip,
   // "ask the operator of this edge / the hub to reset it" otherwise). A
   // half-open breaker with no probe left refuses the same way until its
@@ -79,15 +94,24 @@ class BreakerBoard {
   absl::StatusOr<Admission> Admit(const std::string& enterprise, const std::string& from_country,
                                   const std::string& to_country,
                                   Clock::time_point now = Clock::now());
-  // The send finished; each of its probes that is still half-open counts as
-  // passed (closing the breaker once probe_budget passed). A probe whose send
-  // never finishes (its request failed before Finish) is admitted again once
-  // a whole cool_down passed without a probe, so a breaker cannot stay
-  // half-open for ever.
+  // The send was decided (the detectors saw it): each of its probes whose
+  // breaker is still in the half-open phase it was admitted in counts as
+  // passed (closing the breaker once probe_budget passed). Only this closes a
+  // breaker by its probes.
   void Finish(const Admission& admission, Clock::time_point now = Clock::now());
+  // The send was admitted but never decided (refused by the rate limit,
+  // failed before its decision, cancelled): each of its probes still in its
+  // phase gives its slot back without counting as passed. A probe that never
+  // ends at all (a bug, or a send still running) is given back once a whole
+  // cool_down passed without a probe admitted, so a breaker cannot stay
+  // half-open for ever.
+  void Abandon(const Admission& admission);
 
   // Whether queued outbound data of this send is held (an open or half-open
-  // breaker covers it). Cheap: the relay link asks it per outbox item.
+  // breaker covers it). Cheap: the relay link asks it per outbox item. A
+  // breaker due to close by itself (quiet for a cool-down after
+  // half-opening) no longer holds, even before the next List, Admit or
+  // TripByAlarm makes that transition and reports it.
   bool Holds(const std::string& enterprise, const std::string& from_country,
              const std::string& to_country, Clock::time_point now = Clock::now()) const;
 
@@ -118,7 +142,8 @@ class BreakerBoard {
   void ApplyHubSet(const std::vector<v1::Breaker>& hub_set, Clock::time_point now = Clock::now());
 
   // Open and half-open breakers, by scope text. Half-opens those whose
-  // cool-down passed.
+  // cool-down passed and closes the quiet half-open ones (the hub link calls
+  // this every heartbeat, which is what releases held data of a quiet scope).
   std::vector<v1::Breaker> List(Clock::time_point now = Clock::now());
 
  private:
