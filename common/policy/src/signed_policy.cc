@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "beibu/pki/identity.h"
+#include "beibu/pki/signed_by.h"
 
 namespace beibu::policy {
 namespace {
@@ -75,30 +76,13 @@ absl::StatusOr<SignedPolicy> SignPolicy(const PolicyFiles& files, int64_t publis
 absl::StatusOr<Database> VerifyPolicy(const SignedPolicy& p, const pki::TrustBundle& trust,
                                       pki::Clock::time_point now) {
   if (p.signature.empty()) return Unauthenticated(p, "it is unsigned");
-  absl::StatusOr<std::vector<pki::Certificate>> chain =
-      pki::Certificate::AllFromPem(p.signer_certificate);
-  if (!chain.ok() || chain->empty()) {
-    return Unauthenticated(p, absl::StrCat("signer certificate unreadable: ",
-                                           chain.ok() ? std::string("no certificate in it")
-                                                      : std::string(chain.status().message())));
-  }
-  absl::StatusOr<pki::Identity> signer = trust.Verify(*chain, now);
-  if (!signer.ok()) {
-    return Unauthenticated(
-        p, absl::StrCat("signer certificate not trusted: ", signer.status().message()));
-  }
-  if (signer->role != pki::Role::kHub) {
-    return Unauthenticated(p, absl::StrCat("signer ", pki::Describe(*signer), " is not the hub"));
-  }
-  absl::StatusOr<crypto::Sm2PublicKey> key = chain->front().PublicKey();
-  if (!key.ok()) {
-    return Unauthenticated(p, absl::StrCat("signer key unusable: ", key.status().message()));
-  }
   absl::StatusOr<std::string> canonical = CanonicalPolicyBytes(p);
   if (!canonical.ok()) return canonical.status();
-  if (absl::Status s = key->Verify(AsBytes(*canonical), AsBytes(p.signature)); !s.ok()) {
-    return Unauthenticated(p, absl::StrCat("signature by ", signer->id,
-                                           " does not verify (content altered?): ", s.message()));
+  absl::StatusOr<pki::Identity> signer = pki::VerifySignedBy(
+      p.signer_certificate, AsBytes(*canonical), AsBytes(p.signature), trust, now);
+  if (!signer.ok()) return Unauthenticated(p, std::string(signer.status().message()));
+  if (signer->role != pki::Role::kHub) {
+    return Unauthenticated(p, absl::StrCat("signer ", pki::Describe(*signer), " is not the hub"));
   }
   absl::StatusOr<Database> db = LoadDatabase(p.files);
   if (!db.ok()) {

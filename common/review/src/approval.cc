@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "beibu/pki/certificate.h"
+#include "beibu/pki/signed_by.h"
 #include "canonical.h"
 
 namespace beibu::review {
@@ -81,30 +82,12 @@ absl::StatusOr<VerifiedApproval> Verify(const Approval& a, const std::string& di
     return unauthenticated(
         absl::StrCat("signer certificate unreadable: ", a.signer_certificate.size(),
                      " bytes, more than ", kMaxCertificatePemBytes));
-  absl::StatusOr<std::vector<pki::Certificate>> chain =
-      pki::Certificate::AllFromPem(a.signer_certificate);
-  if (!chain.ok() || chain->empty())
-    return unauthenticated(absl::StrCat(
-        "signer certificate unreadable: ",
-        chain.ok() ? std::string("no certificate in it") : std::string(chain.status().message())));
-  // Verify checks the CRLs too (revoked: PERMISSION_DENIED there); for an
-  // approval every failure of the chain means "not authenticated".
-  absl::StatusOr<pki::Identity> signer = trust.Verify(*chain, now);
-  if (!signer.ok())
-    return unauthenticated(
-        absl::StrCat("signer certificate not trusted: ", signer.status().message()));
-  if (trust.IsRevoked(*signer))
-    return unauthenticated(absl::StrCat("signer ", pki::Describe(*signer), " is revoked"));
-  absl::StatusOr<crypto::Sm2PublicKey> key = chain->front().PublicKey();
-  if (!key.ok())
-    return unauthenticated(absl::StrCat("signer key unusable: ", key.status().message()));
   if (a.signature.empty() || a.signature.size() > kMaxSignatureBytes)
     return unauthenticated(
         absl::StrCat("signature of ", a.signature.size(), " bytes is not an SM2 signature"));
-  if (absl::Status s = key->Verify(AsBytes(CanonicalApprovalBytes(a)), AsBytes(a.signature));
-      !s.ok())
-    return unauthenticated(absl::StrCat("signature by ", pki::Describe(*signer),
-                                        " does not verify (approval altered?): ", s.message()));
+  absl::StatusOr<pki::Identity> signer = pki::VerifySignedBy(
+      a.signer_certificate, AsBytes(CanonicalApprovalBytes(a)), AsBytes(a.signature), trust, now);
+  if (!signer.ok()) return unauthenticated(std::string(signer.status().message()));
 
   if (std::string why = CannotFill(*signer, a.role, parties); !why.empty())
     return absl::PermissionDeniedError(absl::StrCat("approval by ", pki::Describe(*signer),
