@@ -860,12 +860,19 @@ absl::StatusOr<size_t> ExchangeStore::HoldOutbox(const std::vector<uint64_t>& re
 
 absl::StatusOr<size_t> ExchangeStore::ReleaseHeld(
     const std::function<bool(const v1::EnvelopeHeader&)>& release) {
-  // 1. Under the lock: each transfer's lowest held item (the one whose
-  // header is read), and its held items whose part was not readable when
+  // A transfer is released whole or not at all. Released part by part, a
+  // transfer with an unreadable part k sent parts 0..k-1 ahead; the pusher
+  // held those again (HasHeldParts) at higher sequences, and once part k
+  // was restored a walk in sequence order sent k.. before 0..k-1, which the
+  // destination refuses after the gap.
+  //
+  // 1. Under the lock: each transfer's held items, by part (the lowest
+  // part's header is read), and its items whose part was not readable when
   // they were held (checked again below).
   struct Candidate {
-    uint64_t first_seq = 0;
-    uint32_t first_part = 0;
+    uint64_t first_seq = 0;  // its lowest held relay_sequence (transfer order)
+    uint64_t header_seq = 0;
+    uint32_t header_part = 0;                              // its lowest held part
     std::vector<std::pair<uint64_t, uint32_t>> unchecked;  // (relay_sequence, part)
   };
   std::map<std::string, Candidate> candidates;
@@ -878,24 +885,28 @@ absl::StatusOr<size_t> ExchangeStore::ReleaseHeld(
         continue;
       }
       auto [it, fresh] = candidates.try_emplace(held.transfer_id);
-      if (fresh) {
-        it->second.first_seq = seq;
-        it->second.first_part = held.part;
+      Candidate& c = it->second;
+      if (fresh) c.first_seq = seq;  // held_items is in sequence order
+      if (fresh || held.part < c.header_part) {
+        c.header_seq = seq;
+        c.header_part = held.part;
       }
-      if (!held.bytes) it->second.unchecked.emplace_back(seq, held.part);
+      if (!held.bytes) c.unchecked.emplace_back(seq, held.part);
     }
   }
   auto unreadable = [](uint64_t seq, const std::string& id, const std::string& why) {
     spdlog::error(
         "event=held_item_unreadable relay_sequence={} transfer_id={} reason=\"{}\" "
-        "action=\"left held (h/ in data_dir/exchange) with the later parts of its transfer, not "
-        "dropped; restore the part or remove the item by hand\"",
+        "action=\"left held (h/ in data_dir/exchange) with every other held part of its "
+        "transfer, not dropped; restore the part or remove the items by hand\"",
         seq, id, why);
   };
   for (uint64_t seq : unparsed) unreadable(seq, "", "the held item does not parse");
 
   // 2. Without the lock (reading is I/O, and `release` is the gateway's
-  // code): one header per transfer, from its first held part.
+  // code): one header per transfer, from its lowest held part, and the
+  // parts not readable when held. Any of them unreadable keeps the whole
+  // transfer held.
   struct Chosen {
     std::string id;
     uint64_t first_seq = 0;
@@ -905,29 +916,37 @@ absl::StatusOr<size_t> ExchangeStore::ReleaseHeld(
   for (auto& [id, c] : candidates) {
     v1::Envelope env;
     v1::EnvelopeHeader header;
-    absl::StatusOr<std::string> part = s_->db->Get(PartKey(id, c.first_part));
+    absl::StatusOr<std::string> part = s_->db->Get(PartKey(id, c.header_part));
     if (!part.ok()) {
       unreadable(
-          c.first_seq, id,
-          absl::StrCat("its part ", c.first_part, " is not readable: ", part.status().message()));
+          c.header_seq, id,
+          absl::StrCat("its part ", c.header_part, " is not readable: ", part.status().message()));
       continue;
     }
     if (!env.ParseFromString(*part) || !header.ParseFromString(env.header())) {
-      unreadable(c.first_seq, id,
-                 absl::StrCat("its part ", c.first_part,
+      unreadable(c.header_seq, id,
+                 absl::StrCat("its part ", c.header_part,
                               " or that part's envelope header does not parse"));
       continue;
     }
     if (!release(header)) continue;
     Chosen ch{.id = id, .first_seq = c.first_seq};
+    bool readable = true;
     for (const auto& [seq, p] : c.unchecked) {
-      if (p == c.first_part) {
+      if (p == c.header_part) {
         ch.sizes[seq] = part->size();
-      } else if (absl::StatusOr<std::string> later = s_->db->Get(PartKey(id, p)); later.ok()) {
-        ch.sizes[seq] = later->size();
+        continue;
       }
+      absl::StatusOr<std::string> other = s_->db->Get(PartKey(id, p));
+      if (!other.ok()) {
+        unreadable(seq, id,
+                   absl::StrCat("its part ", p, " is not readable: ", other.status().message()));
+        readable = false;
+        break;
+      }
+      ch.sizes[seq] = other->size();
     }
-    chosen.push_back(std::move(ch));
+    if (readable) chosen.push_back(std::move(ch));
   }
   if (chosen.empty()) return 0;
   std::sort(chosen.begin(), chosen.end(),
@@ -935,63 +954,99 @@ absl::StatusOr<size_t> ExchangeStore::ReleaseHeld(
 
   // 3. Under the lock, one synced write. Each chosen transfer's held items
   // as they are now (a concurrent release may have moved some, the pusher
-  // may have held more), in order.
+  // may have held more), in part order: parts held again after a partial
+  // release (a store written before releases were whole) have higher
+  // sequences than the parts after them.
   std::lock_guard<std::mutex> lock(s_->mu);
-  std::map<std::string, std::vector<uint64_t>> held_of;
+  struct HeldPart {
+    uint32_t part;
+    uint64_t seq;
+    bool operator<(const HeldPart& o) const { return part != o.part ? part < o.part : seq < o.seq; }
+  };
+  std::map<std::string, std::vector<HeldPart>> held_of;
   for (const Chosen& ch : chosen) held_of[ch.id];
   for (const auto& [seq, held] : s_->held_items) {
     auto it = held_of.find(held.transfer_id);
-    if (it != held_of.end()) it->second.push_back(seq);
+    if (it != held_of.end()) it->second.push_back({held.part, seq});
   }
   storage::WriteBatch batch;
   std::vector<uint64_t> released;
   uint64_t requeued = 0;  // still queued parts moved behind their released parts
   uint64_t next = s_->next_relay, bytes = 0;
   for (const Chosen& ch : chosen) {
-    const std::vector<uint64_t>& held_seqs = held_of[ch.id];
-    if (held_seqs.empty()) continue;
-    // Walk the transfer from its first held part: held parts and parts
-    // still queued (HoldOutbox holds a transfer whole, but a store written
-    // before it did may not be) go in part order, each following the one
-    // before, up to the first part that does not continue it. A part not
-    // readable stops the walk: what follows stays held rather than reach
-    // the destination after a gap.
+    std::vector<HeldPart>& held = held_of[ch.id];
+    if (held.empty()) continue;
+    std::sort(held.begin(), held.end());
+    // Plan the transfer's moves first: they join the batch only if every
+    // part from its lowest held one on is there, held (and readable) or
+    // still queued right after the part before it (HoldOutbox holds a
+    // transfer whole, but a store written before it did may not be), up
+    // to its last held part and the queued parts that continue it.
+    struct Move {
+      uint64_t from;  // relay_sequence
+      bool is_held;
+      const std::string* value;
+      std::string queued;  // the value of a still queued part
+      uint64_t bytes = 0;
+    };
+    std::vector<Move> moves;
+    std::optional<std::pair<uint64_t, std::string>> fault;  // (relay_sequence, why)
     size_t h = 0;
-    uint64_t seq = held_seqs[0];
-    uint32_t expected = s_->held_items.at(seq).part;
-    while (true) {
-      if (h < held_seqs.size() && seq == held_seqs[h]) {
-        const State::HeldItem& item = s_->held_items.at(seq);
+    uint64_t last_seq = held[0].seq;
+    for (uint32_t expected = held[0].part;; ++expected) {
+      if (h < held.size() && held[h].part == expected) {
+        const State::HeldItem& item = s_->held_items.at(held[h].seq);
         std::optional<uint64_t> size = item.bytes;
         if (!size) {
-          if (auto c = ch.sizes.find(seq); c != ch.sizes.end()) size = c->second;
+          if (auto c = ch.sizes.find(held[h].seq); c != ch.sizes.end()) size = c->second;
         }
-        if (item.part != expected) break;
         if (!size) {
-          unreadable(seq, ch.id, absl::StrCat("its part ", item.part, " is not stored"));
+          fault.emplace(held[h].seq, absl::StrCat("its part ", expected, " is not stored"));
           break;
         }
-        batch.Delete(HeldItemKey(seq));
-        batch.Put(OutboxKey(next++), item.value);
-        bytes += *size;
-        released.push_back(seq);
+        moves.push_back(
+            {.from = held[h].seq, .is_held = true, .value = &item.value, .bytes = *size});
+        last_seq = held[h].seq;
         ++h;
-      } else {
-        absl::StatusOr<std::optional<std::string>> queued = s_->OutboxPartAt(seq, ch.id, expected);
-        if (!queued.ok()) return queued.status();
-        if (*queued) {
-          batch.Delete(OutboxKey(seq));
-          batch.Put(OutboxKey(next++), **queued);
-          ++requeued;
-        } else if (h < held_seqs.size()) {
-          seq = held_seqs[h];  // the next held part, if it continues the transfer
-          continue;
-        } else {
-          break;
-        }
+        continue;
       }
-      ++seq;
-      ++expected;
+      if (h < held.size() && held[h].part < expected) {
+        fault.emplace(held[h].seq, absl::StrCat("its part ", held[h].part, " is held twice"));
+        break;
+      }
+      absl::StatusOr<std::optional<std::string>> queued =
+          s_->OutboxPartAt(last_seq + 1, ch.id, expected);
+      if (!queued.ok()) return queued.status();
+      if (*queued) {
+        moves.push_back({.from = last_seq + 1,
+                         .is_held = false,
+                         .value = nullptr,
+                         .queued = **std::move(queued)});
+        ++last_seq;
+        continue;
+      }
+      if (h < held.size()) {
+        fault.emplace(held[h].seq,
+                      absl::StrCat("its part ", expected,
+                                   " is neither held nor queued before held part ", held[h].part));
+      }
+      break;
+    }
+    if (fault) {
+      unreadable(fault->first, ch.id, fault->second);
+      continue;
+    }
+    for (Move& m : moves) {
+      if (m.is_held) {
+        batch.Delete(HeldItemKey(m.from));
+        batch.Put(OutboxKey(next++), *m.value);
+        bytes += m.bytes;
+        released.push_back(m.from);
+      } else {
+        batch.Delete(OutboxKey(m.from));
+        batch.Put(OutboxKey(next++), m.queued);
+        ++requeued;
+      }
     }
   }
   if (released.empty()) return 0;

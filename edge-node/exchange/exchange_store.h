@@ -218,15 +218,18 @@ class ExchangeStore {
   // Moves back to the outbox every held item whose transfer's envelope
   // header satisfies `release`, in their original order, with new relay
   // sequences above LastRelaySequence(), in one synced write; wakes
-  // WaitForOutbox. The header is read once per transfer, from its first
-  // held part; `release` is asked once per transfer and call (every part of
-  // a transfer goes, or none), without the store's lock held. Parts of a
-  // released transfer still in the outbox after its first held part (a
-  // store written before HoldOutbox held transfers whole) move behind the
-  // released ones in the same write, so the transfer stays in order. An
-  // item whose part is missing or does not parse stays held
-  // (event=held_item_unreadable), and so do its transfer's later parts (a
-  // gap would be refused at the destination): nothing is ever dropped.
+  // WaitForOutbox. The header is read once per transfer, from its lowest
+  // held part; `release` is asked once per transfer and call, without the
+  // store's lock held. A transfer goes whole, in part order (not the order
+  // of its held sequences: parts held again after a partial release by an
+  // older store have higher ones), or not at all. Parts of a released
+  // transfer still in the outbox after its held parts (a store written
+  // before HoldOutbox held transfers whole) move behind the released ones
+  // in the same write, so the transfer stays in order. If any held part of
+  // a transfer is missing or does not parse, or its parts do not form a
+  // consecutive run, the whole transfer stays held (one
+  // event=held_item_unreadable per transfer and call; a gap would be
+  // refused at the destination): nothing is ever dropped.
   // Returns how many held items moved (0 without a write when none).
   absl::StatusOr<size_t> ReleaseHeld(const std::function<bool(const v1::EnvelopeHeader&)>& release);
   // Whether any part of this transfer is held: the relay link holds its

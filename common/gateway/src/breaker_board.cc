@@ -6,12 +6,16 @@
 // lock and handed to on_change by one thread at a time, in queue order,
 // outside the lock (Drain); a call that queued none does not wait for that.
 //
-// Probe accounting of a half-open breaker, within one phase (a phase starts
-// when it half-opens and when its lost probes are renewed):
-//   probes_left + probes_passed + in_flight == probe budget.
-// Admit moves a slot from left to in_flight, Finish from in_flight to
-// passed, Abandon from in_flight back to left. An admission of another phase
-// (Admission::phases) is stale and changes nothing.
+// Probe accounting of a half-open breaker. A half-open period (from
+// half-opening to the next re-trip or close) has one or more phases: a new
+// phase starts when its lost probes are renewed. Phase numbers grow over the
+// board's life, so a probe's phase (Admission::phases) tells which it is:
+//   == phase: current; it is one of in_flight.
+//   >= period_start, < phase: renewed (taken as lost); it is one of `lost`.
+//     Its slot was given back, but if it is decided after all it still
+//     passes (a long SendStream probe is not wasted); abandoned, it is done.
+//   < period_start (or not half-open): stale, of an earlier period; nothing.
+// probes_left == max(0, budget - probes_passed - in_flight) (Recount).
 #include "beibu/gateway/breaker_board.h"
 
 #include <algorithm>
@@ -72,8 +76,14 @@ struct BreakerBoard::Impl {
     // Half-open: when it half-opened or last admitted a probe (or renewed its
     // probes), whichever is latest; quiet for a cool-down from here, it closes.
     Clock::time_point last_probe_at;
-    uint64_t phase = 0;      // half-open: this phase's number (never 0)
-    uint32_t in_flight = 0;  // half-open: probes of this phase neither finished nor abandoned
+    uint64_t phase = 0;         // half-open: this phase's number (never 0)
+    uint64_t period_start = 0;  // half-open: the first phase of this half-open period
+    uint32_t in_flight = 0;     // half-open: probes of this phase neither finished nor abandoned
+    uint32_t lost = 0;  // half-open: renewed probes of this period neither finished nor abandoned
+    // Loaded from the Store at this time (else the epoch): the quiet period of
+    // a breaker half-open after a restart starts no earlier, so that it waits
+    // a whole cool_down for its probes again before closing quietly.
+    Clock::time_point loaded_at;
   };
 
   BreakerConfig config;
@@ -93,6 +103,26 @@ struct BreakerBoard::Impl {
   std::mutex notify_mu;     // one Drain at a time
 
   uint32_t budget() const { return std::max<uint32_t>(1, config.probe_budget); }
+
+  // Probe slots left from the probes passed and under way (see the top).
+  void Recount(Entry& e) const {
+    const uint64_t used = uint64_t{e.b.probes_passed()} + e.in_flight;
+    e.b.set_probes_left(used >= budget() ? 0 : static_cast<uint32_t>(budget() - used));
+  }
+
+  // Starts a new half-open period in its first phase.
+  void NewPeriod(Entry& e) {
+    e.phase = ++last_phase;
+    e.period_start = e.phase;
+    e.in_flight = 0;
+    e.lost = 0;
+  }
+
+  // When a breaker half-open since `half_open_at` starts to be quiet: never
+  // before the board loaded it (the edge was down, nobody could probe).
+  static Clock::time_point QuietFrom(const Entry& e) {
+    return std::max(e.half_open_at, e.loaded_at);
+  }
 
   Entry* Find(const std::string& key) {
     auto it = entries.find(key);
@@ -129,6 +159,10 @@ struct BreakerBoard::Impl {
     e.half_open_at =
         e.b.has_half_open_at() ? FromTimestamp(e.b.half_open_at()) : Clock::time_point();
     e.in_flight = 0;  // probes of an earlier phase are stale now
+    e.lost = 0;
+    e.phase = 0;
+    e.period_start = 0;
+    e.loaded_at = Clock::time_point();
     Emit(change, e.b);
   }
 
@@ -147,14 +181,15 @@ struct BreakerBoard::Impl {
     if (!Automatic(e.b)) return true;
     if (e.b.state() == v1::BREAKER_OPEN) {
       // Half-opens at half_open_at with nothing under way (HalfOpenIfDue).
-      return now < e.half_open_at || now - e.half_open_at < config.cool_down;
+      return now < e.half_open_at || now - QuietFrom(e) < config.cool_down;
     }
     return !QuietDue(e, now);
   }
 
   // An open automatic breaker whose cool-down passed turns half-open, as of
   // the moment it was due: a breaker nobody asked about for a long time is
-  // not quiet for less than it was.
+  // not quiet for less than it was (but no earlier than the edge started:
+  // QuietFrom).
   void HalfOpenIfDue(Entry& e, Clock::time_point now) {
     if (e.b.state() != v1::BREAKER_OPEN || !Automatic(e.b) || now < e.half_open_at) return;
     v1::Breaker b = e.b;
@@ -163,24 +198,25 @@ struct BreakerBoard::Impl {
     b.set_probes_passed(0);
     Save(b);
     e.b = std::move(b);
-    e.last_probe_at = e.half_open_at;
-    e.phase = ++last_phase;
-    e.in_flight = 0;
+    e.last_probe_at = QuietFrom(e);
+    NewPeriod(e);
     Emit(Change::kHalfOpen, e.b);
   }
 
-  // A half-open breaker with probes under way but none admitted for a whole
-  // cool-down takes them as lost (they should all end in Finish or Abandon;
-  // after a restart they are gone): a new phase admits the missing ones
-  // again, so it cannot stay half-open for ever. A late end of a lost probe
-  // is stale.
+  // A half-open breaker with every slot taken by probes under way, none
+  // admitted for a whole cool-down, takes them as lost (they should all end
+  // in Finish or Abandon): a new phase admits the missing ones again, so it
+  // cannot stay half-open for ever. Only with no slot left: a probe that
+  // merely takes long (a SendStream uploading for minutes) is not lost while
+  // other sends can still probe. A lost probe decided late still passes.
   void RenewProbes(Entry& e, Clock::time_point now) {
     if (e.b.state() != v1::BREAKER_HALF_OPEN || e.in_flight == 0) return;
-    if (now - e.last_probe_at < config.cool_down) return;
-    e.b.set_probes_left(budget() - std::min(budget(), e.b.probes_passed()));
-    e.last_probe_at = now;
-    e.phase = ++last_phase;
+    if (e.b.probes_left() > 0 || now - e.last_probe_at < config.cool_down) return;
+    e.lost += e.in_flight;
     e.in_flight = 0;
+    e.phase = ++last_phase;
+    e.last_probe_at = now;
+    Recount(e);
   }
 
   // Closes an automatic breaker for good reason (its probes passed, or it
@@ -210,16 +246,24 @@ struct BreakerBoard::Impl {
     }
   }
 
-  // The probe of `admission` at `i`, if it is of its breaker's current
-  // half-open phase; null if stale.
-  Entries::iterator CurrentProbe(const Admission& admission, size_t i) {
+  // The probe of `admission` at `i` if it is of its breaker's current
+  // half-open period, ending it there: --in_flight (current phase) or
+  // --lost (renewed). entries.end() if stale (or ended already).
+  Entries::iterator EndProbe(const Admission& admission, size_t i) {
     auto it = entries.find(admission.probing[i]);
     if (it == entries.end() || it->second.b.state() != v1::BREAKER_HALF_OPEN) return entries.end();
-    if (i >= admission.phases.size() || admission.phases[i] != it->second.phase) {
-      return entries.end();
+    if (i >= admission.phases.size()) return entries.end();
+    Entry& e = it->second;
+    const uint64_t phase = admission.phases[i];
+    if (phase == e.phase && e.in_flight > 0) {
+      --e.in_flight;
+      return it;
     }
-    if (it->second.in_flight == 0) return entries.end();  // ended already
-    return it;
+    if (phase >= e.period_start && phase < e.phase && e.lost > 0) {
+      --e.lost;
+      return it;
+    }
+    return entries.end();
   }
 
   // Closes `it`; `why` becomes the reason of the closed breaker reported.
@@ -302,7 +346,7 @@ struct BreakerBoard::Impl {
 };
 
 BreakerBoard::BreakerBoard(BreakerConfig config, Store* store, std::vector<v1::Breaker> loaded,
-                           OnChange on_change)
+                           OnChange on_change, Clock::time_point loaded_at)
     : impl_(std::make_unique<Impl>()) {
   impl_->config = config;
   impl_->store = store;
@@ -332,8 +376,10 @@ BreakerBoard::BreakerBoard(BreakerConfig config, Store* store, std::vector<v1::B
       b.set_probes_left(impl_->budget() - std::min(impl_->budget(), b.probes_passed()));
     }
     e.half_open_at = b.has_half_open_at() ? FromTimestamp(b.half_open_at()) : Clock::time_point();
-    e.last_probe_at = e.half_open_at;
-    if (b.state() == v1::BREAKER_HALF_OPEN) e.phase = ++impl_->last_phase;
+    // Re-probed after the restart: quiet no earlier than now (QuietFrom).
+    e.loaded_at = loaded_at;
+    e.last_probe_at = Impl::QuietFrom(e);
+    if (b.state() == v1::BREAKER_HALF_OPEN) impl_->NewPeriod(e);
     e.b = std::move(b);
     auto [it, inserted] = impl_->entries.emplace(e.b.scope(), std::move(e));
     if (inserted) impl_->active.fetch_add(1, std::memory_order_acq_rel);
@@ -394,11 +440,12 @@ void BreakerBoard::Finish(const Admission& admission, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const uint64_t before = impl_->queued;
     for (size_t i = 0; i < admission.probing.size(); ++i) {
-      auto it = impl_->CurrentProbe(admission, i);
-      if (it == impl_->entries.end()) continue;  // stale: another phase, or closed
+      auto it = impl_->EndProbe(admission, i);
+      if (it == impl_->entries.end()) continue;  // stale: another period, or closed
       Impl::Entry& e = it->second;
-      --e.in_flight;
+      // A renewed probe passes too: its slot was given back, so one fewer is left.
       e.b.set_probes_passed(e.b.probes_passed() + 1);
+      impl_->Recount(e);
       // Probe counts are not saved: after a restart the probes start over.
       if (e.b.probes_passed() < impl_->budget()) continue;
       impl_->CloseAutomatic(
@@ -414,11 +461,10 @@ void BreakerBoard::Abandon(const Admission& admission) {
   if (admission.probing.empty()) return;
   std::lock_guard<std::mutex> lock(impl_->mu);
   for (size_t i = 0; i < admission.probing.size(); ++i) {
-    auto it = impl_->CurrentProbe(admission, i);
-    if (it == impl_->entries.end()) continue;  // stale: another phase, or closed
-    Impl::Entry& e = it->second;
-    --e.in_flight;
-    e.b.set_probes_left(e.b.probes_left() + 1);
+    auto it = impl_->EndProbe(admission, i);
+    if (it == impl_->entries.end()) continue;  // stale: another period, or closed
+    // Its slot comes back (a renewed one's came back when it was renewed).
+    impl_->Recount(it->second);
   }
   // Nothing changes state here: no change to report.
 }

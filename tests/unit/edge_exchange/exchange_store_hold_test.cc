@@ -193,29 +193,106 @@ TEST(ExchangeStoreHoldTest, HeldItemsAndReleasesSurviveAReopen) {
   EXPECT_EQ(store->ReleaseHeld(Always).value(), 0u);
 }
 
-// A held item whose part is gone is never dropped: it stays held, and so do
-// the later parts of its transfer (released, they would arrive after a gap).
-TEST(ExchangeStoreHoldTest, AnItemWhosePartIsMissingStaysHeldWithTheRestOfItsTransfer) {
+// A held item whose part is gone is never dropped: it stays held, and so
+// does every other part of its transfer (released, the parts before it
+// would be held again behind it and arrive after the rest, refused after a
+// gap). Other transfers go. Once the part is back, the transfer goes whole
+// and in part order.
+TEST(ExchangeStoreHoldTest, ATransferWithAMissingPartStaysHeldWholeUntilThePartIsBack) {
   TempDir dir;
   auto store = ExchangeStore::Open((dir / "db").string()).value();
   ExchangeStore::TransferCommit c = Transfer("missing-part-00001", "vn-a", 3);
-  v1::Envelope last = c.inline_parts[2];
+  const v1::Envelope middle = c.inline_parts[1];
+  const v1::Envelope last = c.inline_parts[2];
   c.inline_parts.resize(1);  // part 0 inline, part 1 never stored, part 2 staged
   ASSERT_TRUE(store->StagePart("missing-part-00001", 2, last).ok());
   Commit(*store, std::move(c));                             // 1, 2, 3
   Commit(*store, Transfer("missing-other-00001", "vn-a"));  // 4
   ASSERT_EQ(store->HoldOutbox({1, 2, 3, 4}).value(), 4u);
 
-  EXPECT_EQ(store->ReleaseHeld(Always).value(), 2u);  // part 0 and the other transfer
-  EXPECT_EQ(store->outbox().held, 2u);
+  EXPECT_EQ(store->ReleaseHeld(Always).value(), 1u);  // only the other transfer
+  EXPECT_EQ(store->outbox().held, 3u);
   EXPECT_TRUE(store->HasHeldParts("missing-part-00001"));
-  EXPECT_EQ(Outbox(*store),
-            (std::vector<Item>{{5, "missing-part-00001", 0}, {6, "missing-other-00001", 0}}));
+  EXPECT_EQ(Outbox(*store), (std::vector<Item>{{5, "missing-other-00001", 0}}));
   // Still held after another try and a reopen.
   EXPECT_EQ(store->ReleaseHeld(Always).value(), 0u);
   store.reset();
   store = ExchangeStore::Open((dir / "db").string()).value();
+  EXPECT_EQ(store->outbox().held, 3u);
+
+  // The operator restores the part.
+  ASSERT_TRUE(store->StagePart("missing-part-00001", 1, middle).ok());
+  EXPECT_EQ(store->ReleaseHeld(Always).value(), 3u);
+  EXPECT_EQ(store->outbox().held, 0u);
+  EXPECT_FALSE(store->HasHeldParts("missing-part-00001"));
+  EXPECT_EQ(Outbox(*store), (std::vector<Item>{{5, "missing-other-00001", 0},
+                                               {6, "missing-part-00001", 0},
+                                               {7, "missing-part-00001", 1},
+                                               {8, "missing-part-00001", 2}}));
+}
+
+// What an older release left: it sent a transfer's parts before an
+// unreadable one, and the pusher held them again at higher sequences than
+// the parts after them. The transfer stays held while a part is
+// unreadable, and then goes in part order, not in held sequence order.
+TEST(ExchangeStoreHoldTest, PartsHeldAgainAtHigherSequencesAreReleasedInPartOrder) {
+  TempDir dir;
+  const std::string path = (dir / "db").string();
+  const std::string id = "reheld-transfer-001";
+  const v1::Envelope last = Transfer(id, "vn-a", 3).inline_parts[2];
+  {
+    auto store = ExchangeStore::Open(path).value();
+    Commit(*store, Transfer(id, "vn-a", 3));                  // 1..3
+    Commit(*store, Transfer("reheld-other-000001", "vn-b"));  // 4
+    Commit(*store, Transfer("reheld-sent-0000001", "vn-b"));  // 5
+    ASSERT_EQ(store->HoldOutbox({1, 4}).value(), 4u);         // 1..3 and 4
+    ASSERT_TRUE(store->AckOutbox(5).ok());
+  }
+  {
+    // Part 0 released (sequence 5) and held again; part 2 not readable.
+    auto db = storage::Db::Open(path).value();
+    const std::string value = db->Get("h/00000000000000000001").value();
+    storage::WriteBatch batch;
+    batch.Delete("h/00000000000000000001");
+    batch.Put("h/00000000000000000005", value);
+    batch.Delete(absl::StrCat("p/", id, "/0000000002"));
+    ASSERT_TRUE(db->Write(batch).ok());
+  }
+  auto store = ExchangeStore::Open(path).value();
+  ASSERT_EQ(store->outbox().held, 4u);
+  EXPECT_EQ(store->ReleaseHeld(Always).value(), 1u);  // only the other transfer
+  EXPECT_EQ(store->outbox().held, 3u);
+  EXPECT_EQ(Outbox(*store), (std::vector<Item>{{6, "reheld-other-000001", 0}}));
+
+  ASSERT_TRUE(store->StagePart(id, 2, last).ok());
+  EXPECT_EQ(store->ReleaseHeld(Always).value(), 3u);
+  EXPECT_EQ(store->outbox().held, 0u);
+  EXPECT_FALSE(store->HasHeldParts(id));
+  EXPECT_EQ(Outbox(*store),
+            (std::vector<Item>{{6, "reheld-other-000001", 0}, {7, id, 0}, {8, id, 1}, {9, id, 2}}));
+  EXPECT_EQ(store->LastRelaySequence(), 9u);
+}
+
+// A held transfer whose parts do not form a run (one is neither held nor
+// queued between them) stays held whole: the destination would refuse the
+// parts after the gap.
+TEST(ExchangeStoreHoldTest, HeldPartsWithAGapBetweenThemStayHeld) {
+  TempDir dir;
+  const std::string path = (dir / "db").string();
+  {
+    auto store = ExchangeStore::Open(path).value();
+    Commit(*store, Transfer("gap-transfer-00001", "vn-a", 3));  // 1..3
+    ASSERT_EQ(store->HoldOutbox({1}).value(), 3u);
+  }
+  {
+    auto db = storage::Db::Open(path).value();
+    ASSERT_TRUE(db->Delete("h/00000000000000000002").ok());  // part 1 gone
+  }
+  auto store = ExchangeStore::Open(path).value();
+  ASSERT_EQ(store->outbox().held, 2u);
+  EXPECT_EQ(store->ReleaseHeld(Always).value(), 0u);
   EXPECT_EQ(store->outbox().held, 2u);
+  EXPECT_TRUE(Outbox(*store).empty());
 }
 
 // Holding one part of a transfer holds its later parts still queued in the
@@ -299,7 +376,9 @@ TEST(ExchangeStoreHoldTest, NothingIsTakenForAcknowledgedWhenTheFirstItemsWereHe
       Commit(*store, Transfer(absl::StrCat("first-held-0000", i), "vn-a"));
     }
     ASSERT_EQ(store->HoldOutbox({1, 2, 3, 4, 5}).value(), 5u);
-    if (path == released) ASSERT_EQ(store->ReleaseHeld(Always).value(), 5u);  // 6..10
+    if (path == released) {
+      ASSERT_EQ(store->ReleaseHeld(Always).value(), 5u);  // 6..10
+    }
   }
   EXPECT_EQ(ExchangeStore::Open(held).value()->HubAckedThrough(), 0u);
   auto store = ExchangeStore::Open(released).value();

@@ -457,9 +457,10 @@ TEST(BreakerBoardTest, QuietCloseReasonAndTimingWithProbesAndWithoutAnyCall) {
   EXPECT_FALSE(board.Holds("b", "VN", "CN", kT0 + seconds(70)));
   EXPECT_TRUE(board.List(kT0 + seconds(70)).empty());
 
-  // A probe never ended is taken as lost after a cool-down (renewed), and
-  // the breaker closes one quiet cool-down after that.
+  // Probes never ended, taking every slot, are taken as lost after a
+  // cool-down (renewed), and the breaker closes one quiet cool-down after that.
   board.TripByAlarm(SpikeOf("c"), kT0);
+  ASSERT_TRUE(board.Admit("c", "VN", "CN", kT0 + seconds(40)).ok());  // never ends
   ASSERT_TRUE(board.Admit("c", "VN", "CN", kT0 + seconds(40)).ok());  // never ends
   EXPECT_EQ(board.List(kT0 + seconds(70)).size(), 1u);                // renewed here
   EXPECT_TRUE(board.Holds("c", "VN", "CN", kT0 + seconds(99)));
@@ -601,9 +602,12 @@ TEST(BreakerBoardTest, RestartResumesFromTheStore) {
   unreadable.set_state(v1::BREAKER_OPEN);
   loaded.push_back(unreadable);
   std::vector<std::string> changes;
-  BreakerBoard board(Config(3), store.get(), loaded, [&](Change c, const v1::Breaker& b) {
-    changes.push_back(std::string(Name(c)) + " " + b.scope());
-  });
+  BreakerBoard board(
+      Config(3), store.get(), loaded,
+      [&](Change c, const v1::Breaker& b) {
+        changes.push_back(std::string(Name(c)) + " " + b.scope());
+      },
+      kT0);
 
   const Clock::time_point t = kT0 + seconds(10);
   std::vector<v1::Breaker> listed = board.List(t);
@@ -630,6 +634,124 @@ TEST(BreakerBoardTest, RestartResumesFromTheStore) {
     if (b.scope() == "enterprise:a") {
       EXPECT_EQ(b.state(), v1::BREAKER_HALF_OPEN);
     }
+  }
+}
+
+v1::Breaker AutomaticRecord(const std::string& enterprise, v1::BreakerState state,
+                            uint32_t probes_passed = 0) {
+  v1::Breaker b;
+  b.set_scope("enterprise:" + enterprise);
+  b.set_state(state);
+  b.set_reason("sent 600 requests");
+  b.set_tripped_by("detector:rate_spike");
+  *b.mutable_tripped_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(
+      std::chrono::duration_cast<seconds>(kT0.time_since_epoch()).count());
+  *b.mutable_half_open_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(
+      std::chrono::duration_cast<seconds>((kT0 + seconds(30)).time_since_epoch()).count());
+  b.set_trips(1);
+  b.set_probes_passed(probes_passed);
+  return b;
+}
+
+// Regression: a breaker loaded after a restart counted as quiet since its
+// half_open_at, so an edge restarted two cool-downs after an automatic trip
+// stopped holding at once and closed it on the next List with no probe, and
+// a half-open one part-way through its probes closed the same way.
+TEST(BreakerBoardTest, AfterARestartABreakerWaitsACoolDownForProbesBeforeAQuietClose) {
+  const Clock::time_point start = kT0 + hours(1);  // long after a's and b's cool-down
+  std::vector<std::string> changes;
+  BreakerBoard board(
+      Config(3), nullptr,
+      {AutomaticRecord("a", v1::BREAKER_OPEN), AutomaticRecord("b", v1::BREAKER_HALF_OPEN, 2)},
+      [&](Change c, const v1::Breaker& b) {
+        changes.push_back(std::string(Name(c)) + " " + b.scope() + " " + b.reason());
+      },
+      start);
+  EXPECT_TRUE(board.Holds("a", "VN", "CN", start));
+  EXPECT_TRUE(board.Holds("b", "VN", "CN", start));
+  std::vector<v1::Breaker> listed = board.List(start);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].state(), v1::BREAKER_HALF_OPEN);
+  EXPECT_EQ(listed[1].state(), v1::BREAKER_HALF_OPEN);
+  EXPECT_EQ(listed[1].probes_left(), 1u);
+  EXPECT_TRUE(board.Holds("a", "VN", "CN", start + seconds(29)));
+  EXPECT_TRUE(board.Holds("b", "VN", "CN", start + seconds(29)));
+  EXPECT_EQ(board.List(start + seconds(29)).size(), 2u);
+
+  // b's last probe passes: it closes by its probes, not quietly.
+  auto probe = board.Admit("b", "VN", "CN", start + seconds(29));
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  board.Finish(*probe, start + seconds(29));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], "half_open enterprise:a sent 600 requests");
+  EXPECT_NE(changes[1].find("closed enterprise:b 3 probe sends passed"), std::string::npos)
+      << changes[1];
+  // a had none: quiet for a whole cool-down after the restart, it closes.
+  EXPECT_FALSE(board.Holds("a", "VN", "CN", start + seconds(30)));
+  EXPECT_TRUE(board.List(start + seconds(30)).empty());
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_NE(changes[2].find("closed enterprise:a no sends during one cool-down"), std::string::npos)
+      << changes[2];
+}
+
+// Regression: a probe under way for a cool-down was renewed whenever no other
+// probe was admitted (every heartbeat's List), even with slots left, and its
+// later Finish was ignored as stale: a long SendStream probe never counted.
+TEST(BreakerBoardTest, AProbeTakingLongerThanACoolDownStillPasses) {
+  {
+    // Slots left: the long probe is not renewed, and the breaker waits for it.
+    Fixture f(Config(2));
+    f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0);
+    auto slow = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(30));
+    ASSERT_TRUE(slow.ok()) << slow.status();
+    for (int s = 60; s <= 300; s += 30) {
+      ASSERT_EQ(f.board->List(kT0 + seconds(s)).size(), 1u) << s;
+      EXPECT_TRUE(f.board->Holds("vn-shipper", "VN", "CN", kT0 + seconds(s))) << s;
+    }
+    auto quick = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(300));
+    ASSERT_TRUE(quick.ok()) << quick.status();
+    EXPECT_FALSE(f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(300)).ok());
+    f.board->Finish(*quick, kT0 + seconds(300));
+    ASSERT_EQ(f.board->List(kT0 + seconds(300)).size(), 1u);
+    f.board->Finish(*slow, kT0 + seconds(301));
+    EXPECT_TRUE(f.board->List(kT0 + seconds(301)).empty());
+    EXPECT_EQ(f.store.log.back(), "closed enterprise:vn-shipper BREAKER_CLOSED");
+  }
+  {
+    // No slot left: renewed after a cool-down, yet its late decision passes.
+    Fixture f(Config(1));
+    f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0);
+    auto slow = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(30));
+    ASSERT_TRUE(slow.ok()) << slow.status();
+    std::vector<v1::Breaker> listed = f.board->List(kT0 + seconds(60));  // renewed here
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].probes_left(), 1u);
+    auto other = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(70));
+    ASSERT_TRUE(other.ok()) << other.status();
+    ASSERT_EQ(other->probing.size(), 1u);
+    f.board->Finish(*slow, kT0 + seconds(80));
+    EXPECT_TRUE(f.board->List(kT0 + seconds(80)).empty());
+    EXPECT_EQ(f.store.log.back(), "closed enterprise:vn-shipper BREAKER_CLOSED");
+    f.board->Finish(*other, kT0 + seconds(81));  // its breaker closed: changes nothing
+    EXPECT_TRUE(f.board->List(kT0 + seconds(81)).empty());
+  }
+  {
+    // A renewed probe abandoned gives back no second slot.
+    Fixture f(Config(1));
+    f.board->TripByAlarm(SpikeOf("vn-shipper"), kT0);
+    auto slow = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(30));
+    ASSERT_TRUE(slow.ok());
+    ASSERT_EQ(f.board->List(kT0 + seconds(60)).size(), 1u);  // renewed here
+    auto other = f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(70));
+    ASSERT_TRUE(other.ok());
+    f.board->Abandon(*slow);
+    EXPECT_FALSE(f.board->Admit("vn-shipper", "VN", "CN", kT0 + seconds(71)).ok());
+    std::vector<v1::Breaker> listed = f.board->List(kT0 + seconds(71));
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].probes_left(), 0u);
+    EXPECT_EQ(listed[0].probes_passed(), 0u);
+    f.board->Finish(*other, kT0 + seconds(72));
+    EXPECT_TRUE(f.board->List(kT0 + seconds(72)).empty());
   }
 }
 

@@ -26,7 +26,9 @@
 // A failed Save is logged (event=breaker_save_failed) and the change takes
 // effect anyway: a trip must stop the flows now, even if it will not survive
 // a restart. Probe counts are not saved: after a restart a half-open
-// breaker's probes start over.
+// breaker's probes start over, and it waits a whole cool_down from the
+// restart for them before it closes quietly (the edge was down: nobody
+// could probe).
 #pragma once
 
 #include <chrono>
@@ -67,9 +69,10 @@ class BreakerBoard {
   // open one whose half_open_at passed while the edge was down half-opens on
   // its next use). A record whose scope does not parse is skipped with an
   // error in the log (event=breaker_record_unreadable). `store` and
-  // `on_change` may be null (tests).
+  // `on_change` may be null (tests). `loaded_at`: now (tests inject it); a
+  // loaded breaker that is or turns half-open is quiet from no earlier.
   BreakerBoard(BreakerConfig config, Store* store, std::vector<v1::Breaker> loaded,
-               OnChange on_change = nullptr);
+               OnChange on_change = nullptr, Clock::time_point loaded_at = Clock::now());
   ~BreakerBoard();
 
   // What a send was admitted under. Every admission ends in exactly one
@@ -78,8 +81,9 @@ class BreakerBoard {
   struct Admission {
     std::vector<std::string> probing;  // half-open scopes this send is a probe of
     // The half-open phase of each of `probing` (same order) it was admitted
-    // in: a probe of an earlier phase (before a re-trip, or before its lost
-    // probes were renewed) counts for nothing.
+    // in: a probe of an earlier half-open period (before a re-trip or a
+    // close) counts for nothing; one whose phase was renewed (taken as lost)
+    // still passes if it is decided.
     std::vector<uint64_t> phases;
   };
 
@@ -95,16 +99,17 @@ class BreakerBoard {
                                   const std::string& to_country,
                                   Clock::time_point now = Clock::now());
   // The send was decided (the detectors saw it): each of its probes whose
-  // breaker is still in the half-open phase it was admitted in counts as
+  // breaker is still in the half-open period it was admitted in counts as
   // passed (closing the breaker once probe_budget passed). Only this closes a
   // breaker by its probes.
   void Finish(const Admission& admission, Clock::time_point now = Clock::now());
   // The send was admitted but never decided (refused by the rate limit,
   // failed before its decision, cancelled): each of its probes still in its
-  // phase gives its slot back without counting as passed. A probe that never
-  // ends at all (a bug, or a send still running) is given back once a whole
-  // cool_down passed without a probe admitted, so a breaker cannot stay
-  // half-open for ever.
+  // phase gives its slot back without counting as passed. When every slot is
+  // taken and a whole cool_down passed without a probe admitted, the probes
+  // under way are taken as lost (a bug, or a send still running) and their
+  // slots given back, so a breaker cannot stay half-open for ever; one of
+  // them decided later still passes (Finish), abandoned it changes nothing.
   void Abandon(const Admission& admission);
 
   // Whether queued outbound data of this send is held (an open or half-open
