@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -25,6 +24,7 @@
 #include "beibu/rpc/peer.h"
 #include "beibu/v1/relay_api.grpc.pb.h"
 #include "hub_connection.h"
+#include "log_capture.h"
 #include "test_edges.h"
 
 namespace beibu::edge {
@@ -205,38 +205,7 @@ class FakeRelay final : public v1::Relay::Service {
 
 // The link's log lines, for the events an operator must see. Attached once,
 // before any test starts a thread that logs; emptied as each test starts.
-class LogCapture final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  bool Contains(const std::string& text) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const std::string& line : lines_) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-  void Clear() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    lines_.clear();
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
-};
-
-LogCapture& Logs() {
-  static std::shared_ptr<LogCapture> sink = [] {
-    auto s = std::make_shared<LogCapture>();
-    spdlog::default_logger()->sinks().push_back(s);
-    return s;
-  }();
-  return *sink;
-}
+beibu::testing::LogCapture& Logs() { return beibu::testing::CapturedLogs(); }
 
 bool Logged(const std::string& text) { return Logs().Contains(text); }
 

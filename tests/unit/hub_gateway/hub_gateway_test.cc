@@ -14,7 +14,6 @@
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "beibu/config/files.h"
@@ -27,6 +26,7 @@
 #include "gateway_service.h"
 #include "hub_breakers.h"
 #include "hub_state.h"
+#include "log_capture.h"
 #include "registry_service.h"
 #include "temp_dir.h"
 
@@ -412,31 +412,7 @@ TEST_F(HubGatewayTest, StatusWithoutBreakersReportedIsIgnored) {
 }
 
 // The hub's log lines. Attached before main (before any thread logs).
-class LogCapture final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::vector<std::string> Lines() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return lines_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
-};
-
-LogCapture& Logs() {
-  static std::shared_ptr<LogCapture> sink = [] {
-    auto s = std::make_shared<LogCapture>();
-    spdlog::default_logger()->sinks().push_back(s);
-    return s;
-  }();
-  return *sink;
-}
+beibu::testing::LogCapture& Logs() { return beibu::testing::CapturedLogs(); }
 const bool kLogsAttached = (Logs(), true);
 
 // Regression: the edge_breaker_closed line logged what the edge sent as it
